@@ -1,0 +1,44 @@
+"""Base model for every contract: frozen, strict, no unknown fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+
+class ContractModel(BaseModel):
+    """Frozen, strict pydantic model; unknown fields are rejected.
+
+    Strict mode means Python values are not coerced (no ``"1"`` for an int); JSON input is parsed
+    with JSON's own types (ISO strings become datetimes). ``replace`` re-validates an update,
+    unlike ``model_copy(update=...)``.
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", validate_default=True)
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated copy with ``changes`` applied."""
+        data = self.model_dump(mode="python")
+        data.update(changes)
+        return type(self).model_validate(data)
+
+    def to_json_bytes(self) -> bytes:
+        """Canonical JSON encoding (indented, UTF-8) used for every stored contract file."""
+        return self.model_dump_json(indent=2).encode("utf-8") + b"\n"
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+"""A timezone-aware datetime, normalised to UTC."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)

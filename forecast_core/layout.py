@@ -1,0 +1,130 @@
+"""The artifact store layout: every key the pipeline writes and the app reads.
+
+Keys are relative to the store root (a local folder, ``s3://bucket/prefix`` or ``memory://``)::
+
+    forecasts/source=<source_id>/variable=<variable_id>/init_date=<YYYY-MM-DD>/{points,ensemble_summary,map_summary}.parquet
+    dashboard/status/{extraction_status,inventory_status}.json
+    dashboard/status/inventory_history.jsonl
+    dashboard/config/{source_registry,canonical_variables,pre_canned_points}.json
+    manifests/latest.json
+    manifests/run_id=<YYYYMMDDTHHMMSSZ>.json
+    logs/extraction/<run_id>.jsonl
+    logs/points_api/audit.jsonl
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Final, Literal
+
+ArtifactKind = Literal["points", "ensemble_summary", "map_summary"]
+ARTIFACT_KINDS: Final[tuple[ArtifactKind, ...]] = ("points", "ensemble_summary", "map_summary")
+
+FORECASTS_PREFIX: Final = "forecasts/"
+DASHBOARD_PREFIX: Final = "dashboard/"
+STATUS_PREFIX: Final = "dashboard/status/"
+CONFIG_PREFIX: Final = "dashboard/config/"
+MANIFESTS_PREFIX: Final = "manifests/"
+LOGS_PREFIX: Final = "logs/"
+EXTRACTION_LOGS_PREFIX: Final = "logs/extraction/"
+
+EXTRACTION_STATUS_KEY: Final = "dashboard/status/extraction_status.json"
+INVENTORY_STATUS_KEY: Final = "dashboard/status/inventory_status.json"
+INVENTORY_HISTORY_KEY: Final = "dashboard/status/inventory_history.jsonl"
+
+SOURCE_REGISTRY_KEY: Final = "dashboard/config/source_registry.json"
+CANONICAL_VARIABLES_KEY: Final = "dashboard/config/canonical_variables.json"
+PRE_CANNED_POINTS_KEY: Final = "dashboard/config/pre_canned_points.json"
+
+LATEST_MANIFEST_KEY: Final = "manifests/latest.json"
+POINTS_AUDIT_LOG_KEY: Final = "logs/points_api/audit.jsonl"
+
+RUN_ID_FORMAT: Final = "%Y%m%dT%H%M%SZ"
+_RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
+_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+_ARTIFACT_RE: Final = re.compile(
+    r"^forecasts/source=(?P<source>[^/]+)/variable=(?P<variable>[^/]+)/"
+    r"init_date=(?P<init_date>\d{4}-\d{2}-\d{2})/(?P<kind>points|ensemble_summary|map_summary)\.parquet$"
+)
+
+
+class LayoutError(ValueError):
+    """A key or identifier does not follow the store layout."""
+
+
+def make_run_id(moment: datetime | None = None) -> str:
+    """Run id of a run started at ``moment`` (UTC now by default): ``YYYYMMDDTHHMMSSZ``."""
+    moment = moment or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise LayoutError("run ids are made from timezone-aware datetimes")
+    return moment.astimezone(UTC).strftime(RUN_ID_FORMAT)
+
+
+def parse_run_id(run_id: str) -> datetime:
+    """The UTC start time a run id encodes; raises LayoutError on a malformed id."""
+    if not _RUN_ID_RE.match(run_id):
+        raise LayoutError(f"malformed run id {run_id!r}: expected YYYYMMDDTHHMMSSZ")
+    return datetime.strptime(run_id, RUN_ID_FORMAT).replace(tzinfo=UTC)
+
+
+def check_identifier(value: str, what: str = "identifier") -> str:
+    """Return ``value`` if it is a safe id (lowercase, digits, ``-``/``_``, ≤ 64 chars)."""
+    if not _ID_RE.match(value):
+        raise LayoutError(f"invalid {what} {value!r}: use a-z, 0-9, '-' or '_' (max 64)")
+    return value
+
+
+def run_manifest_key(run_id: str) -> str:
+    """Key of the manifest of run ``run_id``."""
+    parse_run_id(run_id)
+    return f"{MANIFESTS_PREFIX}run_id={run_id}.json"
+
+
+def extraction_log_key(run_id: str) -> str:
+    """Key of the JSON-lines log of extraction run ``run_id``."""
+    parse_run_id(run_id)
+    return f"{EXTRACTION_LOGS_PREFIX}{run_id}.jsonl"
+
+
+def artifact_prefix(source_id: str, variable_id: str, init_date: date) -> str:
+    """Folder holding the three artifacts of one (source, variable, init date)."""
+    check_identifier(source_id, "source id")
+    check_identifier(variable_id, "variable id")
+    return f"{FORECASTS_PREFIX}source={source_id}/variable={variable_id}/init_date={init_date.isoformat()}/"
+
+
+def artifact_key(source_id: str, variable_id: str, init_date: date, kind: ArtifactKind) -> str:
+    """Key of one Parquet artifact."""
+    if kind not in ARTIFACT_KINDS:
+        raise LayoutError(f"unknown artifact kind {kind!r}")
+    return f"{artifact_prefix(source_id, variable_id, init_date)}{kind}.parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """The parts of an artifact key."""
+
+    source_id: str
+    variable_id: str
+    init_date: date
+    kind: ArtifactKind
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.source_id, self.variable_id, self.init_date, self.kind)
+
+
+def parse_artifact_key(key: str) -> ArtifactRef:
+    """Split an artifact key into its parts; raises LayoutError for any other key."""
+    match = _ARTIFACT_RE.match(key)
+    if match is None:
+        raise LayoutError(f"not an artifact key: {key!r}")
+    kind: ArtifactKind = match["kind"]  # type: ignore[assignment]
+    return ArtifactRef(
+        source_id=check_identifier(match["source"], "source id"),
+        variable_id=check_identifier(match["variable"], "variable id"),
+        init_date=date.fromisoformat(match["init_date"]),
+        kind=kind,
+    )

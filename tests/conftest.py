@@ -1,0 +1,82 @@
+"""Shared fixtures: a moto server on 127.0.0.1, temporary stores and tiny sample sources.
+
+AWS credentials are fake and set before any client is built, so a test can never reach a real
+account. The moto server is one per test process (pytest-xdist workers each get their own) and
+is reset before every test that uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "ICECHUNK_LOG": "error",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+SAMPLE_NEWEST_INIT = date(2026, 11, 24)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """URL of a moto server (S3, DynamoDB, … over real HTTP) on an ephemeral loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A freshly reset moto server, with AWS_ENDPOINT_URL pointing at it for this test."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return moto_endpoint
+
+
+@pytest.fixture
+def s3_bucket(moto: str) -> str:
+    """A new empty bucket on the moto server; returns its name."""
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A local-folder artifact store URL."""
+    return str(tmp_path / "store")
+
+
+@pytest.fixture(scope="session")
+def tiny_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny sample sources (Icechunk) shared read-only by the session: returns their folder.
+
+    Holds ``source_registry.json`` and both stores; 5 members, 2 inits ending SAMPLE_NEWEST_INIT.
+    """
+    from extraction.sample_sources.cli import write_samples
+
+    out = tmp_path_factory.mktemp("tiny-samples")
+    write_samples(str(out), size="tiny", newest_init=SAMPLE_NEWEST_INIT)
+    return out
