@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
 from forecast_core.base import ContractModel, UtcDatetime
+from forecast_core.grid import GridSpec
 from forecast_core.layout import ARTIFACT_KINDS, ArtifactKind, parse_artifact_key, parse_run_id
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
@@ -114,6 +115,7 @@ class SourceRunInfo(ContractModel):
     expected_lead_hours: NonNegativeFloat | None
     member_count: NonNegativeInt
     variables: list[Identifier]
+    grid: GridSpec | None = None
 
 
 class RunManifest(ContractModel):

@@ -244,3 +244,28 @@ def test_manifest_rejects_key_that_disagrees_with_fields() -> None:
     }
     with pytest.raises(ValidationError, match="disagrees"):
         RunManifest.model_validate_json(json.dumps(document))
+
+
+def test_nearest_cell_on_the_quarter_degree_grid() -> None:
+    from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, OutsideGrid, nearest_cell
+
+    cell = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 39.99, -105.29)
+    assert (cell.latitude, cell.longitude) == (40.0, -105.25)
+    assert (cell.latitude_index, cell.longitude_index) == (200, 299)
+    assert cell.distance_km < 20
+    from_0_360 = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 39.99, 360 - 105.29)
+    assert (from_0_360.latitude_index, from_0_360.longitude_index) == (200, 299)
+    assert from_0_360.distance_km == pytest.approx(cell.distance_km)
+    wrapped = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 10.0, 179.95)
+    assert wrapped.longitude == -180.0 and wrapped.longitude_index == 0
+    with pytest.raises(OutsideGrid):
+        nearest_cell(DYNAMICAL_QUARTER_DEGREE, 91.0, 0.0)
+
+
+def test_emf_line_is_cloudwatch_shaped() -> None:
+    from forecast_core.observability import EXTRACTION_SUCCESS, emf_line
+
+    line = json.loads(emf_line({EXTRACTION_SUCCESS: (1.0, "Count")}, {"Source": "gefs"}, timestamp_ms=5))
+    assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ExtractionSuccess", "Unit": "Count"}]
+    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Source"]]
+    assert line["ExtractionSuccess"] == 1.0 and line["Source"] == "gefs"
