@@ -105,6 +105,7 @@ def test_zarr_query_points_file_reports_empty_and_failed(tiny_samples: Path, tmp
     assert empty.metrics.status == "empty" and empty.metrics.elements > 0
 
 
+@pytest.mark.aws
 def test_upload_read_and_cloudwatch_on_moto(tiny_samples: Path, tmp_path: Path, moto: str, s3_bucket: str) -> None:
     out = tmp_path / "local_zarr"
     assert _run_queries(tiny_samples, out, "--max-queries", "2", "--seed", "3") == 0
@@ -147,6 +148,7 @@ def test_upload_read_and_cloudwatch_on_moto(tiny_samples: Path, tmp_path: Path, 
     assert {metric["MetricName"] for metric in metrics} >= {"SmokeItems", "SmokeFailures", "SmokeLatencyP95Seconds"}
 
 
+@pytest.mark.aws
 def test_s3_read_of_missing_bucket_fails_cleanly(tmp_path: Path, moto: str) -> None:
     code = main(
         ["smoke", "s3-read", "--bucket", "no-such-bucket", "--output-dir", str(tmp_path), "--max-attempts", "1"]
@@ -155,6 +157,7 @@ def test_s3_read_of_missing_bucket_fails_cleanly(tmp_path: Path, moto: str) -> N
     assert not (tmp_path / "s3_read_summary.json").exists()
 
 
+@pytest.mark.aws
 def test_zarr_query_on_sample_sources_in_s3(tmp_path: Path, moto: str, s3_bucket: str) -> None:
     from extraction.sample_sources.cli import write_samples
 
