@@ -1,0 +1,138 @@
+"""The Powertools REST resolver, its error handling and the Lambda entry function.
+
+Every answer is JSON. Expected refusals (``points_api.errors.ApiError``) keep their status;
+request validation failures become 422 with ``fields``; bodies over ``MAX_BODY_BYTES`` get 413
+before anything parses them; unknown routes 404; anything else 500 with a logged stack trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from points_api import services
+from points_api.errors import ApiError, DuplicatePoint, PayloadTooLarge, ValidationFailed
+from points_api.routes import router
+from points_api.telemetry import count_rejected, logger, metrics
+
+API_TITLE = "forecast-panel write-back API"
+API_VERSION = "1"
+API_DESCRIPTION = (
+    "Points for the forecast-panel dashboard: create, list, rename/retag/enable/disable, delete. "
+    "DELETE removes a point (its audit history and extracted forecasts stay); PATCH enabled=false pauses it. "
+    "Names are NFKC-normalised and trimmed; duplicates (case and lookalikes folded, or a point within "
+    "DEDUPE_DISTANCE_KM) are refused with 409."
+)
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(router)
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _field_name(location: Any, kind: str = "") -> str:
+    if kind == "json_invalid":
+        return "body"
+    parts = [str(part) for part in (location or ()) if part != "body"]
+    return ".".join(parts) or "body"
+
+
+@app.exception_handler(RequestValidationError)
+def _on_validation(error: RequestValidationError) -> Response[Any]:
+    fields = [
+        {"field": _field_name(item.get("loc"), str(item.get("type", ""))), "message": str(item.get("msg", "invalid"))}
+        for item in error.errors()
+    ]
+    count_rejected("validation")
+    summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields[:5])
+    return _json(422, {"error": "validation", "message": f"invalid request: {summary}", "fields": fields})
+
+
+@app.exception_handler(ApiError)
+def _on_api_error(error: ApiError) -> Response[Any]:
+    if isinstance(error, DuplicatePoint | ValidationFailed | PayloadTooLarge):
+        count_rejected(error.error)
+    return _json(error.status, error.body())
+
+
+@app.exception_handler(Exception)
+def _on_unexpected(error: Exception) -> Response[Any]:
+    logger.exception("unexpected error")
+    return _json(500, {"error": "internal", "message": f"internal error ({type(error).__name__})"})
+
+
+@app.not_found
+def _on_not_found(_: Exception) -> Response[Any]:
+    event = app.current_event
+    return _json(404, {"error": "not_found", "message": f"no route {event.http_method} {event.path}"})
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(base64.b64decode(body, validate=False))
+    return len(body.encode("utf-8"))
+
+
+def _as_json(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with its Content-Type set to JSON: every body this API accepts is JSON, whatever
+    the client declared (Powertools would otherwise parse form-encoded bodies as forms)."""
+    headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
+    multi = {
+        name: value for name, value in (event.get("multiValueHeaders") or {}).items() if name.lower() != "content-type"
+    }
+    headers["Content-Type"] = content_types.APPLICATION_JSON
+    multi["Content-Type"] = [content_types.APPLICATION_JSON]
+    return {**event, "headers": headers, "multiValueHeaders": multi}
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    count_rejected("too_large")
+    body = PayloadTooLarge(f"request body is larger than {limit} bytes").body()
+    return {
+        "statusCode": 413,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve one API Gateway REST proxy event (the Lambda entry point, and the local server's).
+
+    Metrics are flushed after every event that recorded one (reads record none, and Powertools'
+    ``log_metrics`` would warn about that on every read).
+    """
+    try:
+        limit = services.current().max_body_bytes
+        if _body_size(event) > limit:
+            return _too_large(limit)
+        return app.resolve(_as_json(event) if event.get("body") else event, context)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+def openapi_json() -> str:
+    """The OpenAPI document generated from the routes (committed as ``lambda/openapi.json``).
+
+    Powertools documents its own 422 body (``HTTPValidationError``); this API answers
+    ``ValidationBody`` instead (see ``_on_validation``), so the references are rewritten.
+    """
+    generated = app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
+    document = json.loads(
+        generated.replace("#/components/schemas/HTTPValidationError", "#/components/schemas/ValidationBody")
+    )
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
+        if f'"#/components/schemas/{unused}"' not in json.dumps(document):
+            schemas.pop(unused, None)
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,36 @@
+"""The committed OpenAPI document is current, and the Lambda bundle stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from points_api.app import openapi_json
+from points_api.openapi import DOCUMENT
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ["pyarrow", "dask", "distributed", "xarray", "panel", "bokeh", "holoviews", "extraction", "forecast_panel"]
+
+
+def test_committed_openapi_document_is_current() -> None:
+    assert DOCUMENT.read_text(encoding="utf-8") == openapi_json(), "run: python -m points_api.openapi"
+    document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    assert set(document["paths"]) == {"/health", "/points", "/points/{point_id}"}
+    assert set(document["paths"]["/points/{point_id}"]) == {"patch", "delete"}
+    post = document["paths"]["/points"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PointPayload")
+    assert set(post["responses"]) == {"201", "409", "413", "422"}
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_lambda_handler_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys; import points_api.handler, points_api.local_server; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT / "lambda"
+    )
+    assert result.stdout.strip() == "", f"the Lambda bundle imports {result.stdout.strip()}"
