@@ -116,3 +116,34 @@ def open_source(entry: SourceEntry, chunks: Any = None) -> xr.Dataset:
     except Exception as error:
         where = getattr(location, "url", getattr(location, "dataset_id", "?"))
         raise SourceUnavailable(f"cannot open source {entry.source_id!r} at {where}: {error}") from error
+
+
+def open_source_pinned(entry: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
+    """Open ``entry`` and pin it: returns the dataset, an entry that reopens the same data, and
+    the Icechunk snapshot id read (None for plain Zarr).
+
+    Workers reopen the pinned entry, so every read of a run sees the same snapshot even if the
+    branch moves on mid-run; the snapshot id is recorded in the run log.
+    """
+    location = entry.location
+    try:
+        if isinstance(location, StacLocation):
+            location = resolve_stac(location)
+        if not isinstance(location, IcechunkLocation):
+            return open_zarr(location), entry.replace(location=location.model_dump()), None
+        import icechunk
+
+        repo = icechunk.Repository.open(_icechunk_storage(location))
+        if location.snapshot_id:
+            session = repo.readonly_session(snapshot_id=location.snapshot_id)
+        else:
+            session = repo.readonly_session(branch=location.branch)
+        ds = xr.open_zarr(session.store, chunks=None, consolidated=False, decode_timedelta=True)
+        snapshot = str(session.snapshot_id)
+        pinned = location.replace(snapshot_id=snapshot)
+        return ds, entry.replace(location=pinned.model_dump()), snapshot
+    except SourceUnavailable:
+        raise
+    except Exception as error:
+        where = getattr(location, "url", getattr(location, "dataset_id", "?"))
+        raise SourceUnavailable(f"cannot open source {entry.source_id!r} at {where}: {error}") from error

@@ -1,0 +1,67 @@
+"""``forecast-panel extract``: one extraction run into an artifact store.
+
+Exit codes: 0 published everything (or skipped: nothing new), 1 published with some errors
+recorded in ``extraction_status.errors``, 2 nothing published (config unreadable, a bound
+exceeded, every source failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from forecast_core.init_store import ConfigFileError, load_registry_file
+from forecast_core.store import ArtifactStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    default_store = os.environ.get("FORECAST_STORE_URL")
+    parser.add_argument(
+        "--store",
+        required=default_store is None,
+        default=default_store,
+        help="store URL: folder, s3://bucket/prefix or memory:// (default: FORECAST_STORE_URL)",
+    )
+    parser.add_argument("--registry", help="source registry JSON (default: the store's dashboard/config copy)")
+    parser.add_argument("--sources", nargs="+", metavar="ID", help="only these source ids")
+    parser.add_argument("--variables", nargs="+", metavar="ID", help="only these output variable ids")
+    parser.add_argument("--points", nargs="+", metavar="ID", help="only these points, merged into the current run")
+    parser.add_argument("--max-points", type=int, help="fail if more points than this would be extracted")
+    parser.add_argument(
+        "--scheduler",
+        help="auto (default) | synchronous | threads | local | a dask scheduler address; default: DASK_SCHEDULER_ADDRESS, else auto",
+    )
+    parser.add_argument("--force", action="store_true", help="run even if no init advanced and points are unchanged")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from extraction.pipeline import RunOptions, run_extraction
+
+    try:
+        registry = load_registry_file(args.registry) if args.registry else None
+        store = ArtifactStore(args.store, endpoint_url=args.endpoint_url)
+    except (ConfigFileError, StoreError) as error:
+        log.error("%s", error)
+        return 2
+    report = run_extraction(
+        RunOptions(
+            store=store,
+            registry=registry,
+            sources=args.sources,
+            variables=args.variables,
+            point_ids=args.points,
+            max_points=args.max_points,
+            scheduler=args.scheduler,
+            force=args.force,
+            progress=False if args.no_progress else None,
+        )
+    )
+    for problem in report.errors:
+        log.warning("%s: %s", problem.kind, problem.message)
+    log.info("run %s: %s (%s) in %.1f s", report.run_id, report.outcome, report.message, report.duration_seconds)
+    return report.exit_code

@@ -1,0 +1,200 @@
+"""Evaluation of the derivation vocabulary of ``forecast_core.registry`` (pure numpy, no I/O).
+
+Every array here is in the *canonical order* ``(member, lead, *space)``: axis 0 is the ensemble
+member, axis 1 the lead time, and any further axes are spatial (points, or latitude × longitude).
+Values are float64 internally; NaN means "no data" and propagates through every node except the
+running total, which treats a missing step inside the ingested range as zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from forecast_core.registry import (
+    ClipNode,
+    FieldNode,
+    HypotNode,
+    InCodesNode,
+    LinearNode,
+    MultiplyNode,
+    Node,
+    ReplaceBelowNode,
+    StepAmountNode,
+)
+
+FloatArray = npt.NDArray[np.float64]
+LEAD_AXIS = 1
+
+
+class DerivationError(ValueError):
+    """A derivation cannot be evaluated (missing field or unknown node)."""
+
+
+class UnitMismatch(DerivationError):
+    """A ``field`` node names units that differ from the store variable's ``units`` attribute."""
+
+
+class MissingVariable(DerivationError):
+    """A ``field`` node names a variable the store does not have."""
+
+
+def check_fields(node: Node, attributes: Mapping[str, Mapping[str, object]]) -> None:
+    """Check every ``field`` of ``node`` against the store's variables and their attributes.
+
+    ``attributes`` maps store variable name → its attrs. Raises MissingVariable for an absent
+    variable and UnitMismatch when a node's ``units`` differs from the attr ``units``.
+    """
+    if isinstance(node, FieldNode):
+        if node.variable not in attributes:
+            raise MissingVariable(f"store has no variable {node.variable!r}")
+        actual = attributes[node.variable].get("units")
+        if node.units is not None and actual != node.units:
+            raise UnitMismatch(f"{node.variable}: store units {actual!r}, derivation expects {node.units!r}")
+        return
+    for child in _children(node):
+        check_fields(child, attributes)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, HypotNode):
+        return [node.x, node.y]
+    if isinstance(node, MultiplyNode):
+        return list(node.factors)
+    if isinstance(node, FieldNode):
+        return []
+    return [node.of]
+
+
+def step_seconds(lead_seconds: npt.ArrayLike) -> FloatArray:
+    """Length in seconds of the step ending at each lead; NaN at the first lead (no step)."""
+    leads = np.asarray(lead_seconds, dtype=np.float64)
+    steps = np.full(leads.shape, np.nan)
+    steps[1:] = np.diff(leads)
+    return steps
+
+
+def _along_lead(vector: FloatArray, ndim: int) -> FloatArray:
+    shape = [1] * ndim
+    shape[LEAD_AXIS] = vector.size
+    return vector.reshape(shape)
+
+
+def evaluate(node: Node, fields: Mapping[str, npt.ArrayLike], steps: FloatArray) -> FloatArray:
+    """Value of ``node`` given raw ``fields`` (canonical order) and ``steps`` (see step_seconds)."""
+    if isinstance(node, FieldNode):
+        if node.variable not in fields:
+            raise MissingVariable(f"field {node.variable!r} was not read")
+        return np.asarray(fields[node.variable], dtype=np.float64)
+    if isinstance(node, StepAmountNode):
+        rate = evaluate(node.of, fields, steps)
+        return rate * _along_lead(steps, rate.ndim)
+    if isinstance(node, HypotNode):
+        return np.hypot(evaluate(node.x, fields, steps), evaluate(node.y, fields, steps))
+    if isinstance(node, MultiplyNode):
+        product = evaluate(node.factors[0], fields, steps)
+        for factor in node.factors[1:]:
+            product = product * evaluate(factor, fields, steps)
+        return product
+    if isinstance(node, LinearNode):
+        return evaluate(node.of, fields, steps) * node.scale + node.offset
+    if isinstance(node, ClipNode):
+        values = evaluate(node.of, fields, steps)
+        low = -np.inf if node.minimum is None else node.minimum
+        high = np.inf if node.maximum is None else node.maximum
+        return np.clip(values, low, high)
+    if isinstance(node, InCodesNode):
+        values = evaluate(node.of, fields, steps)
+        finite = np.isfinite(values)
+        hit = np.isin(np.round(np.where(finite, values, 0.0)), node.codes)
+        return np.where(finite, hit.astype(np.float64), np.nan)
+    if isinstance(node, ReplaceBelowNode):
+        values = evaluate(node.of, fields, steps)
+        with np.errstate(invalid="ignore"):
+            return np.where(values < node.threshold, node.value, values)
+    raise DerivationError(f"unknown node {type(node).__name__}")
+
+
+def ingested_mask(lead_seconds: npt.ArrayLike, ingested_seconds: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """``(member, lead)`` mask of leads written: lead ≤ the member's ingested forecast length.
+
+    ``ingested_seconds`` has one value per member (GEFS) or a scalar (IFS ENS); NaN (NaT) means
+    nothing was ingested for that member.
+    """
+    leads = np.asarray(lead_seconds, dtype=np.float64)
+    ingested = np.atleast_1d(np.asarray(ingested_seconds, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        return leads[None, :] <= ingested[:, None]
+
+
+def running_total(step_values: npt.ArrayLike, ingested: npt.NDArray[np.bool_]) -> FloatArray:
+    """Per-member total since init of per-step amounts (canonical order).
+
+    Lead 0 (no step) counts as 0; a missing step inside the ingested range counts as 0; leads
+    past the member's ingested length stay NaN, and so does every lead of a member with no data.
+    ``ingested`` is the ``(member, lead)`` mask of ``ingested_mask``.
+    """
+    values = np.asarray(step_values, dtype=np.float64)
+    totals = np.cumsum(np.nan_to_num(values, nan=0.0), axis=LEAD_AXIS)
+    mask = ingested.reshape(ingested.shape + (1,) * (values.ndim - 2))
+    has_data = np.isfinite(values).any(axis=LEAD_AXIS, keepdims=True)
+    return np.where(mask & has_data, totals, np.nan)
+
+
+def nan_quantiles(values: npt.ArrayLike, levels: list[float], axis: int = 0) -> FloatArray:
+    """Quantiles over ``axis`` ignoring NaN, equal to ``np.nanquantile`` (linear method).
+
+    Vectorised: one sort along the axis (NaN sorts last), then each level interpolates between
+    the two order statistics around ``(n − 1)·q`` where n counts the finite values. Positions
+    with no finite value give NaN. Output shape: ``(len(levels), *shape without axis)``.
+    """
+    array = np.moveaxis(np.asarray(values, dtype=np.float64), axis, 0)
+    ordered = np.sort(array, axis=0)
+    count = np.isfinite(array).sum(axis=0)
+    out = np.full((len(levels), *array.shape[1:]), np.nan)
+    if array.shape[0] == 0:
+        return out
+    last = np.maximum(count - 1, 0)
+    for index, level in enumerate(levels):
+        position = last * float(level)
+        lower = np.floor(position).astype(np.int64)
+        upper = np.minimum(lower + 1, last)
+        low_values = np.take_along_axis(ordered, lower[None], axis=0)[0]
+        high_values = np.take_along_axis(ordered, upper[None], axis=0)[0]
+        fraction = position - lower
+        out[index] = np.where(count > 0, low_values + (high_values - low_values) * fraction, np.nan)
+    return out
+
+
+ENSEMBLE_STATS = ("min", "q10", "q25", "median", "q75", "q90", "max", "mean", "member_count")
+_LEVELS = {"q10": 0.10, "q25": 0.25, "median": 0.50, "q75": 0.75, "q90": 0.90}
+
+
+def ensemble_stats(values: npt.ArrayLike, names: tuple[str, ...] = ENSEMBLE_STATS) -> dict[str, FloatArray]:
+    """Statistics over axis 0 (members) of the members that have data at each position.
+
+    Quantiles use linear interpolation (numpy's default). Positions with no member get NaN and
+    ``member_count`` 0. Quantiles of totals come from per-member totals: pass totals here.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(array)
+    count = finite.sum(axis=0)
+    any_data = count > 0
+    out: dict[str, FloatArray] = {"member_count": count.astype(np.float64)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if "min" in names:
+            out["min"] = np.where(any_data, np.nanmin(np.where(finite, array, np.inf), axis=0), np.nan)
+        if "max" in names:
+            out["max"] = np.where(any_data, np.nanmax(np.where(finite, array, -np.inf), axis=0), np.nan)
+        if "mean" in names:
+            out["mean"] = np.where(any_data, np.nansum(array, axis=0) / np.maximum(count, 1), np.nan)
+    levels = [name for name in names if name in _LEVELS]
+    if levels:
+        quantiles = nan_quantiles(array, [_LEVELS[name] for name in levels], axis=0)
+        for index, name in enumerate(levels):
+            out[name] = quantiles[index]
+    return {name: out[name] for name in names}

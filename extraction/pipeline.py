@@ -1,0 +1,341 @@
+"""One extraction run: config → plan per source → tile jobs on Dask → artifacts → publish.
+
+``run_extraction`` never raises for a failure of one source, variable or point: it records it in
+``extraction_status.errors`` and completes the rest. It fails as a whole (outcome ``failed``)
+only when the config cannot be read or a configured bound is exceeded. See
+``extraction.publish`` for the publish protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pyarrow.parquet as pq
+
+from extraction.executor import dask_client, execute, resolve_scheduler
+from extraction.plan import NoInitWithData
+from extraction.publish import (
+    PendingArtifact,
+    RunLog,
+    carried_forward,
+    publish,
+    read_artifact,
+    read_latest,
+    read_status,
+    write_artifact,
+)
+from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
+from extraction.sources import SourceUnavailable
+from extraction.tables import merge_points, parquet_bytes
+from extraction.tiles import TileResult
+from forecast_core.base import utc_now
+from forecast_core.layout import (
+    CANONICAL_VARIABLES_KEY,
+    EXTRACTION_STATUS_KEY,
+    PRE_CANNED_POINTS_KEY,
+    SOURCE_REGISTRY_KEY,
+    artifact_key,
+    make_run_id,
+)
+from forecast_core.points import Point, PreCannedPoints
+from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
+from forecast_core.status import ExtractionError, ExtractionStatus, RunManifest, SourceRunInfo
+from forecast_core.store import ArtifactStore, StoreError
+
+Outcome = Literal["success", "partial", "failed", "skipped"]
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """What ``forecast-panel extract`` was asked to do."""
+
+    store: ArtifactStore
+    registry: SourceRegistry | None = None
+    sources: Sequence[str] | None = None
+    variables: Sequence[str] | None = None
+    point_ids: Sequence[str] | None = None
+    max_points: int | None = None
+    scheduler: str | None = None
+    force: bool = False
+    progress: bool | None = None
+    client: Any = None  # an existing distributed Client (tests); overrides ``scheduler``
+
+
+@dataclass(slots=True)
+class RunReport:
+    """The result of a run."""
+
+    run_id: str
+    outcome: Outcome
+    message: str
+    errors: list[ExtractionError] = field(default_factory=list)
+    manifest: RunManifest | None = None
+    duration_seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": 0, "skipped": 0, "partial": 1, "failed": 2}[self.outcome]
+
+
+def point_set_hash(points: Sequence[Point]) -> str:
+    """sha256 of the sorted (id, lat, lon) of ``points``."""
+    rows = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+ErrorKind = Literal["store_unreachable", "limit_exceeded", "internal"]
+
+
+class RunFailed(RuntimeError):
+    """The run as a whole cannot proceed (config unreadable, a bound exceeded)."""
+
+    def __init__(self, kind: ErrorKind, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _load_config(options: RunOptions) -> tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]:
+    store = options.store
+    try:
+        registry = options.registry or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry)
+        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables)
+        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+    except StoreError as error:
+        raise RunFailed("store_unreachable", f"cannot read the store's config: {error}") from error
+    return registry, variables, points
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a run extracts."""
+
+    sources: list[SourceEntry]
+    variables: list[CanonicalVariable]
+    wanted: set[str]  # output variable ids (a variable and/or its running total)
+    enabled: list[Point]  # every enabled point (the map region and point-set hash)
+    selected: list[Point]  # the points this run extracts
+
+
+def _select(
+    options: RunOptions, registry: SourceRegistry, variables: CanonicalVariables, points: PreCannedPoints
+) -> Selection:
+    """Apply --sources/--variables/--points and check the run's bounds (RunFailed otherwise)."""
+    sources = registry.enabled_sources()
+    if options.sources:
+        known = {s.source_id for s in registry.sources}
+        unknown = sorted(set(options.sources) - known)
+        if unknown:
+            raise RunFailed("internal", f"unknown sources {unknown}; registry has {sorted(known)}")
+        sources = [s for s in registry.sources if s.source_id in options.sources]
+    wanted = set(variables.output_variable_ids())
+    if options.variables:
+        unknown = sorted(set(options.variables) - wanted)
+        if unknown:
+            raise RunFailed("internal", f"unknown variables {unknown}; known: {sorted(wanted)}")
+        wanted = set(options.variables)
+    chosen_vars = [
+        v
+        for v in variables.variables
+        if v.variable_id in wanted or (v.running_total and v.running_total.variable_id in wanted)
+    ]
+    enabled = points.enabled_points()
+    if options.point_ids:
+        by_id = {p.point_id: p for p in points.points}
+        unknown = sorted(set(options.point_ids) - set(by_id))
+        if unknown:
+            raise RunFailed("internal", f"unknown point ids {unknown}")
+        selected = [by_id[i] for i in dict.fromkeys(options.point_ids)]
+    else:
+        selected = enabled
+    limits = registry.extraction_limits
+    max_points = min(limits.max_points, options.max_points or limits.max_points)
+    if len(selected) > max_points:
+        raise RunFailed("limit_exceeded", f"{len(selected)} points requested; the limit is {max_points}")
+    if len(wanted) > limits.max_variables:
+        raise RunFailed("limit_exceeded", f"{len(wanted)} variables; the limit is {limits.max_variables}")
+    if len(sources) > limits.max_sources:
+        raise RunFailed("limit_exceeded", f"{len(sources)} sources; the limit is {limits.max_sources}")
+    return Selection(sources, chosen_vars, wanted, enabled, selected)
+
+
+def run_extraction(options: RunOptions) -> RunReport:
+    """Do one run and publish it (or record why not); see the module docstring."""
+    started, moment = time.perf_counter(), utc_now()
+    run_id = make_run_id(moment)
+    runlog = RunLog(run_id)
+    store = options.store
+    previous = read_latest(store)
+    errors: list[ExtractionError] = []
+    try:
+        registry, variables, points = _load_config(options)
+        chosen = _select(options, registry, variables, points)
+        sources, chosen_vars, wanted, enabled, selected = (
+            chosen.sources, chosen.variables, chosen.wanted, chosen.enabled, chosen.selected
+        )  # fmt: skip
+        runlog.event("start", sources=[s.source_id for s in sources], variables=sorted(wanted), points=len(selected))
+        partial_run = bool(options.point_ids)
+        plans: list[SourcePlan] = []
+        for source in sources:
+            pinned_init = None
+            if partial_run and previous is not None:
+                info = next((i for i in previous.sources if i.source_id == source.source_id), None)
+                pinned_init = info.init_time if info else None
+            try:
+                try:
+                    plan = plan_source(
+                        source, chosen_vars, wanted, selected, enabled, registry.map_summary, pinned_init
+                    )
+                except NoInitWithData:
+                    if pinned_init is None:
+                        raise
+                    plan = plan_source(source, chosen_vars, wanted, selected, enabled, registry.map_summary)
+            except (SourceUnavailable, NoInitWithData) as error:
+                errors.append(
+                    ExtractionError(kind="store_unreachable", message=str(error)[:2000], source_id=source.source_id)
+                )
+                continue
+            except LimitExceeded as error:
+                raise RunFailed("limit_exceeded", str(error)) from error
+            errors += plan.errors
+            runlog.event("planned", source=source.source_id, init=plan.init.init_time, partial=plan.init.is_partial,
+                         snapshot=plan.snapshot_id, tiles=len(plan.jobs), points=len(plan.mapped))  # fmt: skip
+            plans.append(plan)
+        hash_now = point_set_hash(enabled)
+        if not options.force and not partial_run and _nothing_new(previous, plans, hash_now):
+            message = "skipped: no source's newest init advanced and the point set did not change (use --force)"
+            report = RunReport(run_id, "skipped", message, errors)
+            return _finish(options, runlog, report, previous, started, moment)
+        jobs = [job for plan in plans for job in plan.jobs]
+        given = contextlib.nullcontext(options.client) if options.client is not None else None
+        with given or dask_client(resolve_scheduler(options.scheduler, len(jobs))) as client:
+            outcomes = execute(jobs, client, options.progress)
+        pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store)
+        errors += new_errors
+        if not pending:
+            report = RunReport(run_id, "failed", "nothing extracted", errors)
+            return _finish(options, runlog, report, previous, started, moment)
+        written = [write_artifact(store, item) for item in pending]
+        covered = _covered_points(previous, selected, enabled, partial_run)
+        manifest = RunManifest(
+            run_id=run_id,
+            created_utc=moment,
+            previous_run_id=previous.run_id if previous else None,
+            sources=manifest_sources,
+            point_ids=sorted(p.point_id for p in covered),
+            point_set_hash=point_set_hash(covered),
+            artifacts=written + carried_forward(previous, written),
+        )
+        publish(store, manifest)
+        runlog.event("published", artifacts=len(manifest.artifacts))
+        outcome: Outcome = "partial" if errors else "success"
+        report = RunReport(run_id, outcome, f"published {len(written)} artifacts", errors, manifest)
+        return _finish(options, runlog, report, previous, started, moment)
+    except RunFailed as failure:
+        errors.append(ExtractionError(kind=failure.kind, message=str(failure)[:2000]))
+        return _finish(options, runlog, RunReport(run_id, "failed", str(failure), errors), previous, started, moment)
+
+
+def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], point_hash: str) -> bool:
+    if previous is None or previous.point_set_hash != point_hash or not plans:
+        return False
+    before = {info.source_id: info for info in previous.sources}
+    for plan in plans:
+        info = before.get(plan.source.source_id)
+        if info is None or info.init_time != plan.init.init_time or info.is_partial != plan.init.is_partial:
+            return False
+        if info.ingested_lead_hours != plan.init.ingested_lead_hours:
+            return False
+    return True
+
+
+def _covered_points(
+    previous: RunManifest | None, selected: list[Point], enabled: list[Point], partial: bool
+) -> list[Point]:
+    if not partial:
+        return enabled
+    ids = {p.point_id for p in selected} | set(previous.point_ids if previous else [])
+    by_id = {p.point_id: p for p in [*enabled, *selected]}
+    return [by_id[i] for i in sorted(ids) if i in by_id]
+
+
+def _build(
+    plans: list[SourcePlan],
+    outcomes: list[TileResult | BaseException],
+    previous: RunManifest | None,
+    partial_run: bool,
+    store: ArtifactStore,
+) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
+    """Artifacts to write per planned source; in a --points run, merged with the published ones."""
+    pending: list[PendingArtifact] = []
+    infos: list[SourceRunInfo] = []
+    errors: list[ExtractionError] = []
+    offset = 0
+    for plan in plans:
+        results = outcomes[offset : offset + len(plan.jobs)]
+        offset += len(plan.jobs)
+        sid = plan.source.source_id
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            message = f"{len(failures)} of {len(results)} chunk tiles failed: {failures[0]}"
+            errors.append(ExtractionError(kind="store_unreachable", source_id=sid, message=message[:2000]))
+            continue
+        built = assemble_source(plan, [r for r in results if isinstance(r, TileResult)], region_coordinates(plan))
+        errors += built.errors
+        init_date = plan.init.init_time.date()
+        replaced = {m.point.point_id for m in plan.mapped}
+        for variable_id, tables in built.tables.items():
+            for kind, table in tables.items():
+                key = artifact_key(sid, variable_id, init_date, kind)
+                old = previous.artifact(sid, variable_id, kind, init_date) if previous and partial_run else None
+                if old is not None:
+                    try:
+                        before = pq.read_table(io.BytesIO(read_artifact(store, old)))
+                    except StoreError as error:
+                        message = f"cannot merge {key}: {error}"
+                        errors.append(ExtractionError(kind="write_failed", message=message[:2000], source_id=sid,
+                                                      variable_id=variable_id))  # fmt: skip
+                        continue
+                    # a --points run keeps the published map (the next full run redraws it)
+                    table = before if kind == "map_summary" else merge_points(before, table, kind, replaced)
+                pending.append(PendingArtifact(key, parquet_bytes(table, kind), table.num_rows))
+        infos.append(plan.run_info())
+    return pending, infos, errors
+
+
+def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: RunManifest | None,
+            started: float, moment: datetime) -> RunReport:  # fmt: skip
+    from extraction.metrics import emit_run_metrics
+
+    store = options.store
+    report.duration_seconds = time.perf_counter() - started
+    before = read_status(store)
+    published = report.manifest is not None
+    manifest = report.manifest or previous
+    infos = report.manifest.sources if report.manifest else []
+    status = ExtractionStatus(
+        last_successful_extract_utc=moment if published else (before.last_successful_extract_utc if before else None),
+        run_id=manifest.run_id if manifest else None,
+        sources_processed=sorted(i.source_id for i in infos),
+        variables_processed=sorted({v for i in infos for v in i.variables}),
+        errors=report.errors,
+        outcome=report.outcome,
+        message=report.message[:2000],
+        last_attempt_utc=datetime.now(UTC).replace(microsecond=0),
+    )
+    try:
+        store.write_model(EXTRACTION_STATUS_KEY, status)
+    except StoreError as error:
+        report.errors.append(ExtractionError(kind="write_failed", message=f"status: {error}"[:2000]))
+    problems = [problem.model_dump() for problem in report.errors]
+    seconds = round(report.duration_seconds, 3)
+    runlog.event("finished", outcome=report.outcome, message=report.message, errors=problems, seconds=seconds)
+    runlog.write(store)
+    emit_run_metrics(report, manifest)
+    return report

@@ -1,0 +1,238 @@
+"""One source within a run: plan its tile jobs, then assemble the tile results into artifacts.
+
+``plan_source`` opens the source (pinned to one Icechunk snapshot), picks the init, maps the
+points, checks each variable's fields and units, and returns picklable ``TileJob``s.
+``assemble_source`` turns the tile results into the three tables per output variable, recording
+``all_nan`` points as errors and leaving them out of the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import xarray as xr
+
+from extraction.derive import DerivationError, UnitMismatch, check_fields, ingested_mask, step_seconds
+from extraction.plan import (
+    LAT_DIM,
+    LON_DIM,
+    MEMBER_DIM,
+    InitChoice,
+    MappedPoint,
+    MapRegion,
+    choose_init,
+    grid_spec,
+    inner_chunks,
+    map_points,
+    map_region,
+    plan_tiles,
+)
+from extraction.sources import open_source_pinned
+from extraction.tables import SeriesContext, map_table, points_table, summary_table
+from extraction.tiles import TileJob, TileResult, VariableJob
+from forecast_core.grid import GridSpec
+from forecast_core.layout import ArtifactKind
+from forecast_core.points import Point
+from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry
+from forecast_core.status import ExtractionError, SourceRunInfo
+
+
+@dataclass(slots=True)
+class SourcePlan:
+    """A planned source: what to read and how to label it."""
+
+    source: SourceEntry
+    init: InitChoice
+    grid: GridSpec
+    mapped: list[MappedPoint]
+    region: MapRegion | None
+    variables: list[VariableJob]
+    output_units: dict[str, str]
+    members: npt.NDArray[np.int16]
+    ingested: npt.NDArray[np.bool_]
+    jobs: list[TileJob]
+    tile_points: list[list[int]]  # per job: positions into ``mapped``
+    tile_map_boxes: list[tuple[int, int, int, int] | None]  # per job: region-relative placement
+    snapshot_id: str | None = None
+    errors: list[ExtractionError] = field(default_factory=list)
+
+    def run_info(self) -> SourceRunInfo:
+        return SourceRunInfo(
+            source_id=self.source.source_id,
+            init_time=self.init.init_time,
+            is_partial=self.init.is_partial,
+            ingested_lead_hours=self.init.ingested_lead_hours,
+            expected_lead_hours=None if self.init.expected_seconds is None else self.init.expected_seconds / 3600,
+            member_count=int(self.members.size),
+            variables=sorted(self.output_units),
+            grid=self.grid,
+        )
+
+
+def _variable_jobs(
+    ds: xr.Dataset, source_id: str, variables: Sequence[CanonicalVariable], wanted: set[str]
+) -> tuple[list[VariableJob], dict[str, str], list[ExtractionError]]:
+    attributes = {str(name): dict(ds[name].attrs) for name in ds.data_vars}
+    jobs: list[VariableJob] = []
+    units: dict[str, str] = {}
+    errors: list[ExtractionError] = []
+    for variable in variables:
+        node = variable.derivations.get(source_id)
+        total = variable.running_total.variable_id if variable.running_total else None
+        if node is None:
+            continue  # this variable is not defined for this source
+        try:
+            check_fields(node, attributes)
+        except DerivationError as error:
+            errors.append(
+                ExtractionError(
+                    kind="unit_mismatch" if isinstance(error, UnitMismatch) else "missing_variable",
+                    message=str(error)[:2000],
+                    source_id=source_id,
+                    variable_id=variable.variable_id,
+                )
+            )
+            continue
+        jobs.append(VariableJob(variable.variable_id, node, total if total in wanted else None))
+        for output in (variable.variable_id, total):
+            if output is not None and output in wanted:
+                units[output] = variable.native_units
+    return jobs, units, errors
+
+
+def plan_source(
+    source: SourceEntry,
+    variables: Sequence[CanonicalVariable],
+    wanted: set[str],
+    points: Sequence[Point],
+    map_points_for_region: Sequence[Point] | None,
+    settings: MapSummarySettings,
+    init_time: datetime | None = None,
+) -> SourcePlan:
+    """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData."""
+    ds, pinned, snapshot = open_source_pinned(source)
+    init = choose_init(ds, init_time)
+    grid = grid_spec(ds)
+    mapped, outside = map_points(grid, points)
+    errors = [
+        ExtractionError(kind="point_outside_grid", message=reason, source_id=source.source_id, point_id=p.point_id)
+        for p, reason in outside
+    ]
+    jobs_vars, units, var_errors = _variable_jobs(ds, source.source_id, variables, wanted)
+    errors += var_errors
+    region = None
+    if map_points_for_region:
+        region_cells = [m.cell for m in map_points(grid, map_points_for_region)[0]]
+        region = map_region(grid, region_cells, settings.margin_degrees, init.lead_seconds, settings.lead_hours)
+        if region is not None and region.cell_count > settings.max_cells:
+            raise LimitExceeded(f"map region has {region.cell_count} cells; the limit is {settings.max_cells}")
+    members = np.asarray(ds[MEMBER_DIM].values, dtype=np.int16)
+    ingested = ingested_mask(init.lead_seconds, init.ingested_seconds)
+    fields = sorted({name for job in jobs_vars for name in _fields(job)})
+    plan = SourcePlan(source=pinned, init=init, grid=grid, mapped=mapped, region=region, variables=jobs_vars,
+                      output_units=units, members=members, ingested=ingested, jobs=[], tile_points=[],
+                      tile_map_boxes=[], snapshot_id=snapshot, errors=errors)  # fmt: skip
+    if not fields:
+        return plan
+    steps = step_seconds(init.lead_seconds)
+    for tile in plan_tiles(mapped, region, inner_chunks(ds, fields[0]), grid):
+        box = local = None
+        if region is not None and region.lead_indices:
+            lat0, lat1 = max(tile.lat_start, region.lat_start), min(tile.lat_stop, region.lat_stop)
+            lon0, lon1 = max(tile.lon_start, region.lon_start), min(tile.lon_stop, region.lon_stop)
+            if lat0 < lat1 and lon0 < lon1:
+                local = (lat0 - tile.lat_start, lat1 - tile.lat_start, lon0 - tile.lon_start, lon1 - tile.lon_start)
+                box = (
+                    lat0 - region.lat_start,
+                    lat1 - region.lat_start,
+                    lon0 - region.lon_start,
+                    lon1 - region.lon_start,
+                )
+        rows = tuple(mapped[i].cell.latitude_index - tile.lat_start for i in tile.point_positions)
+        cols = tuple(mapped[i].cell.longitude_index - tile.lon_start for i in tile.point_positions)
+        plan.jobs.append(
+            TileJob(pinned, init.index, tile.lat_start, tile.lat_stop, tile.lon_start, tile.lon_stop, tuple(fields),
+                    tuple(jobs_vars), steps, ingested, rows, cols, local, region.lead_indices if region else ())
+        )  # fmt: skip
+        plan.tile_points.append(list(tile.point_positions))
+        plan.tile_map_boxes.append(box)
+    return plan
+
+
+def _fields(job: VariableJob) -> list[str]:
+    from forecast_core.registry import node_fields
+
+    return node_fields(job.node)
+
+
+class LimitExceeded(RuntimeError):
+    """A configured bound of the run is exceeded; the run fails instead of truncating."""
+
+
+@dataclass(slots=True)
+class SourceTables:
+    """The tables built for one source: per output variable id, per artifact kind."""
+
+    tables: dict[str, dict[ArtifactKind, pa.Table]]
+    errors: list[ExtractionError]
+
+
+def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: dict[str, np.ndarray]) -> SourceTables:
+    """Concatenate tile results per variable and build points / summary / map tables."""
+    n_members, n_leads = plan.ingested.shape
+    tables: dict[str, dict[ArtifactKind, pa.Table]] = {}
+    errors: list[ExtractionError] = []
+    region = plan.region
+    for variable_id, units in sorted(plan.output_units.items()):
+        values = np.full((n_members, n_leads, len(plan.mapped)), np.nan, dtype=np.float32)
+        mosaic: dict[str, npt.NDArray[np.float32]] = {}
+        if region is not None and region.lead_indices:
+            shape = (len(region.lead_indices), region.lat_stop - region.lat_start, region.lon_stop - region.lon_start)
+            mosaic = {name: np.full(shape, np.nan, dtype=np.float32) for name in ("median", "q10", "q90")}
+            mosaic["member_count"] = np.zeros(shape, dtype=np.float32)
+        for positions, box, result in zip(plan.tile_points, plan.tile_map_boxes, results, strict=True):
+            if positions:
+                values[:, :, positions] = result.points[variable_id]
+            if box is not None and variable_id in result.maps:
+                for name, stat in result.maps[variable_id].items():
+                    mosaic[name][:, box[0] : box[1], box[2] : box[3]] = stat
+        has_data = np.isfinite(values).any(axis=(0, 1))
+        for position in np.nonzero(~has_data)[0]:
+            point = plan.mapped[int(position)].point
+            errors.append(
+                ExtractionError(
+                    kind="all_nan",
+                    message=f"no data at the nearest cell of {point.point_id} for {variable_id}",
+                    source_id=plan.source.source_id,
+                    variable_id=variable_id,
+                    point_id=point.point_id,
+                )
+            )
+        keep = [int(i) for i in np.nonzero(has_data)[0]]
+        kept_points = [plan.mapped[i] for i in keep]
+        context = SeriesContext(plan.source.source_id, variable_id, units, plan.init.init_time,
+                                plan.init.lead_seconds, plan.members, plan.ingested)  # fmt: skip
+        built: dict[ArtifactKind, pa.Table] = {
+            "points": points_table(context, kept_points, values[:, :, keep]),
+            "ensemble_summary": summary_table(context, kept_points, values[:, :, keep]),
+        }
+        if mosaic and region is not None:
+            lat = ds_coords[LAT_DIM][region.lat_start : region.lat_stop]
+            lon = ds_coords[LON_DIM][region.lon_start : region.lon_stop]
+            built["map_summary"] = map_table(context, region.lead_indices, lat, lon, mosaic)
+        tables[variable_id] = built
+    return SourceTables(tables=tables, errors=errors)
+
+
+def region_coordinates(plan: SourcePlan) -> dict[str, np.ndarray]:
+    """Latitude/longitude coordinate values of the grid (from its GridSpec, no I/O)."""
+    grid = plan.grid
+    lat = grid.latitude_first + np.arange(grid.latitude_count) * grid.latitude_step
+    lon = grid.longitude_first + np.arange(grid.longitude_count) * grid.longitude_step
+    lon = ((lon + 180.0) % 360.0) - 180.0
+    return {LAT_DIM: lat, LON_DIM: lon}

@@ -1,0 +1,141 @@
+"""The unit of parallel work: read one chunk tile whole, derive, pick points, summarise the map.
+
+A tile is one (latitude chunk × longitude chunk) of the store's inner chunk grid at one init:
+every member and every lead of every raw field the run needs is read in one indexing operation
+per field, so each needed chunk is fetched once however many points fall in it. Picking the
+points' cells and the map box out of the in-memory block is plain numpy (``extraction.derive``).
+
+``run_tile`` is what Dask runs; it needs only picklable inputs (a ``TileJob``) and keeps one open
+dataset per source per worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from extraction.derive import ensemble_stats, evaluate, running_total
+from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
+from extraction.sources import open_source
+from forecast_core.registry import Node, SourceEntry
+
+log = logging.getLogger(__name__)
+MAP_STATS = ("median", "q10", "q90", "member_count")
+_PERMANENT_HINTS = ("not found", "nosuchkey", "nosuchbucket", "accessdenied", "forbidden", "403", "404")
+_TRANSIENT_HINTS = ("timeout", "timed out", "connection", "reset", "slowdown", "throttl", "500", "502", "503", "504")
+
+
+@dataclass(frozen=True, slots=True)
+class VariableJob:
+    """One canonical variable to derive: its id, derivation and running-total id (if any)."""
+
+    variable_id: str
+    node: Node
+    total_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TileJob:
+    """Everything a worker needs to process one tile (picklable)."""
+
+    source: SourceEntry
+    init_index: int
+    lat_start: int
+    lat_stop: int
+    lon_start: int
+    lon_stop: int
+    fields: tuple[str, ...]
+    variables: tuple[VariableJob, ...]
+    steps: npt.NDArray[np.float64]
+    ingested: npt.NDArray[np.bool_]  # (member, lead)
+    point_rows: tuple[int, ...]  # tile-local latitude index of each point
+    point_cols: tuple[int, ...]
+    map_box: tuple[int, int, int, int] | None  # tile-local (lat0, lat1, lon0, lon1) of the map region
+    map_leads: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TileResult:
+    """Per output variable id: point values ``(member, lead, point)`` and map statistics."""
+
+    points: dict[str, npt.NDArray[np.float32]]
+    maps: dict[str, dict[str, npt.NDArray[np.float32]]]  # stat -> (map lead, lat, lon)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for errors worth retrying (timeouts, throttling, 5xx, dropped connections)."""
+    if isinstance(error, FileNotFoundError | PermissionError | KeyError | ValueError | TypeError):
+        return False
+    if isinstance(error, TimeoutError | ConnectionError):
+        return True
+    text = f"{type(error).__name__} {error}".lower()
+    if any(hint in text for hint in _PERMANENT_HINTS):
+        return False
+    return any(hint in text for hint in _TRANSIENT_HINTS)
+
+
+_OPEN: dict[str, xr.Dataset] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _dataset(source: SourceEntry) -> xr.Dataset:
+    """The source's dataset, opened once per process (pinned sources: same snapshot everywhere)."""
+    key = source.model_dump_json()
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = open_source(source)
+        return _OPEN[key]
+
+
+@retry(
+    retry=retry_if_exception(is_transient),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential(multiplier=0.25, max=4.0),
+    reraise=True,
+)
+def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float32]:
+    """All members and leads of one field in the tile, canonical order (member, lead, lat, lon)."""
+    array = ds[name].isel(
+        {
+            INIT_DIM: job.init_index,
+            LAT_DIM: slice(job.lat_start, job.lat_stop),
+            LON_DIM: slice(job.lon_start, job.lon_stop),
+        }
+    )
+    return np.asarray(array.transpose(MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM).values)
+
+
+def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> TileResult:
+    """Derive every variable on an in-memory tile, pick the points and summarise the map box."""
+    rows = np.asarray(job.point_rows, dtype=np.int64)
+    cols = np.asarray(job.point_cols, dtype=np.int64)
+    points: dict[str, npt.NDArray[np.float32]] = {}
+    maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
+    for variable in job.variables:
+        outputs: dict[str, npt.NDArray[np.float64]] = {}
+        values = evaluate(variable.node, fields, job.steps)
+        values = np.where(job.ingested[:, :, None, None], values, np.nan)
+        outputs[variable.variable_id] = values
+        if variable.total_id is not None:
+            outputs[variable.total_id] = running_total(values, job.ingested)
+        for output_id, block in outputs.items():
+            points[output_id] = block[:, :, rows, cols].astype(np.float32)
+            if job.map_box is not None and job.map_leads:
+                lat0, lat1, lon0, lon1 = job.map_box
+                sub = block[:, list(job.map_leads), lat0:lat1, lon0:lon1]
+                stats = ensemble_stats(sub, MAP_STATS)
+                maps[output_id] = {name: stat.astype(np.float32) for name, stat in stats.items()}
+    return TileResult(points=points, maps=maps)
+
+
+def run_tile(job: TileJob) -> TileResult:
+    """Read the tile's fields (each needed chunk once) and process them."""
+    ds = _dataset(job.source)
+    fields = {name: read_block(ds, name, job) for name in job.fields}
+    return process_block(fields, job)
