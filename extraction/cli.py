@@ -32,7 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-points", type=int, help="fail if more points than this would be extracted")
     parser.add_argument(
         "--scheduler",
-        help="auto (default) | synchronous | threads | local | a dask scheduler address; default: DASK_SCHEDULER_ADDRESS, else auto",
+        help="auto | synchronous | threads | local | a scheduler address (default: DASK_SCHEDULER_ADDRESS, else auto)",
     )
     parser.add_argument("--force", action="store_true", help="run even if no init advanced and points are unchanged")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
