@@ -1,0 +1,150 @@
+"""The app: composes the views in a mobile-friendly template.
+
+``create_app(store_url, api_url)`` returns a Panel template; it works in ``panel serve`` (this
+module served as a script: ``panel serve forecast_panel/app.py --args`` is not needed, the
+store comes from ``FORECAST_STORE_URL``), in ``forecast-panel serve`` and in a notebook
+(``create_app(...).servable()`` or show the views directly). The app never imports
+``extraction``, Dask or xarray; it reads only the published artifacts through the DataStore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import holoviews as hv
+import panel as pn
+
+from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
+from forecast_panel.data import DataStore, shared_datastore
+from forecast_panel.state import OverviewState
+from forecast_panel.views.map import MapView
+from forecast_panel.views.overview import OverviewView
+from forecast_panel.views.status import FreshnessThresholds, banner, status_view
+
+URL_PARAMS = {
+    "sources": "sources",
+    "variable": "variable",
+    "point_id": "point",
+    "init": "init",
+    "units": "units",
+    "view": "view",
+    "show_members": "members",
+    "compare_previous": "previous",
+    "threshold": "threshold",
+}
+
+# On narrow screens the sidebar starts collapsed and the header button opens it full width
+# (the vanilla template toggles the ``hidden`` class; the meaning is inverted below 700 px).
+MOBILE_CSS = """
+@media screen and (max-width: 700px) {
+  #sidebar:not(.hidden) { width: 0 !important; min-width: 0 !important; padding: 0 !important; border: 0 !important; }
+  #sidebar.hidden { width: 100vw !important; padding: 10px !important; overflow-y: auto !important; }
+  #main { padding: 4px !important; min-width: 0; }
+}
+.fp-note { color: #8a5a00; margin: 2px 0; }
+.fp-status th { text-align: left; padding-right: 1em; font-weight: 600; }
+"""
+
+_EXTENSION_LOADED = False
+
+
+def _extension() -> None:
+    global _EXTENSION_LOADED
+    if not _EXTENSION_LOADED:
+        hv.extension("bokeh", logo=False)
+        pn.extension(raw_css=[MOBILE_CSS], notifications=True, loading_indicator=True, sizing_mode="stretch_width")
+        _EXTENSION_LOADED = True
+
+
+def thresholds_from_env() -> FreshnessThresholds:
+    """Freshness thresholds from FORECAST_FRESH_YELLOW_HOURS / FORECAST_FRESH_RED_HOURS."""
+    return FreshnessThresholds(
+        yellow_after_hours=float(os.environ.get("FORECAST_FRESH_YELLOW_HOURS", "30")),
+        red_after_hours=float(os.environ.get("FORECAST_FRESH_RED_HOURS", "54")),
+    )
+
+
+def points_service(api_url: str | None) -> PointsService | None:
+    """The write-back API client for ``api_url`` (None: the map is read-only)."""
+    return HttpPointsClient(api_url) if api_url else None
+
+
+class ForecastApp:
+    """One session's app: state, views and the template that holds them."""
+
+    def __init__(
+        self,
+        datastore: DataStore,
+        service: PointsService | None = None,
+        thresholds: FreshnessThresholds | None = None,
+        tile_url: str | None = None,
+    ) -> None:
+        _extension()
+        self.datastore = datastore
+        self.service = service
+        self.thresholds = thresholds or thresholds_from_env()
+        self.state = OverviewState(datastore)
+        if service is not None:
+            # when the API is unreachable the store's points file stays the source of the list
+            with contextlib.suppress(PointsApiError):
+                self.state.refresh_options(service.list_points())
+        self.overview = OverviewView(self.state)
+        self.map = MapView(datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved)
+        self.banner = banner(datastore, self.thresholds)
+        self.tabs = pn.Tabs(
+            ("Forecast Overview", self.overview.panel()),
+            ("Point Map", pn.panel(self.map.panel, defer_load=False)),
+            ("System Status", pn.panel(self._status)),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+
+    def _status(self) -> pn.Column:
+        return status_view(self.datastore, self.thresholds)
+
+    def _on_point_saved(self) -> None:
+        self.overview.refresh()
+
+    def template(self) -> pn.template.BaseTemplate:
+        template = pn.template.VanillaTemplate(
+            title="forecast-panel",
+            sidebar=[self.overview.controls()],
+            main=[self.banner, self.tabs],
+            meta_viewport="width=device-width, initial-scale=1",
+            sidebar_width=300,
+            header_background="#1f3b57",
+        )
+        return template
+
+    def sync_url(self) -> None:
+        """Keep the overview selection in the page URL (a shareable link)."""
+        if pn.state.location is not None:
+            pn.state.location.sync(self.state, URL_PARAMS)
+
+
+def create_app(
+    store_url: str | None = None,
+    api_url: str | None = None,
+    *,
+    service: PointsService | None = None,
+    datastore: DataStore | None = None,
+    tile_url: str | None = None,
+    **options: Any,
+) -> pn.template.BaseTemplate:
+    """Build the app's template for one session (``FORECAST_STORE_URL`` / ``FORECAST_API_URL``)."""
+    if datastore is None:
+        url = store_url or os.environ.get("FORECAST_STORE_URL")
+        if not url:
+            raise ValueError("give a store URL (or set FORECAST_STORE_URL)")
+        datastore = shared_datastore(url)
+    if service is None:
+        service = points_service(api_url or os.environ.get("FORECAST_API_URL"))
+    app = ForecastApp(datastore, service, tile_url=tile_url or os.environ.get("FORECAST_TILE_URL"), **options)
+    app.sync_url()
+    return app.template()
+
+
+if pn.state.curdoc is not None and os.environ.get("FORECAST_STORE_URL") and __name__.startswith("bokeh_app"):
+    create_app().servable()

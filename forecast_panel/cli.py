@@ -1,0 +1,69 @@
+"""``forecast-panel serve``: the dashboard on Panel's server, with ``/liveness`` for health checks.
+
+``forecast-panel serve --store URL [--api URL] [--port N] [--address A]
+[--allow-websocket-origin HOST …] [--use-xheaders] [--num-procs N] [--tiles URL|none]``;
+``--store`` / ``--api`` default to ``FORECAST_STORE_URL`` / ``FORECAST_API_URL``. Each browser
+session gets its own app; every session of the process shares one DataStore (one cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=os.environ.get("FORECAST_STORE_URL"), help="artifact store URL")
+    parser.add_argument("--api", default=os.environ.get("FORECAST_API_URL"), help="write-back API base URL")
+    parser.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 = any free port)")
+    parser.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="allowed websocket origin (repeatable; default: the listen address and port)",
+    )
+    parser.add_argument("--use-xheaders", action="store_true", help="trust X-Forwarded-* headers (behind a proxy)")
+    parser.add_argument("--num-procs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--tiles", default=os.environ.get("FORECAST_TILE_URL"), help="tile URL template, or 'none'")
+    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
+
+
+def session_factory(store: str, api: str | None, tiles: str | None) -> Callable[[], object]:
+    """A per-session app builder for ``pn.serve`` (a plain function: Panel calls it per session)."""
+
+    def session() -> object:
+        from forecast_panel.app import create_app
+
+        return create_app(store, api, tile_url=tiles)
+
+    return session
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.store:
+        log.error("give --store URL (or set FORECAST_STORE_URL)")
+        return 2
+    if args.endpoint_url:
+        os.environ.setdefault("AWS_ENDPOINT_URL", args.endpoint_url)
+    import panel as pn
+
+    origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
+    log.info("serving the dashboard on http://%s:%s/ (store %s, API %s)", args.address, args.port, args.store, args.api)
+    pn.serve(
+        {"/": session_factory(args.store, args.api, args.tiles)},
+        port=args.port,
+        address=args.address,
+        websocket_origin=origins,
+        show=False,
+        liveness=True,
+        num_procs=args.num_procs,
+        use_xheaders=args.use_xheaders,
+        title="forecast-panel",
+    )
+    return 0

@@ -1,0 +1,286 @@
+"""DataStore: the app's only reader of the artifact store (manifests, Parquet, status, config).
+
+Contract:
+
+- ``manifest()`` resolves ``manifests/latest.json`` at most once per ``manifest_ttl_seconds``;
+  every artifact read goes through the manifest's listing, never a store listing.
+- Artifact bytes are verified against the manifest's ``sha256`` before use. On a mismatch (a
+  newer run replaced the object between reading latest.json and the object) the manifest is
+  re-resolved and the read retried once; a second mismatch raises ``ArtifactIntegrityError``.
+- Verified bytes and per-point frames are cached by artifact key *and run id*: when latest.json
+  names a new run, every cache is dropped, so a session never mixes two runs.
+- Per-point reads use pyarrow filters on ``point_id`` (one row group per point by the writers'
+  contract), so only that point's rows are decoded.
+- No raw forecast cube is ever read here: only the Parquet artifacts the pipeline published.
+
+One DataStore is shared by every session of a process (see ``shared_datastore``); it is
+thread-safe.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import pandas as pd
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
+
+from forecast_core import layout
+from forecast_core.layout import ArtifactKind
+from forecast_core.points import PreCannedPoints
+from forecast_core.registry import CanonicalVariables, SourceRegistry
+from forecast_core.status import ExtractionStatus, InventoryHistoryRow, InventoryStatus, RunManifest
+from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_Loaded = TypeVar("_Loaded")
+
+
+class ArtifactIntegrityError(StoreError):
+    """An artifact's bytes do not match the checksum its manifest lists, even after a retry."""
+
+
+class _Lru:
+    """A small thread-unsafe LRU bounded by item count (callers hold the DataStore lock)."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.max_items:
+            self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+class DataStore:
+    """Reads what the pipeline published, through the shared contracts, with run-scoped caches."""
+
+    def __init__(
+        self,
+        store: ArtifactStore | str,
+        *,
+        manifest_ttl_seconds: float = 30.0,
+        max_artifacts: int = 64,
+        max_frames: int = 512,
+    ) -> None:
+        self.store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
+        self.manifest_ttl_seconds = manifest_ttl_seconds
+        self._lock = threading.RLock()
+        self._manifest: RunManifest | None = None
+        self._manifest_checked = -1e18
+        self._bytes = _Lru(max_artifacts)
+        self._frames = _Lru(max_frames)
+        self._documents: dict[str, tuple[float, Any]] = {}
+        self.reads = 0  # artifact byte reads from the store (for tests and benchmarks)
+
+    # --- manifest and run-scoped caches ---------------------------------------------------------
+
+    def manifest(self, *, force: bool = False) -> RunManifest | None:
+        """The latest published manifest (None before any run); re-read after the TTL."""
+        with self._lock:
+            now = time.monotonic()
+            if force or now - self._manifest_checked >= self.manifest_ttl_seconds:
+                self._manifest_checked = now
+                try:
+                    latest = self.store.read_model(layout.LATEST_MANIFEST_KEY, RunManifest)
+                except ArtifactNotFound:
+                    latest = None
+                if latest is None or self._manifest is None or latest.run_id != self._manifest.run_id:
+                    self._bytes.clear()
+                    self._frames.clear()
+                    self._documents.clear()
+                self._manifest = latest
+            return self._manifest
+
+    @property
+    def run_id(self) -> str | None:
+        manifest = self.manifest()
+        return manifest.run_id if manifest else None
+
+    def _verified_bytes(self, key: str) -> bytes:
+        """Bytes of a listed artifact, checked against the manifest's sha256 (one retry)."""
+        for attempt in range(2):
+            manifest = self.manifest(force=attempt > 0)
+            if manifest is None:
+                raise ArtifactNotFound(f"{key}: no manifest has been published yet")
+            listed = next((item for item in manifest.artifacts if item.key == key), None)
+            if listed is None:
+                raise ArtifactNotFound(f"{key} is not listed in run {manifest.run_id}")
+            cache_key = (manifest.run_id, key)
+            with self._lock:
+                cached = self._bytes.get(cache_key)
+            if cached is not None:
+                return bytes(cached)
+            data = self.store.read_bytes(key)
+            self.reads += 1
+            if sha256_hex(data) == listed.sha256:
+                with self._lock:
+                    self._bytes.put(cache_key, data)
+                return data
+        raise ArtifactIntegrityError(f"{key}: content does not match the manifest's sha256 after a retry")
+
+    def _frame(self, cache_key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        with self._lock:
+            cached = self._frames.get(cache_key)
+        if cached is not None:
+            frame: pd.DataFrame = cached
+            return frame
+        frame = build()
+        with self._lock:
+            self._frames.put(cache_key, frame)
+        return frame
+
+    def _read_point(
+        self, kind: ArtifactKind, source_id: str, variable_id: str, point_id: str, init: date | None
+    ) -> pd.DataFrame:
+        manifest = self.manifest()
+        if manifest is None:
+            return pd.DataFrame()
+        listed = manifest.artifact(source_id, variable_id, kind, init)
+        if listed is None:
+            return pd.DataFrame()
+
+        def build() -> pd.DataFrame:
+            data = self._verified_bytes(listed.key)
+            table = pq.read_table(io.BytesIO(data), filters=[("point_id", "==", point_id)])
+            return table.to_pandas()
+
+        return self._frame((manifest.run_id, listed.key, point_id), build)
+
+    # --- Parquet artifacts ---------------------------------------------------------------------
+
+    def summary(self, source_id: str, variable_id: str, point_id: str, init: date | None = None) -> pd.DataFrame:
+        """ensemble_summary rows of one point (sorted by lead), newest init if ``init`` is None.
+
+        Empty when the run lists no such artifact or the point has no rows (forecast pending).
+        """
+        return self._read_point("ensemble_summary", source_id, variable_id, point_id, init)
+
+    def members(self, source_id: str, variable_id: str, point_id: str, init: date | None = None) -> pd.DataFrame:
+        """points.parquet rows (every member and lead) of one point."""
+        return self._read_point("points", source_id, variable_id, point_id, init)
+
+    def map_summary(
+        self, source_id: str, variable_id: str, lead_hours: float, init: date | None = None
+    ) -> pd.DataFrame:
+        """map_summary rows of one lead (all cells), for the map's orientation overlay."""
+        manifest = self.manifest()
+        listed = manifest.artifact(source_id, variable_id, "map_summary", init) if manifest else None
+        if manifest is None or listed is None:
+            return pd.DataFrame()
+
+        def build() -> pd.DataFrame:
+            data = self._verified_bytes(listed.key)
+            table = pq.read_table(io.BytesIO(data), filters=[("lead_hours", "==", float(lead_hours))])
+            return table.to_pandas()
+
+        return self._frame((manifest.run_id, listed.key, "lead", float(lead_hours)), build)
+
+    def map_leads(self, source_id: str, variable_id: str, init: date | None = None) -> list[float]:
+        """Lead hours present in a map_summary artifact (read from its column only)."""
+        manifest = self.manifest()
+        listed = manifest.artifact(source_id, variable_id, "map_summary", init) if manifest else None
+        if manifest is None or listed is None:
+            return []
+        data = self._verified_bytes(listed.key)
+        column = pq.read_table(io.BytesIO(data), columns=["lead_hours"]).column("lead_hours")
+        return sorted({float(value) for value in column.to_pylist()})
+
+    # --- JSON documents ------------------------------------------------------------------------
+
+    def _document(self, key: str, load: Callable[[], _Loaded], ttl: float | None = None) -> _Loaded:
+        """A small JSON document, cached for the manifest TTL (status and config change rarely)."""
+        ttl = self.manifest_ttl_seconds if ttl is None else ttl
+        now = time.monotonic()
+        with self._lock:
+            cached = self._documents.get(key)
+            if cached is not None and now - cached[0] < ttl:
+                value: _Loaded = cached[1]
+                return value
+        value = load()
+        with self._lock:
+            self._documents[key] = (now, value)
+        return value
+
+    def _optional_model(self, key: str, model: type[ModelT]) -> ModelT | None:
+        def load() -> ModelT | None:
+            try:
+                return self.store.read_model(key, model)
+            except ArtifactNotFound:
+                return None
+
+        return self._document(key, load)
+
+    def extraction_status(self) -> ExtractionStatus | None:
+        return self._optional_model(layout.EXTRACTION_STATUS_KEY, ExtractionStatus)
+
+    def inventory_status(self) -> InventoryStatus | None:
+        return self._optional_model(layout.INVENTORY_STATUS_KEY, InventoryStatus)
+
+    def inventory_history(self) -> list[InventoryHistoryRow]:
+        """Rows of inventory_history.jsonl; malformed lines are skipped (the trend is advisory)."""
+
+        def load() -> list[InventoryHistoryRow]:
+            try:
+                text = self.store.read_bytes(layout.INVENTORY_HISTORY_KEY).decode("utf-8")
+            except ArtifactNotFound:
+                return []
+            rows = []
+            for line in text.splitlines():
+                if line.strip():
+                    try:
+                        rows.append(InventoryHistoryRow.model_validate_json(line))
+                    except ValidationError:
+                        continue
+            return rows
+
+        return self._document(layout.INVENTORY_HISTORY_KEY, load)
+
+    def registry(self) -> SourceRegistry | None:
+        return self._optional_model(layout.SOURCE_REGISTRY_KEY, SourceRegistry)
+
+    def variables(self) -> CanonicalVariables:
+        """The store's canonical variables (the packaged dictionary if the store has none)."""
+        found = self._optional_model(layout.CANONICAL_VARIABLES_KEY, CanonicalVariables)
+        if found is None:
+            from forecast_core.defaults import canonical_variables
+
+            return canonical_variables()
+        return found
+
+    def configured_points(self, *, fresh: bool = False) -> PreCannedPoints | None:
+        """The store's pre_canned_points.json (written by the write-back API)."""
+        if fresh:
+            with self._lock:
+                self._documents.pop(layout.PRE_CANNED_POINTS_KEY, None)
+        return self._optional_model(layout.PRE_CANNED_POINTS_KEY, PreCannedPoints)
+
+
+_SHARED: dict[str, DataStore] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_datastore(url: str, **options: Any) -> DataStore:
+    """The process-wide DataStore of ``url`` (one cache for every session)."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(url)
+        if found is None:
+            found = _SHARED[url] = DataStore(url, **options)
+        return found
