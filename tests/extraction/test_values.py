@@ -1,0 +1,193 @@
+"""Every published number against an independent numpy computation on the tiny sample stores.
+
+The expected values read the stores with plain xarray (``sel(..., method="nearest")`` per point)
+and apply the derivations with numpy directly; the pipeline reads whole chunk tiles and uses
+``extraction.derive``. One run (in-process scheduler) is shared by the module.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import icechunk
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import xarray as xr
+
+from extraction.pipeline import RunOptions, RunReport, run_extraction
+from forecast_core.registry import IcechunkLocation, SourceRegistry
+from forecast_core.store import ArtifactStore
+from forecast_core.status import RunManifest
+from tests.extraction.conftest import POINTS, seed
+
+INSIDE = [p for p in POINTS if p[0] != "far-away"]
+
+
+@pytest.fixture(scope="module")
+def published(
+    tiny_registry: SourceRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ArtifactStore, RunReport]:
+    store = seed(str(tmp_path_factory.mktemp("values") / "store"), tiny_registry)
+    report = run_extraction(RunOptions(store=store, scheduler="synchronous", progress=False))
+    return store, report
+
+
+def _open(registry: SourceRegistry, source_id: str) -> xr.Dataset:
+    location = registry.get(source_id).location
+    assert isinstance(location, IcechunkLocation)
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(location.url))
+    session = repo.readonly_session(branch="main")
+    return xr.open_zarr(session.store, consolidated=False, decode_timedelta=True)
+
+
+def _series(ds: xr.Dataset, name: str, lat: float, lon: float) -> np.ndarray:
+    """(member, lead) at the nearest cell of the newest init, read point by point."""
+    lon180 = ((lon + 180.0) % 360.0) - 180.0
+    da = ds[name].isel(init_time=-1).sel(latitude=lat, longitude=lon180, method="nearest")
+    return da.transpose("ensemble_member", "lead_time").values.astype(np.float64)
+
+
+def _expected(ds: xr.Dataset, source_id: str, variable_id: str, lat: float, lon: float) -> np.ndarray:
+    leads = ds["lead_time"].values.astype("timedelta64[s]").astype(np.float64)
+    steps = np.concatenate([[np.nan], np.diff(leads)])
+    ingested = ds["ingested_forecast_length"].isel(init_time=-1).values.astype("timedelta64[s]").astype(np.float64)
+    ingested = np.broadcast_to(np.atleast_1d(ingested), (ds.sizes["ensemble_member"],))
+    precip = _series(ds, "precipitation_surface", lat, lon) * steps[None, :]
+    if variable_id.startswith("snowfall"):
+        if source_id == "gefs":
+            snow = np.clip(_series(ds, "categorical_snow_surface", lat, lon), 0.0, 1.0)
+        else:
+            codes = _series(ds, "categorical_precipitation_type_surface", lat, lon)
+            snow = np.where(np.isnan(codes), np.nan, np.isin(codes, [5, 6, 7]).astype(float))
+        precip = precip * snow
+    if variable_id == "temperature_2m":
+        return _series(ds, "temperature_2m", lat, lon)
+    if variable_id == "wind_speed_10m":
+        return np.sqrt(_series(ds, "wind_u_10m", lat, lon) ** 2 + _series(ds, "wind_v_10m", lat, lon) ** 2)
+    if variable_id.endswith("_total"):
+        totals = np.cumsum(np.nan_to_num(precip, nan=0.0), axis=1)
+        return np.where(leads[None, :] <= ingested[:, None], totals, np.nan)
+    return precip
+
+
+def _table(store: ArtifactStore, manifest: RunManifest, source_id: str, variable_id: str, kind: str):  # type: ignore[no-untyped-def]
+    artifact = manifest.artifact(source_id, variable_id, kind)  # type: ignore[arg-type]
+    assert artifact is not None, (source_id, variable_id, kind)
+    return pq.read_table(io.BytesIO(store.read_bytes(artifact.key)))
+
+
+VARIABLES = ["temperature_2m", "precipitation", "precipitation_total", "snowfall", "snowfall_total", "wind_speed_10m"]
+
+
+@pytest.mark.parametrize("source_id", ["gefs", "ecmwf_ifs_ens"])
+def test_points_and_summaries_match_numpy(
+    published: tuple[ArtifactStore, RunReport], tiny_registry: SourceRegistry, source_id: str
+) -> None:
+    store, report = published
+    assert report.manifest is not None
+    ds = _open(tiny_registry, source_id)
+    members = ds.sizes["ensemble_member"]
+    leads = ds.sizes["lead_time"]
+    for variable_id in VARIABLES:
+        points = _table(store, report.manifest, source_id, variable_id, "points").to_pandas()
+        summary = _table(store, report.manifest, source_id, variable_id, "ensemble_summary").to_pandas()
+        assert sorted(points["point_id"].unique()) == sorted(p[0] for p in INSIDE)
+        for point_id, lat, lon in INSIDE:
+            rows = points[points["point_id"] == point_id]
+            assert len(rows) == members * leads
+            got = rows["value"].to_numpy().reshape(leads, members).T
+            expected = _expected(ds, source_id, variable_id, lat, lon)
+            np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-5, equal_nan=True, err_msg=variable_id)
+            box = summary[summary["point_id"] == point_id]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                quantiles = np.nanquantile(expected, [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)
+                low, high = np.nanmin(expected, axis=0), np.nanmax(expected, axis=0)
+            for name, values in zip(["q10", "q25", "median", "q75", "q90"], quantiles, strict=True):
+                np.testing.assert_allclose(box[name], values, rtol=2e-6, atol=1e-5, equal_nan=True)
+            np.testing.assert_allclose(box["min"], low, rtol=2e-6, atol=1e-5, equal_nan=True)
+            np.testing.assert_allclose(box["max"], high, rtol=2e-6, atol=1e-5, equal_nan=True)
+            assert box["member_count"].tolist() == np.isfinite(expected).sum(axis=0).tolist()
+            assert (rows["units_native"] == ("degC" if variable_id == "temperature_2m" else
+                                            "m/s" if variable_id == "wind_speed_10m" else "mm")).all()  # fmt: skip
+
+
+def test_longitude_0_360_maps_to_the_same_cell(published: tuple[ArtifactStore, RunReport]) -> None:
+    store, report = published
+    assert report.manifest is not None
+    points = _table(store, report.manifest, "gefs", "temperature_2m", "points").to_pandas()
+    bravo = points[points["point_id"] == "bravo-east"].iloc[0]
+    assert bravo["grid_longitude"] == pytest.approx(-106.5)  # 253.6° E = −106.4°, nearest 0.25° cell
+    assert bravo["grid_latitude"] == pytest.approx(40.0)
+    assert 0 < bravo["grid_distance_km"] < 20
+
+
+def test_partial_gefs_init_is_marked_and_not_filled(published: tuple[ArtifactStore, RunReport]) -> None:
+    store, report = published
+    assert report.manifest is not None
+    gefs = next(info for info in report.manifest.sources if info.source_id == "gefs")
+    ifs = next(info for info in report.manifest.sources if info.source_id == "ecmwf_ifs_ens")
+    assert gefs.is_partial and gefs.ingested_lead_hours == 384.0 and gefs.expected_lead_hours == 840.0
+    assert not ifs.is_partial and ifs.member_count == 5
+    assert gefs.grid is not None and gefs.grid.latitude_count == 721
+    totals = _table(store, report.manifest, "gefs", "precipitation_total", "points").to_pandas()
+    late = totals[totals["lead_hours"] > 384]
+    assert late["value"].isna().all() and not late["is_ingested"].any()
+    early = totals[totals["lead_hours"] <= 384]
+    assert early["value"].notna().all() and early["is_ingested"].all()
+
+
+def test_outside_point_is_an_all_nan_error_and_the_run_completes(published: tuple[ArtifactStore, RunReport]) -> None:
+    _, report = published
+    assert report.outcome == "partial" and report.exit_code == 1
+    kinds = {(e.kind, e.point_id) for e in report.errors}
+    assert kinds == {("all_nan", "far-away")}
+    assert report.manifest is not None and len(report.manifest.artifacts) == 2 * len(VARIABLES) * 3
+
+
+def test_one_row_group_per_point_and_map_summary(published: tuple[ArtifactStore, RunReport]) -> None:
+    store, report = published
+    assert report.manifest is not None
+    artifact = report.manifest.artifact("ecmwf_ifs_ens", "precipitation_total", "points")
+    assert artifact is not None
+    meta = pq.ParquetFile(io.BytesIO(store.read_bytes(artifact.key))).metadata
+    assert meta.num_row_groups == len(INSIDE)
+    column = meta.schema.to_arrow_schema().get_field_index("point_id")
+    ids = [meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)]
+    assert ids == sorted(p[0] for p in INSIDE)
+    assert all(
+        meta.row_group(i).column(column).statistics.min == meta.row_group(i).column(column).statistics.max
+        for i in range(meta.num_row_groups)
+    )
+    maps = _table(store, report.manifest, "ecmwf_ifs_ens", "temperature_2m", "map_summary").to_pandas()
+    assert set(maps["lead_hours"]) == {24.0, 48.0, 72.0, 120.0, 168.0, 240.0}
+    assert (maps["member_count"] == 5).all() and (maps["q10"] <= maps["median"]).all()
+    assert maps["latitude"].between(38.9, 40.6).all()  # cells with data only (the sample region)
+
+
+def test_map_median_matches_numpy(published: tuple[ArtifactStore, RunReport], tiny_registry: SourceRegistry) -> None:
+    store, report = published
+    assert report.manifest is not None
+    maps = _table(store, report.manifest, "gefs", "wind_speed_10m", "map_summary").to_pandas()
+    row = maps[(maps["lead_hours"] == 48.0)].iloc[7]
+    ds = _open(tiny_registry, "gefs")
+    lead = list(ds["lead_time"].values.astype("timedelta64[h]").astype(int)).index(48)
+    speed = _expected(ds, "gefs", "wind_speed_10m", row["latitude"], row["longitude"])[:, lead]
+    assert row["median"] == pytest.approx(np.median(speed), rel=1e-5)
+    assert row["q90"] == pytest.approx(np.quantile(speed, 0.9), rel=1e-5)
+
+
+def test_status_and_log_written(published: tuple[ArtifactStore, RunReport], tmp_path: Path) -> None:
+    store, report = published
+    from forecast_core.layout import EXTRACTION_STATUS_KEY, extraction_log_key
+    from forecast_core.status import ExtractionStatus
+
+    status = store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
+    assert status.run_id == report.run_id and status.outcome == "partial"
+    assert status.sources_processed == ["ecmwf_ifs_ens", "gefs"]
+    assert "precipitation_total" in status.variables_processed
+    lines = store.read_bytes(extraction_log_key(report.run_id)).decode().splitlines()
+    assert '"event":"published"' in "".join(lines) and '"snapshot"' in lines[1]
