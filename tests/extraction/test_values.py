@@ -19,8 +19,8 @@ import xarray as xr
 
 from extraction.pipeline import RunOptions, RunReport, run_extraction
 from forecast_core.registry import IcechunkLocation, SourceRegistry
-from forecast_core.store import ArtifactStore
 from forecast_core.status import RunManifest
+from forecast_core.store import ArtifactStore
 from tests.extraction.conftest import POINTS, seed
 
 INSIDE = [p for p in POINTS if p[0] != "far-away"]
