@@ -27,7 +27,7 @@ def test_committed_openapi_document_is_current() -> None:
 
 def test_lambda_handler_imports_no_heavy_dependency() -> None:
     code = (
-        "import sys; import points_api.handler, points_api.local_server; "
+        "import sys; import points_api.handler, points_api.dynamo, points_api.local_server; "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     result = subprocess.run(

@@ -1,0 +1,283 @@
+"""AWS repository: DynamoDB is the source of truth; the points file is rebuilt after each write.
+
+Table ``POINTS_TABLE_NAME`` (partition key ``pk`` (S), no sort key) holds two kinds of items,
+always written together in one ``transact_write_items``:
+
+- ``point#<point_id>``: ``kind="point"``, ``point_id``, ``point_name``, ``dedupe_key``,
+  ``latitude``/``longitude`` (N), ``updated_utc`` and ``document`` (the Point's JSON);
+- ``name#<dedupe_key>``: ``kind="name"``, ``point_id`` — the uniqueness guard of a name.
+
+Creates put both with ``attribute_not_exists(pk)``, so a name or id is created once however many
+writers race. Updates and deletes are conditional on the stored ``document`` being the one read
+(optimistic concurrency; retried on conflict). The distance rule is checked against a consistent
+scan just before the transaction, so two creates racing within ``DEDUPE_DISTANCE_KM`` of each
+other under *different* names can both succeed (names are exact; distance is best effort).
+
+After each write ``dashboard/config/pre_canned_points.json`` is rebuilt from a consistent scan
+with an S3 compare-and-swap, then re-read and compared with a fresh scan; a mismatch (a slower
+writer's stale rebuild landed last, which real S3's IfMatch prevents but moto's does not) rebuilds
+again. The last writer to verify therefore always leaves the file equal to the table.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from forecast_core.layout import PRE_CANNED_POINTS_KEY
+from forecast_core.points import Point, PointPayload, PointUpdate, name_dedupe_key
+from forecast_core.store import S3_RETRY_CONFIG
+from points_api import s3_cas
+from points_api.audit import AuditLog, DynamoAuditLog, StoreAuditLog
+from points_api.errors import DuplicatePoint, NotFound, StorageConflict
+from points_api.repository import (
+    WriteResult,
+    check_point_id,
+    find_conflict,
+    new_point,
+    parse_document,
+    points_document,
+    updated_point,
+)
+from points_api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+WRITE_ATTEMPTS = 5
+VERIFY_ATTEMPTS = 8
+
+
+def point_key(point_id: str) -> str:
+    return f"point#{point_id}"
+
+
+def name_key(point_name: str) -> str:
+    return f"name#{name_dedupe_key(point_name)}"
+
+
+def _point_item(point: Point) -> dict[str, Any]:
+    return {
+        "pk": {"S": point_key(point.point_id)},
+        "kind": {"S": "point"},
+        "point_id": {"S": point.point_id},
+        "point_name": {"S": point.point_name},
+        "dedupe_key": {"S": point.dedupe_key},
+        "latitude": {"N": repr(point.latitude)},
+        "longitude": {"N": repr(point.longitude)},
+        "updated_utc": {"S": point.updated_utc.isoformat()},
+        "document": {"S": point.model_dump_json()},
+    }
+
+
+def _name_item(point: Point) -> dict[str, Any]:
+    return {"pk": {"S": name_key(point.point_name)}, "kind": {"S": "name"}, "point_id": {"S": point.point_id}}
+
+
+def _cancel_reasons(error: ClientError) -> list[str]:
+    response: dict[str, Any] = error.response
+    return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons", [])]
+
+
+class DynamoRepository:
+    """PointsRepository over one DynamoDB table plus the points file in S3."""
+
+    mode: Literal["aws", "embedded"] = "aws"
+
+    def __init__(self, table_name: str, store_url: str, dedupe_distance_km: float, endpoint_url: str | None = None):
+        self.table_name = table_name
+        self.store_url = store_url
+        self.dedupe_distance_km = dedupe_distance_km
+        self.client = boto3.client("dynamodb", endpoint_url=endpoint_url, config=Config(**S3_RETRY_CONFIG))
+        self.s3 = s3_cas.s3_client(endpoint_url)
+        self.target = s3_cas.S3Object.in_store(store_url, PRE_CANNED_POINTS_KEY, endpoint_url)
+        self._rebuild_lock = threading.Lock()  # one rebuild at a time per instance (≈ per Lambda container)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def scan_points(self) -> list[Point]:
+        """Every point item, by a consistent scan, sorted by id."""
+        paginator = self.client.get_paginator("scan")
+        points: list[Point] = []
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            ConsistentRead=True,
+            FilterExpression="kind = :point",
+            ExpressionAttributeValues={":point": {"S": "point"}},
+        ):
+            points += [Point.model_validate_json(item["document"]["S"]) for item in page.get("Items", [])]
+        return sorted(points, key=lambda point: point.point_id)
+
+    def _get(self, point_id: str) -> Point | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": point_key(point_id)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Point.model_validate_json(item["document"]["S"]) if item else None
+
+    def _owner_of_name(self, point_name: str) -> Point | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": name_key(point_name)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._get(item["point_id"]["S"]) if item else None
+
+    def list_points(self) -> list[Point]:
+        """The points file's view (what extraction and the app read), falling back to the table."""
+        data, _ = s3_cas.read_object(self.s3, self.target)
+        return parse_document(data) if data is not None else self.scan_points()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Run the transaction; None on success, else the per-item cancellation codes."""
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            return _cancel_reasons(error)
+        return None
+
+    def _name_taken(self, point_name: str, exclude_id: str | None = None) -> DuplicatePoint:
+        owner = self._owner_of_name(point_name)
+        if owner is None or owner.point_id == exclude_id:
+            raise StorageConflict("the name was taken and released concurrently; try again")
+        return DuplicatePoint(owner, "name", 0.0)
+
+    def create_point(self, payload: PointPayload) -> WriteResult:
+        position = (payload.latitude, payload.longitude)
+        conflict = find_conflict(self.scan_points(), payload.point_name, position, self.dedupe_distance_km)
+        if conflict:
+            raise conflict
+        point = new_point(payload)
+        reasons = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _point_item(point),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _name_item(point),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+        if reasons is not None:
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise self._name_taken(point.point_name)
+            existing = self._get(point.point_id)
+            if existing is not None:
+                raise DuplicatePoint(existing, "name", 0.0)
+            raise StorageConflict(f"create of {point.point_id} was cancelled: {reasons}")
+        self._rebuild_after_write()
+        return WriteResult("create", None, point)
+
+    def _replace_point(self, before: Point, after: Point | None) -> list[str] | None:
+        """Conditional write replacing ``before`` (read earlier) by ``after`` (None: delete)."""
+        guard = {
+            "ConditionExpression": "#doc = :before",
+            "ExpressionAttributeNames": {"#doc": "document"},
+            "ExpressionAttributeValues": {":before": {"S": before.model_dump_json()}},
+        }
+        key = {"pk": {"S": point_key(before.point_id)}}
+        items: list[dict[str, Any]] = []
+        if after is None:
+            items.append({"Delete": {"TableName": self.table_name, "Key": key, **guard}})
+        else:
+            items.append({"Put": {"TableName": self.table_name, "Item": _point_item(after), **guard}})
+        renamed = after is None or name_dedupe_key(after.point_name) != before.dedupe_key
+        if renamed:
+            owned = {
+                "ConditionExpression": "point_id = :id",
+                "ExpressionAttributeValues": {":id": {"S": before.point_id}},
+            }
+            items.append(
+                {"Delete": {"TableName": self.table_name, "Key": {"pk": {"S": name_key(before.point_name)}}, **owned}}
+            )
+        if after is not None and renamed:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _name_item(after),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        return self._transact(items)
+
+    def _change(self, point_id: str, update: PointUpdate | None) -> WriteResult:
+        check_point_id(point_id)
+        for attempt in range(WRITE_ATTEMPTS):
+            before = self._get(point_id)
+            if before is None:
+                raise NotFound(f"no point {point_id!r}")
+            if update is not None and update.point_name is not None:
+                conflict = find_conflict(self.scan_points(), update.point_name, None, 0.0, exclude_id=point_id)
+                if conflict:
+                    raise conflict
+            after = updated_point(before, update) if update is not None else None
+            reasons = self._replace_point(before, after)
+            if reasons is None:
+                self._rebuild_after_write()
+                return WriteResult("update" if after else "delete", before, after)
+            if after is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                raise self._name_taken(after.point_name, exclude_id=point_id)
+            time.sleep(0.01 * 2**attempt)  # the point changed under us: re-read and retry
+        raise StorageConflict(f"point {point_id} kept changing; try again")
+
+    def update_point(self, point_id: str, update: PointUpdate) -> WriteResult:
+        return self._change(point_id, update)
+
+    def delete_point(self, point_id: str) -> WriteResult:
+        return self._change(point_id, None)
+
+    # --- the points file ---------------------------------------------------------------------
+
+    def _rebuild_after_write(self) -> None:
+        """Rebuild after a committed write; a failure is logged, not raised (the table has the
+        write, and the next write's rebuild repairs the file)."""
+        try:
+            self.rebuild_points_file()
+        except StorageConflict:
+            log.exception("points file not rebuilt after a committed write")
+
+    def rebuild_points_file(self) -> None:
+        """Make ``pre_canned_points.json`` equal to the table (compare-and-swap, then verify)."""
+        with self._rebuild_lock:
+            for _ in range(VERIFY_ATTEMPTS):
+                s3_cas.swap(self.s3, self.target, lambda _old: (points_document(self.scan_points()), None))
+                data, _etag = s3_cas.read_object(self.s3, self.target)
+                if data is not None and parse_document(data) == self.scan_points():
+                    return
+                log.info("points file differs from the table after the swap; rebuilding again")
+        raise StorageConflict("the points file could not be brought in line with the table; try again")
+
+
+def build_aws_services(settings: ApiSettings) -> tuple[DynamoRepository, AuditLog]:
+    """The AWS-mode repository and audit log from ``settings``."""
+    if not settings.artifact_store_url.startswith("s3://"):
+        raise RuntimeError("AWS mode needs ARTIFACT_STORE_URL=s3://bucket[/prefix]")
+    repository = DynamoRepository(
+        settings.points_table, settings.artifact_store_url, settings.dedupe_distance_km, settings.endpoint_url
+    )
+    audit: AuditLog
+    if settings.audit_table:
+        table = boto3.resource("dynamodb", endpoint_url=settings.endpoint_url).Table(settings.audit_table)
+        audit = DynamoAuditLog(table)
+    else:
+        from forecast_core.store import ArtifactStore
+
+        audit = StoreAuditLog(ArtifactStore(settings.artifact_store_url, endpoint_url=settings.endpoint_url))
+    return repository, audit
