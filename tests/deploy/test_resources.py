@@ -8,7 +8,7 @@ import pytest
 
 from forecast_core import layout, observability
 
-from .conftest import of_type, render
+from .conftest import ROOT, of_type, render
 
 
 def one(resources: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
@@ -267,7 +267,18 @@ def test_alarms_watch_the_shared_metric_names(resources: dict[str, Any]) -> None
     assert {alarm["MetricName"] for alarm in alarms.values() if alarm["Namespace"] == "AWS/ApiGateway"} == {"5XXError"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
-        assert not alarm.get("Dimensions") or alarm["Namespace"].startswith("AWS/")
+
+
+def test_alarm_dimensions_match_what_the_extraction_emits(resources: dict[str, Any]) -> None:
+    # An alarm matches a metric only with exactly the dimensions of the EMF line: the extraction's
+    # run metrics carry {"Service": "extraction"} (extraction/metrics.py, emit_run_metrics).
+    emitted = (ROOT / "extraction" / "metrics.py").read_text()
+    assert '{"Service": "extraction"}' in emitted, "the extraction's EMF dimensions changed: update the alarms"
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    custom = [alarm for alarm in alarms.values() if alarm["Namespace"] == observability.NAMESPACE]
+    assert custom
+    for alarm in custom:
+        assert alarm["Dimensions"] == [{"Name": "Service", "Value": "extraction"}]
 
 
 def test_budget_notifies_at_50_80_100_percent(resources: dict[str, Any]) -> None:
