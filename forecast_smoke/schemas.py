@@ -52,13 +52,18 @@ def committed_schema(name: str) -> dict[str, Any]:
     return loaded
 
 
-def validate_document(name: str, document: Any) -> None:
-    """Raise SchemaViolation unless ``document`` (parsed JSON) matches the committed schema."""
+@cache
+def _validator(name: str) -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(
+    return jsonschema.Draft202012Validator(
         committed_schema(name), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
+
+
+def validate_document(name: str, document: Any) -> None:
+    """Raise SchemaViolation unless ``document`` (parsed JSON) matches the committed schema."""
+    validator = _validator(name)
     errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
     if errors:
         details = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5])
@@ -89,6 +94,7 @@ def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
         path.write_text(render(name), encoding="utf-8")
         written.append(path)
     committed_schema.cache_clear()
+    _validator.cache_clear()
     return written
 
 
