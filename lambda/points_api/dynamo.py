@@ -22,6 +22,7 @@ again. The last writer to verify therefore always leaves the file equal to the t
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import Any, Literal
@@ -49,7 +50,7 @@ from points_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
-VERIFY_ATTEMPTS = 8
+REBUILD_ATTEMPTS = 30
 
 
 def point_key(point_id: str) -> str:
@@ -254,14 +255,22 @@ class DynamoRepository:
             log.exception("points file not rebuilt after a committed write")
 
     def rebuild_points_file(self) -> None:
-        """Make ``pre_canned_points.json`` equal to the table (compare-and-swap, then verify)."""
+        """Make ``pre_canned_points.json`` equal to the table.
+
+        Each round scans the table and reads the file with its ETag; if they agree the work is done
+        (possibly by another writer), else the scan is written with ``IfMatch`` (``IfNoneMatch``
+        when absent) and the next round checks the result. Returning only after seeing file ==
+        table means the last writer to return leaves them equal, even where (as in moto) two
+        conditional puts can both succeed.
+        """
         with self._rebuild_lock:
-            for _ in range(VERIFY_ATTEMPTS):
-                s3_cas.swap(self.s3, self.target, lambda _old: (points_document(self.scan_points()), None))
-                data, _etag = s3_cas.read_object(self.s3, self.target)
-                if data is not None and parse_document(data) == self.scan_points():
+            for attempt in range(REBUILD_ATTEMPTS):
+                points = self.scan_points()
+                data, etag = s3_cas.read_object(self.s3, self.target)
+                if data is not None and parse_document(data) == points:
                     return
-                log.info("points file differs from the table after the swap; rebuilding again")
+                if not s3_cas.put_if_unchanged(self.s3, self.target, points_document(points), etag):
+                    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 (jitter)
         raise StorageConflict("the points file could not be brought in line with the table; try again")
 
 

@@ -71,6 +71,21 @@ def read_object(client: Any, target: S3Object) -> tuple[bytes | None, str | None
     return response["Body"].read(), str(response["ETag"])
 
 
+def put_if_unchanged(client: Any, target: S3Object, data: bytes, etag: str | None) -> bool:
+    """Write ``data`` if the object still has ``etag`` (None: if it is still absent).
+
+    True when written; False when another writer got there first (412/409/404).
+    """
+    condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+    try:
+        client.put_object(Bucket=target.bucket, Key=target.key, Body=data, ContentType="application/json", **condition)
+    except ClientError as error:
+        if _error_code(error) not in _RETRY_CODES:
+            raise
+        return False
+    return True
+
+
 def swap[T](
     client: Any,
     target: S3Object,
@@ -86,18 +101,9 @@ def swap[T](
     for attempt in range(attempts):
         data, etag = read_object(client, target)
         new_bytes, result = change(data)
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try:
-            response = client.put_object(
-                Bucket=target.bucket, Key=target.key, Body=new_bytes, ContentType="application/json", **condition
-            )
-        except ClientError as error:
-            if _error_code(error) not in _RETRY_CODES:
-                raise
-            delay = random.uniform(0, base_delay * 2**attempt)  # noqa: S311 (jitter, not crypto)
-            log.info("s3 swap of %s lost a race (%s); retry in %.3f s", target.key, _error_code(error), delay)
-            time.sleep(delay)
-            continue
-        log.debug("s3 swap of %s won: etag %s", target.key, response.get("ETag"))
-        return result
+        if put_if_unchanged(client, target, new_bytes, etag):
+            return result
+        delay = random.uniform(0, min(1.0, base_delay * 2**attempt))  # noqa: S311 (jitter, not crypto)
+        log.info("s3 swap of %s lost a race; retry in %.3f s", target.key, delay)
+        time.sleep(delay)
     raise StorageConflict(f"could not update {target.key} after {attempts} attempts; try again")

@@ -1,0 +1,124 @@
+"""No lost updates and one winner per name under 50 concurrent creates.
+
+Local folder: three ``forecast-panel api`` processes on one store, requests spread over them (the
+file lock works across processes). AWS: 50 repositories (as 50 Lambda containers, each with its
+own clients and rebuild lock) against the moto server; moto's non-atomic IfMatch makes the
+verify-and-rebuild step necessary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+
+from forecast_core.layout import POINTS_AUDIT_LOG_KEY, PRE_CANNED_POINTS_KEY
+from forecast_core.points import PointPayload, PreCannedPoints
+from forecast_core.store import ArtifactStore
+from points_api.dynamo import DynamoRepository
+from points_api.errors import DuplicatePoint
+from tests.api.aws_fixtures import STORE_PREFIX, create_aws_resources
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 50
+
+
+def _body(index: int, name: str | None = None) -> bytes:
+    # 2° of latitude apart (far beyond the 0.5 km distance rule); a named batch sits elsewhere
+    longitude = 100.0 if name else 10.0
+    payload = {"point_name": name or f"Point {index}", "latitude": -49.0 + 2 * index, "longitude": longitude}
+    return json.dumps({**payload, "created_by": f"writer-{index}"}).encode()
+
+
+def _post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(f"{url}/points", data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def three_servers(store_url: str) -> Iterator[list[str]]:
+    """Three local API processes serving one local-folder store."""
+    env = {**os.environ, "POINTS_API_TARGETED_EXTRACTION": "0", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "forecast_core.cli", "api", "--store", store_url, "--port", "0", "--no-extract"]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(3)
+    ]
+    urls = []
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert "http://" in line, line
+            urls.append(line.split()[3])
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+def test_local_folder_50_distinct_then_50_same_name(three_servers: list[str], store_url: str) -> None:
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        statuses = list(pool.map(lambda i: _post(three_servers[i % 3], _body(i)), range(N)))
+    assert statuses == [201] * N
+    store = ArtifactStore(store_url)
+    document = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+    assert sorted(point.point_name for point in document.points) == sorted(f"Point {i}" for i in range(N))
+    assert len(store.read_bytes(POINTS_AUDIT_LOG_KEY).splitlines()) == N
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        statuses = list(pool.map(lambda i: _post(three_servers[i % 3], _body(i, "Summit")), range(N)))
+    assert Counter(statuses) == {201: 1, 409: N - 1}, f"after {time.perf_counter() - started:.1f} s"
+    document = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+    assert len(document.points) == N + 1
+    assert [point.point_name for point in document.points].count("Summit") == 1
+
+
+@pytest.mark.aws
+def test_dynamodb_50_distinct_then_50_same_name(moto: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = create_aws_resources(moto, s3_bucket, monkeypatch)
+    repositories = [DynamoRepository(api.points_table, api.store_url, 0.5, moto) for _ in range(N)]
+
+    def create(index: int, name: str | None = None) -> str:
+        payload = PointPayload.model_validate_json(_body(index, name))
+        try:
+            repositories[index % N].create_point(payload)
+        except DuplicatePoint:
+            return "duplicate"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        outcomes = list(pool.map(create, range(N)))
+    assert outcomes == ["created"] * N
+    names = sorted(f"Point {i}" for i in range(N))
+    assert sorted(point.point_name for point in repositories[0].scan_points()) == names
+    s3 = boto3.client("s3", endpoint_url=moto)
+    key = f"{STORE_PREFIX}/{PRE_CANNED_POINTS_KEY}"
+    document = PreCannedPoints.model_validate_json(s3.get_object(Bucket=api.bucket, Key=key)["Body"].read())
+    assert sorted(point.point_name for point in document.points) == names
+
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        outcomes = list(pool.map(lambda i: create(i, "Summit"), range(N)))
+    assert Counter(outcomes) == {"created": 1, "duplicate": N - 1}
+    document = PreCannedPoints.model_validate_json(s3.get_object(Bucket=api.bucket, Key=key)["Body"].read())
+    assert [point.point_name for point in document.points].count("Summit") == 1
+    assert len(document.points) == N + 1
