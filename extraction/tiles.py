@@ -100,7 +100,11 @@ def _dataset(source: SourceEntry) -> xr.Dataset:
     reraise=True,
 )
 def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float32]:
-    """All members and leads of one field in the tile, canonical order (member, lead, lat, lon)."""
+    """All members and leads of one field in the tile, canonical order (member, lead, lat, lon).
+
+    One basic (slice) selection of the zarr array, transposed in numpy afterwards: transposing
+    the lazy xarray first would turn the read into zarr's much slower coordinate selection.
+    """
     array = ds[name].isel(
         {
             INIT_DIM: job.init_index,
@@ -108,27 +112,37 @@ def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float3
             LON_DIM: slice(job.lon_start, job.lon_stop),
         }
     )
-    return np.asarray(array.transpose(MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM).values)
+    block = np.asarray(array.values)
+    dims = [str(dim) for dim in array.dims]
+    return np.transpose(block, [dims.index(dim) for dim in (MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM)])
 
 
 def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> TileResult:
-    """Derive every variable on an in-memory tile, pick the points and summarise the map box."""
+    """Derive every variable on the needed cells of an in-memory tile (the points' cells and the
+    map box), then split them into point series and map statistics."""
     rows = np.asarray(job.point_rows, dtype=np.int64)
     cols = np.asarray(job.point_cols, dtype=np.int64)
+    n_points = rows.size
+    box_shape: tuple[int, int] = (0, 0)
+    if job.map_box is not None and job.map_leads:
+        lat0, lat1, lon0, lon1 = job.map_box
+        box_rows, box_cols = np.meshgrid(np.arange(lat0, lat1), np.arange(lon0, lon1), indexing="ij")
+        box_shape = box_rows.shape
+        rows = np.concatenate([rows, box_rows.reshape(-1)])
+        cols = np.concatenate([cols, box_cols.reshape(-1)])
+    cells = {name: block[:, :, rows, cols] for name, block in fields.items()}  # (member, lead, cell)
     points: dict[str, npt.NDArray[np.float32]] = {}
     maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
     for variable in job.variables:
-        outputs: dict[str, npt.NDArray[np.float64]] = {}
-        values = evaluate(variable.node, fields, job.steps)
-        values = np.where(job.ingested[:, :, None, None], values, np.nan)
-        outputs[variable.variable_id] = values
+        values = evaluate(variable.node, cells, job.steps)
+        values = np.where(job.ingested[:, :, None], values, np.nan)
+        outputs = {variable.variable_id: values}
         if variable.total_id is not None:
             outputs[variable.total_id] = running_total(values, job.ingested)
-        for output_id, block in outputs.items():
-            points[output_id] = block[:, :, rows, cols].astype(np.float32)
-            if job.map_box is not None and job.map_leads:
-                lat0, lat1, lon0, lon1 = job.map_box
-                sub = block[:, list(job.map_leads), lat0:lat1, lon0:lon1]
+        for output_id, series in outputs.items():
+            points[output_id] = series[:, :, :n_points].astype(np.float32)
+            if box_shape != (0, 0):
+                sub = series[:, list(job.map_leads), n_points:].reshape(series.shape[0], len(job.map_leads), *box_shape)
                 stats = ensemble_stats(sub, MAP_STATS)
                 maps[output_id] = {name: stat.astype(np.float32) for name, stat in stats.items()}
     return TileResult(points=points, maps=maps)
