@@ -194,7 +194,7 @@ def run_queries(
         point = points[index % len(points)]
         query_id = f"Q{index + 1:02d}"
         if source.source_id not in opened:
-            opened[source.source_id] = _open(source, policy, open_source)
+            opened[source.source_id] = open_with_retry(source, policy, open_source)
         dataset = opened[source.source_id]
         if isinstance(dataset, BaseException):
             base = {
@@ -249,8 +249,9 @@ def run_queries(
     return summary
 
 
-def _open(source: SourceEntry, policy: RetryPolicy, opener: Any) -> Any:
-    """The opened dataset, or the exception that stopped it (recorded in each query)."""
+def open_with_retry(source: SourceEntry, policy: RetryPolicy, opener: Any) -> Any:
+    """``opener(source)`` retried on transient errors: the dataset, or the exception that stopped it
+    (returned, not raised: every query of that source records it)."""
     started = time.perf_counter()
     try:
         dataset, attempts = call_with_retry(lambda: opener(source), policy, f"open {source.source_id}")

@@ -204,3 +204,37 @@ def test_schema_validation_rejects_bad_documents(tiny_samples: Path, tmp_path: P
     document["unexpected"] = 1
     with pytest.raises(SchemaViolation):
         validate_document("smoke_summary", document)
+
+
+@pytest.mark.aws
+def test_upload_to_a_missing_bucket_records_each_failure(tiny_samples: Path, tmp_path: Path, moto: str) -> None:
+    out = tmp_path / "q"
+    assert _run_queries(tiny_samples, out, "--max-queries", "1", "--seed", "4") == 0
+    code = main(["smoke", "s3-upload", "--bucket", "no-such-bucket", "--input-dir", str(out), "--max-attempts", "1"])
+    assert code == 1
+    validate_file("s3_upload_summary", out / "s3_upload_summary.json")
+    upload = UploadSummary.model_validate_json((out / "s3_upload_summary.json").read_bytes())
+    assert [item.status for item in upload.files] == ["failed", "failed"]
+    assert all("NoSuchBucket" in (item.error or "") for item in upload.files)
+    assert upload.rollup.failed == 2 and upload.rollup.bytes == 0
+
+
+def test_source_open_is_retried_on_transient_errors(tiny_samples: Path) -> None:
+    from extraction.sources import open_source
+    from forecast_smoke.query import load_registry, open_with_retry
+    from forecast_smoke.retry import RetryPolicy
+
+    source = load_registry(str(tiny_samples / "source_registry.json")).get("gefs")
+    calls: list[int] = []
+
+    def flaky(entry):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("cannot open") from TimeoutError("read timed out")
+        return open_source(entry)
+
+    dataset = open_with_retry(source, RetryPolicy(attempts=3, initial_wait=0.01), flaky)
+    assert len(calls) == 2 and "temperature_2m" in dataset
+    calls.clear()
+    error = open_with_retry(source, RetryPolicy(attempts=3, initial_wait=0.01), lambda entry: calls.append(1) or 1 / 0)
+    assert isinstance(error, ZeroDivisionError) and len(calls) == 1
