@@ -93,15 +93,30 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "headers": headers, "multiValueHeaders": multi}
 
 
-def _too_large(limit: int) -> dict[str, Any]:
-    count_rejected("too_large")
-    body = PayloadTooLarge(f"request body is larger than {limit} bytes").body()
+def _raw_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A REST proxy response built without the resolver (for refusals before routing)."""
     return {
-        "statusCode": 413,
+        "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
         "body": json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    count_rejected("too_large")
+    return _raw_response(413, PayloadTooLarge(f"request body is larger than {limit} bytes").body())
+
+
+def _text_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """``event`` with a base64 body decoded to text; None when it is not UTF-8 (→ 422)."""
+    if not event.get("body") or not event.get("isBase64Encoded"):
+        return event
+    try:
+        text = base64.b64decode(event["body"], validate=False).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return {**event, "body": text, "isBase64Encoded": False}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -115,7 +130,13 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         limit = services.current().max_body_bytes
         if _body_size(event) > limit:
             return _too_large(limit)
-        return app.resolve(_as_json(event) if event.get("body") else event, context)
+        text_event = _text_body(event)
+        if text_event is None:
+            count_rejected("validation")
+            message = "the request body is not UTF-8 JSON"
+            fields = [{"field": "body", "message": message}]
+            return _raw_response(422, {"error": "validation", "message": message, "fields": fields})
+        return app.resolve(_as_json(text_event) if text_event.get("body") else text_event, context)
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()

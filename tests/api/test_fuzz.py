@@ -1,0 +1,79 @@
+"""Schemathesis against the committed OpenAPI document on the local server: no 5xx, documented
+status codes and bodies, and a valid points file afterwards (≥ 1,000 cases)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from forecast_core.layout import PRE_CANNED_POINTS_KEY
+from forecast_core.points import PreCannedPoints
+from points_api.openapi import DOCUMENT
+from tests.api.conftest import LocalApi
+
+# GET /health and GET /points take no input (one case each, no negative cases); the three write
+# operations get positive and negative cases: 3 x 2 x 210 = 1,260 at most.
+CASES_PER_OPERATION_AND_MODE = 210
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def test_fuzz_the_local_server(local_api: LocalApi) -> None:
+    schema = schemathesis.openapi.from_path(str(DOCUMENT))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 5
+    statuses: dict[int, int] = {}
+    started = time.perf_counter()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=CASES_PER_OPERATION_AND_MODE,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode), salt=st.just(mode))
+            def fuzz(case: schemathesis.Case, salt: GenerationMode) -> None:
+                response = case.call_and_validate(base_url=local_api.url, checks=CHECKS, timeout=10)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+            try:
+                fuzz()
+            except Unsatisfiable:
+                assert mode == GenerationMode.NEGATIVE, f"{operation.label}: no positive case"
+    elapsed = time.perf_counter() - started
+    total = sum(statuses.values())
+    print(json.dumps({"fuzz_cases": total, "seconds": round(elapsed, 1), "statuses": statuses}))
+    assert total >= 1000, statuses
+    assert not any(status >= 500 for status in statuses), statuses
+    assert {201, 422}.issubset(statuses), "the fuzzer reached both acceptance and validation"
+    document = local_api.store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+    for point in document.points:
+        assert point.point_name == point.point_name.strip() and "\x00" not in point.point_name
+
+
+@pytest.mark.parametrize("name", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "'; DROP TABLE x; --"])
+def test_markup_names_are_stored_as_inert_text(local_api: LocalApi, name: str) -> None:
+    from forecast_core.points import PointPayload
+    from forecast_core.points_client import HttpPointsClient
+
+    created = HttpPointsClient(local_api.url).create_point(
+        PointPayload(point_name=name, latitude=1.0, longitude=2.0, created_by="fuzzer")
+    )
+    assert created.point_name == name  # kept verbatim as text; the app renders it as text
+    raw = local_api.store.read_bytes(PRE_CANNED_POINTS_KEY)
+    assert json.loads(raw)["points"][0]["point_name"] == name
