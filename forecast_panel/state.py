@@ -9,7 +9,7 @@ from the configured points; a configured point missing from ``manifest.point_ids
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 import param
@@ -19,6 +19,7 @@ from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec, OutsideGrid, 
 from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable
 from forecast_core.status import RunManifest
+from forecast_core.units import UnitId
 from forecast_panel import frames as fr
 from forecast_panel.data import DataStore
 
@@ -65,7 +66,7 @@ class OverviewState(param.Parameterized):
     variable: Any = param.Selector(default=None, objects=[], doc="canonical variable id (or running total)")
     point_id: Any = param.Selector(default=None, objects=[], doc="point id")
     init: Any = param.Selector(default=LATEST, objects=[LATEST], doc="init date (ISO) or 'latest'")
-    units: Any = param.Selector(default=None, objects=[], doc="display unit id")
+    units: Any = param.Selector(default="degC", objects=list(get_args(UnitId)), doc="display unit id")
     view: Any = param.Selector(default="boxes", objects=VIEW_MODES, doc="boxes or percentile bands")
     show_members = param.Boolean(default=False, doc="member traces (points.parquet) over the boxes")
     compare_previous = param.Boolean(default=False, doc="previous init's median as a dashed line")
@@ -149,7 +150,6 @@ class OverviewState(param.Parameterized):
         if variable is None:
             return
         display = list(variable.display_units)
-        self.param.units.objects = {units.label(unit): unit for unit in display}
         if self.units not in display:
             self.units = display[0]
         dates: set[date] = set()
@@ -169,7 +169,7 @@ class OverviewState(param.Parameterized):
         variable = self.canonical()
         if variable is None or not variable.exceedance_thresholds:
             self.threshold = None
-        else:
+        elif self.units in variable.display_units:  # None while the unit options are being replaced
             self.threshold = round(
                 float(units.convert([variable.exceedance_thresholds[0]], variable.native_units, self.units)[0]), 2
             )
@@ -191,6 +191,13 @@ class OverviewState(param.Parameterized):
 
     # --- data ---------------------------------------------------------------------------------
 
+    def display_unit(self) -> str:
+        """The selected unit, or the variable's first display unit while options are replaced."""
+        variable = self.canonical()
+        if variable is None:
+            return str(self.units or "")
+        return str(self.units) if self.units in variable.display_units else variable.display_units[0]
+
     def source_frames(self) -> list[fr.SourceFrame]:
         """Per selected source: summary (+ members, previous init) converted to display units."""
         manifest = self.manifest()
@@ -205,11 +212,14 @@ class OverviewState(param.Parameterized):
             init = self.init_date(source_id)
             summary = self.datastore.summary(source_id, self.variable, self.point_id, init)
             native = variable.native_units
-            summary = fr.to_display(summary, native, self.units, fr.STAT_COLUMNS)
+            summary = fr.to_display(summary, native, self.display_unit(), fr.STAT_COLUMNS)
             members = previous = None
             if self.show_members or self.has_exceedance():
                 members = fr.to_display(
-                    self.datastore.members(source_id, self.variable, self.point_id, init), native, self.units, ["value"]
+                    self.datastore.members(source_id, self.variable, self.point_id, init),
+                    native,
+                    self.display_unit(),
+                    ["value"],
                 )
             if self.compare_previous and not summary.empty:
                 shown = summary["init_time"].iloc[0].date()
@@ -218,7 +228,7 @@ class OverviewState(param.Parameterized):
                     previous = fr.to_display(
                         self.datastore.summary(source_id, self.variable, self.point_id, older[0]),
                         native,
-                        self.units,
+                        self.display_unit(),
                         fr.STAT_COLUMNS,
                     )
             newest = info is not None and (init is None or info.init_time.date() == init)
@@ -264,12 +274,12 @@ class OverviewState(param.Parameterized):
     def frames(self) -> fr.OverviewFrames:
         """What the overview draws for the current selection."""
         sources = self.source_frames()
-        unit_label = units.label(self.units or "")
+        unit_label = units.label(self.display_unit())
         whiskers, outer, inner, medians = fr.box_frames(sources, unit_label, bands=self.view == "bands")
         variable = self.canonical()
         exceed = fr.empty(fr.BOX_COLUMNS)
         if variable is not None and self.threshold is not None and self.has_exceedance():
-            native_threshold = float(units.convert([self.threshold], self.units, variable.native_units)[0])
+            native_threshold = float(units.convert([self.threshold], self.display_unit(), variable.native_units)[0])
             exceed = fr.exceedance(sources, native_threshold, f"{self.threshold:g} {unit_label}")
         notes = []
         if self.is_pending():
@@ -292,7 +302,7 @@ class OverviewState(param.Parameterized):
             previous=fr.previous_segments(sources) if self.compare_previous else fr.empty(fr.SEGMENT_COLUMNS),
             missing=fr.missing_spans(sources),
             exceedance=exceed,
-            table=fr.shown_table(sources, self.units or ""),
+            table=fr.shown_table(sources, self.display_unit()),
             notes=notes,
         )
 
@@ -302,4 +312,4 @@ class OverviewState(param.Parameterized):
         name = variable.display_name if variable else ""
         if variable is not None and variable.running_total and self.variable == variable.running_total.variable_id:
             name = variable.running_total.display_name
-        return f"{self.point_name(self.point_id)} — {name} ({units.label(self.units or '')})"
+        return f"{self.point_name(self.point_id)} — {name} ({units.label(self.display_unit())})"

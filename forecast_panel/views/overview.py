@@ -37,12 +37,13 @@ _HOVER = HoverTool(tooltips=[("", "@label")])
 
 def _rectangles(frame: pd.DataFrame, **style: Any) -> hv.Rectangles:
     return hv.Rectangles(frame, kdims=["x0", "y0", "x1", "y1"], vdims=["source", "color", "label"]).opts(
-        color="color", line_color="color", **style
+        color="color", line_color="color", framewise=True, **style
     )
 
 
 def _segments(frame: pd.DataFrame, **style: Any) -> hv.Segments:
     style.setdefault("color", "color")
+    style.setdefault("framewise", True)
     return hv.Segments(frame, kdims=["x0", "y0", "x1", "y1"], vdims=["source", "color"]).opts(**style)
 
 
@@ -61,17 +62,28 @@ class OverviewView(param.Parameterized):
         self.main_plot = hv.DynamicMap(self._main, streams=[stream])
         self.exceedance_plot = hv.DynamicMap(self._exceedance, streams=[stream])
         self.main_pane = pn.pane.HoloViews(
-            self.main_plot, sizing_mode="stretch_width", min_height=360, linked_axes=False
+            self.main_plot, sizing_mode="stretch_width", min_height=360, linked_axes=False, css_classes=["fp-main"]
         )
         self.exceedance_pane = pn.pane.HoloViews(
-            self.exceedance_plot, sizing_mode="stretch_width", min_height=220, linked_axes=False
+            self.exceedance_plot,
+            sizing_mode="stretch_width",
+            min_height=220,
+            linked_axes=False,
+            css_classes=["fp-exceedance"],
         )
         self.download = pn.widgets.FileDownload(
-            callback=self._csv, filename="forecast.csv", label="Download CSV", button_type="default", width=160
+            callback=self._csv, filename="forecast.csv", label="Download CSV", width=160
         )
+        # The exceedance plot is added to / removed from this holder (a pane that starts hidden
+        # never gets a size in Bokeh's layout, so toggling ``visible`` would leave it blank).
+        self.exceedance_holder = pn.Column(sizing_mode="stretch_width")
+        self.units_widget = pn.widgets.RadioButtonGroup(name="Units", options={}, sizing_mode="stretch_width")
+        self._sync_units_widget()
+        self.units_widget.param.watch(self._units_chosen, "value")
+        state.param.watch(self._sync_units_widget, ["variable", "units"])
         state.param.watch(self._on_change, STATE_PARAMS)
         self._render_text()
-        self.exceedance_pane.visible = state.has_exceedance()
+        self._place_exceedance()
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -82,8 +94,13 @@ class OverviewView(param.Parameterized):
         """Recompute frames and push them to the plots (one data update, no figure rebuild)."""
         self.current = self.state.frames()
         self._render_text()
-        self.exceedance_pane.visible = self.state.has_exceedance()
+        self._place_exceedance()
         self.revision += 1
+
+    def _place_exceedance(self) -> None:
+        wanted = [self.exceedance_pane] if self.state.has_exceedance() else []
+        if list(self.exceedance_holder.objects) != wanted:
+            self.exceedance_holder.objects = wanted
 
     def _render_text(self) -> None:
         state = self.state
@@ -104,9 +121,9 @@ class OverviewView(param.Parameterized):
 
     def _main(self, revision: int) -> hv.Overlay:
         frames = self.current
-        ylabel = units.label(self.state.units or "")
+        ylabel = units.label(self.state.display_unit())
         bands = self.state.view == "bands"
-        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35)
+        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35, framewise=True)
         outer = _rectangles(frames.outer, alpha=0.18 if bands else 0.35, line_alpha=0 if bands else 1, tools=[_HOVER])
         inner = _rectangles(frames.inner, alpha=0.35 if bands else 0.75, line_alpha=0 if bands else 1, tools=[_HOVER])
         overlay = (
@@ -133,8 +150,8 @@ class OverviewView(param.Parameterized):
 
     def _exceedance(self, revision: int) -> hv.Overlay:
         frames = self.current
-        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35)
-        unit = units.label(self.state.units or "")
+        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35, framewise=True)
+        unit = units.label(self.state.display_unit())
         threshold = self.state.threshold
         bars = _rectangles(frames.exceedance, alpha=0.8, line_alpha=0, tools=[_HOVER])
         return (spans * bars).opts(
@@ -163,13 +180,12 @@ class OverviewView(param.Parameterized):
         state = self.state
         widgets = pn.Param(
             state,
-            parameters=STATE_PARAMS,
+            parameters=[name for name in STATE_PARAMS if name != "units"],
             widgets={
                 "sources": {"widget_type": pn.widgets.CheckBoxGroup, "name": "Sources"},
                 "variable": {"widget_type": pn.widgets.Select, "name": "Variable"},
                 "point_id": {"widget_type": pn.widgets.Select, "name": "Point"},
                 "init": {"widget_type": pn.widgets.Select, "name": "Init date"},
-                "units": {"widget_type": pn.widgets.RadioButtonGroup, "name": "Units"},
                 "view": {"widget_type": pn.widgets.RadioButtonGroup, "name": "View"},
                 "show_members": {"widget_type": pn.widgets.Checkbox, "name": "Member traces"},
                 "compare_previous": {"widget_type": pn.widgets.Checkbox, "name": "Compare with previous init"},
@@ -178,7 +194,20 @@ class OverviewView(param.Parameterized):
             show_name=False,
             sizing_mode="stretch_width",
         )
-        return pn.Column(widgets, self.download, sizing_mode="stretch_width")
+        return pn.Column(widgets, self.units_widget, self.download, sizing_mode="stretch_width")
+
+    def _sync_units_widget(self, *_: Any) -> None:
+        """Offer the variable's display units (the param keeps every unit id, so that replacing
+        the options never pushes a transient None back into the state)."""
+        variable = self.state.canonical()
+        options = {units.label(unit): unit for unit in (variable.display_units if variable else [])}
+        if self.units_widget.options != options:
+            self.units_widget.options = options
+        self.units_widget.value = self.state.display_unit()
+
+    def _units_chosen(self, event: Any) -> None:
+        if event.new is not None and event.new != self.state.units:
+            self.state.units = event.new
 
     def panel(self) -> pn.Column:
-        return pn.Column(self.header, self.notes, self.main_pane, self.exceedance_pane, sizing_mode="stretch_width")
+        return pn.Column(self.header, self.notes, self.main_pane, self.exceedance_holder, sizing_mode="stretch_width")

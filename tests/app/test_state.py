@@ -1,0 +1,164 @@
+"""DataStore and param-class tests on a store written by the real pipeline (no browser)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecast_core import layout
+from forecast_core.status import ExtractionStatus, RunManifest
+from forecast_core.store import ArtifactStore
+from forecast_panel.data import ArtifactIntegrityError, DataStore
+from forecast_panel.state import LATEST, OverviewState
+from forecast_panel.views.status import FreshnessThresholds, banner_text, freshness
+from tests.app.conftest import HOSTILE_NAME, ROOT
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_summary_is_filtered_to_one_point_and_cached_per_run(app_store: Path) -> None:
+    datastore = DataStore(str(app_store))
+    manifest = datastore.manifest()
+    assert manifest is not None and "boulder-flatirons" in manifest.point_ids
+    frame = datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert not frame.empty
+    assert set(frame["point_id"]) == {"boulder-flatirons"}
+    assert frame["lead_hours"].is_monotonic_increasing
+    reads = datastore.reads
+    again = datastore.summary("gefs", "temperature_2m", "aspen-cabin")
+    assert set(again["point_id"]) == {"aspen-cabin"}
+    assert datastore.reads == reads, "a second point of the same artifact reuses the verified bytes"
+    members = datastore.members("gefs", "temperature_2m", "boulder-flatirons")
+    assert members["ensemble_member"].nunique() == manifest.sources[0].member_count
+
+
+def test_checksum_mismatch_raises_after_a_retry(fresh_store: Path) -> None:
+    store = ArtifactStore(str(fresh_store))
+    manifest = store.read_model(layout.LATEST_MANIFEST_KEY, RunManifest)
+    listed = manifest.artifact("gefs", "temperature_2m", "ensemble_summary")
+    assert listed is not None
+    store.write_bytes(listed.key, store.read_bytes(listed.key) + b"tampered")
+    datastore = DataStore(str(fresh_store))
+    with pytest.raises(ArtifactIntegrityError):
+        datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert datastore.reads == 2
+
+
+def test_new_run_id_drops_the_caches(fresh_store: Path) -> None:
+    datastore = DataStore(str(fresh_store), manifest_ttl_seconds=0)
+    datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    store = ArtifactStore(str(fresh_store))
+    manifest = store.read_model(layout.LATEST_MANIFEST_KEY, RunManifest)
+    newer = manifest.replace(run_id=layout.make_run_id(manifest.created_utc + timedelta(hours=6)))
+    store.write_model(layout.LATEST_MANIFEST_KEY, newer)
+    reads = datastore.reads
+    datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert datastore.run_id == newer.run_id
+    assert datastore.reads == reads + 1
+
+
+def test_state_defaults_and_unit_conversion(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)))
+    assert state.sources and state.variable == "temperature_2m" and state.init == LATEST
+    assert state.units == "degC" and state.point_id is not None
+    celsius = state.frames().table
+    state.units = "degF"
+    fahrenheit = state.frames().table
+    np.testing.assert_allclose(fahrenheit["median"], celsius["median"] * 9 / 5 + 32, rtol=1e-5)
+    assert set(fahrenheit["units"]) == {"degF"}
+
+
+def test_two_sources_are_dodged_side_by_side(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
+    state.sources = ["gefs", "ecmwf_ifs_ens"]
+    frames = state.frames()
+    assert frames.inner["source"].nunique() == 2
+    first_time = frames.inner.groupby("source")["x0"].min()
+    assert first_time.nunique() == 2, "boxes of the two sources are offset, not drawn on top of each other"
+    assert (frames.inner["y1"] >= frames.inner["y0"]).all()
+    assert (frames.outer["x1"] - frames.outer["x0"] < frames.inner["x1"] - frames.inner["x0"]).all()
+
+
+def test_partial_init_leads_are_marked_not_zero(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
+    state.sources = ["gefs"]
+    frames = state.frames()
+    assert len(frames.missing) == 1, "GEFS's newest init is partial: its missing leads are one shaded span"
+    span_start = frames.missing["x0"].iloc[0]
+    assert (frames.inner["x1"] <= span_start).all(), "no box is drawn inside the not-ingested span"
+    assert not frames.table["is_ingested"].all()
+    assert any("not ingested" in note for note in frames.notes)
+
+
+def test_precipitation_exceedance_and_totals(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
+    state.variable = "precipitation"
+    assert state.threshold == 1.0 and state.has_exceedance()
+    frames = state.frames()
+    assert not frames.exceedance.empty
+    assert frames.exceedance["y1"].between(0, 100).all()
+    state.units = "in"
+    assert state.threshold == pytest.approx(1 / 25.4, abs=0.01)
+    state.variable = "precipitation_total"
+    total = state.frames().table
+    medians = total.dropna(subset=["median"])["median"].to_numpy()
+    assert (np.diff(medians) >= -1e-6).all(), "a running total never decreases"
+
+
+def test_toggles_fill_members_bands_and_previous(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)), point_id="aspen-cabin", view="bands", show_members=True)
+    frames = state.frames()
+    assert frames.whiskers.empty and not frames.outer.empty and not frames.medians.empty
+    assert len(frames.members) > 0
+    state.compare_previous = True
+    manifest = state.manifest()
+    assert manifest is not None
+    older = manifest.init_dates("gefs", "temperature_2m")[1:]
+    assert state.frames().previous.empty == (not older), "the previous init's median is drawn when one is listed"
+
+
+def test_hostile_name_is_escaped_in_html_and_pending_points(app_store: Path) -> None:
+    from forecast_panel.views.overview import OverviewView
+
+    state = OverviewState(DataStore(str(app_store)), point_id="hostile-hut")
+    view = OverviewView(state)
+    assert "<script>" not in view.header.object
+    assert "&lt;script&gt;" in view.header.object
+    assert state.point_name("hostile-hut") == HOSTILE_NAME
+
+
+def test_freshness_and_banner() -> None:
+    now = datetime.now(UTC)
+    thresholds = FreshnessThresholds(yellow_after_hours=30, red_after_hours=54)
+
+    def status(age_hours: float, errors: int = 0) -> ExtractionStatus:
+        return ExtractionStatus.model_validate_json(
+            ExtractionStatus(
+                last_successful_extract_utc=(now - timedelta(hours=age_hours)).replace(microsecond=0),
+                run_id="20261124T000000Z",
+                sources_processed=["gefs"],
+                variables_processed=["temperature_2m"],
+                errors=[],
+            ).model_dump_json()
+        )
+
+    assert freshness(status(1), thresholds) == "green"
+    assert freshness(status(40), thresholds) == "yellow"
+    assert freshness(status(60), thresholds) == "red"
+    assert freshness(None, thresholds) == "red"
+    assert banner_text(status(1), thresholds) is None
+    assert "stale" in (banner_text(status(60), thresholds) or "")
+
+
+def test_app_never_imports_the_pipeline_or_dask() -> None:
+    code = (
+        "import sys, forecast_panel.app, forecast_panel.cli; "
+        "print(','.join(m for m in ('extraction', 'dask', 'xarray', 'distributed', 'icechunk') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

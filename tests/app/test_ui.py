@@ -1,0 +1,181 @@
+"""Browser tests: the served app in Debian's chromium, on a store the real pipeline wrote.
+
+Bokeh renders into shadow DOM; Playwright's CSS and text locators pierce it. Plot titles are
+drawn on canvas, so a redraw is checked by the header text and by the plot's pixels changing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forecast_core import layout
+from forecast_core.status import ExtractionStatus, InventoryStatus
+from forecast_core.store import ArtifactStore
+from tests.app.conftest import HOSTILE_NAME, ROOT, serve_app
+
+pytestmark = pytest.mark.ui
+SCREENSHOT = ROOT / "docs" / "images" / "overview.png"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30000)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def open_app(page: Any, url: str) -> None:
+    page.goto(url)
+    page.locator(".fp-title").first.wait_for()
+    page.locator("canvas").first.wait_for()
+
+
+def header(page: Any) -> str:
+    text: str = page.locator(".fp-title").first.inner_text()
+    return text
+
+
+def plot_pixels(page: Any) -> bytes:
+    shot: bytes = page.locator(".fp-main .bk-Canvas").first.screenshot()
+    return shot
+
+
+def test_overview_switches_source_variable_and_point(page: Any, app_url: str) -> None:
+    open_app(page, app_url)
+    page.locator("select").nth(1).select_option(label="Aspen Cabin")
+    wait_until(lambda: "Aspen Cabin" in header(page), message="first point")
+    time.sleep(0.5)
+    before = plot_pixels(page)
+    page.locator("select").nth(1).select_option(label="Bear Lake Trailhead")
+    wait_until(lambda: "Bear Lake Trailhead" in header(page), message="point switch")
+    wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the point switch")
+    before = plot_pixels(page)
+    page.locator("select").nth(0).select_option(label="Precipitation")
+    page.locator(".fp-exceedance .bk-Canvas").first.wait_for()
+    wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the variable switch")
+    page.get_by_text("ECMWF IFS ENS (15-day)").first.click()
+    wait_until(lambda: "ECMWF IFS ENS" in header(page), message="second source in the title")
+    page.locator("select").nth(0).select_option(label="Temperature (2 m)")
+    page.locator(".fp-exceedance .bk-Canvas").first.wait_for(state="detached")
+    time.sleep(1.0)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert page.url.count("point=") == 1 and "sources=" in page.url, "the selection is in the URL"
+    assert not page.dialogs
+
+
+def test_hostile_point_name_renders_as_text(page: Any, app_url: str) -> None:
+    open_app(page, app_url)
+    page.locator("select").nth(1).select_option(label=HOSTILE_NAME)
+    wait_until(lambda: HOSTILE_NAME in header(page), message="hostile name shown literally")
+    page.get_by_text("Point Map").click()
+    page.locator(".fp-points").first.wait_for()
+    assert HOSTILE_NAME in page.locator(".fp-points").first.inner_text()
+    assert not page.dialogs, "no script from a point name ran"
+
+
+def test_status_tab_figures(page: Any, app_url: str, app_store: Path) -> None:
+    store = ArtifactStore(str(app_store))
+    status = store.read_model(layout.EXTRACTION_STATUS_KEY, ExtractionStatus)
+    inventory = store.read_model(layout.INVENTORY_STATUS_KEY, InventoryStatus)
+    open_app(page, app_url)
+    page.get_by_text("System Status").click()
+    table = page.locator(".fp-status").first
+    table.wait_for()
+    text = table.inner_text()
+    assert status.run_id is not None and status.run_id in text
+    assert f"{inventory.object_count:,}" in text
+    assert f"${inventory.estimated_monthly_storage_usd:.4f}" in text
+    assert page.locator(".fp-light").first.get_attribute("data-light") in {"green", "yellow", "red"}
+
+
+def test_stale_store_shows_the_banner(page: Any, fresh_store: Path, tmp_path: Path) -> None:
+    store = ArtifactStore(str(fresh_store))
+    status = store.read_model(layout.EXTRACTION_STATUS_KEY, ExtractionStatus)
+    assert status.last_successful_extract_utc is not None
+    old = status.replace(last_successful_extract_utc=status.last_successful_extract_utc - timedelta(days=6), errors=[])
+    store.write_model(layout.EXTRACTION_STATUS_KEY, old)
+    server, url = serve_app(fresh_store, tmp_path)
+    try:
+        open_app(page, url)
+        banner = page.locator(".fp-banner").first
+        banner.wait_for()
+        assert "stale" in banner.inner_text()
+    finally:
+        server.stop()
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Any, app_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        time.sleep(0.5)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        box = page.locator(".bk-Canvas").first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
+        assert box["width"] > 250, "the plot uses the phone's width (sidebar collapsed)"
+    finally:
+        context.close()
+
+
+def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: str, tmp_path: Path) -> None:
+    server, url = serve_app(fresh_store, tmp_path, api=api_server)
+    try:
+        open_app(page, url)
+        page.get_by_text("Point Map").click()
+        events = page.locator(".fp-map .bk-Canvas").first
+        events.wait_for()
+        box = events.bounding_box()
+        assert box is not None
+
+        def click_map(dx: float, dy: float) -> None:
+            page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+            page.get_by_text("Nearest grid cell per source").first.wait_for()
+
+        # Cancel leaves nothing behind
+        click_map(0.5, 0.5)
+        page.get_by_role("button", name="Cancel").click()
+        wait_until(lambda: page.get_by_text("Nearest grid cell per source").count() == 0, message="form closed")
+
+        click_map(0.45, 0.55)
+        assert "km away" in page.locator(".fp-preview").first.inner_text()
+        page.get_by_placeholder("e.g. My Cabin").fill("Test Ridge Hut")
+        page.get_by_placeholder("e.g. My Cabin").press("Enter")
+        page.get_by_role("button", name="Confirm").click()
+        page.locator(".fp-saved").first.wait_for()
+        assert "Test Ridge Hut" in page.locator(".fp-points").first.inner_text()
+        listed = json.loads(page.request.get(f"{api_server}/points").text())
+        assert any(point["point_name"] == "Test Ridge Hut" for point in listed["points"])
+        options = page.locator("select").nth(1).inner_text()
+        assert "Test Ridge Hut (forecast pending)" in options
+
+        # a duplicate name is refused with a clear message
+        click_map(0.6, 0.4)
+        page.get_by_placeholder("e.g. My Cabin").fill("test ridge hut")
+        page.get_by_placeholder("e.g. My Cabin").press("Enter")
+        page.get_by_role("button", name="Confirm").click()
+        page.locator(".fp-error").first.wait_for()
+        assert "uplicate" in page.locator(".fp-error").first.inner_text()
+    finally:
+        server.stop()
