@@ -46,6 +46,7 @@ class SubprocessExtraction:
 
     def __init__(self, store_url: str):
         self.store_url = store_url
+        self.started: list[subprocess.Popen[bytes]] = []
 
     def request(self, point_id: str) -> None:
         argv = [sys.executable, "-m", "forecast_core.cli", *extract_command(self.store_url, point_id)]
@@ -60,6 +61,7 @@ class SubprocessExtraction:
         except OSError as error:
             log.warning("could not start the targeted extraction of %s: %s", point_id, error)
             return
+        self.started = [*(started for started in self.started if started.poll() is None), process]
         threading.Thread(target=process.wait, name=f"reap-extract-{process.pid}", daemon=True).start()
         log.info("targeted extraction of %s started (pid %d)", point_id, process.pid)
 
