@@ -53,7 +53,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     query.add_argument("--registry", required=True, help="source_registry.json (local path or s3://bucket/key)")
     query.add_argument("--output-dir", type=Path, required=True)
     query.add_argument("--max-queries", type=int, default=10)
-    query.add_argument("--points", type=Path, help="PreCannedPoints JSON; its enabled points are used in turn")
+    query.add_argument(
+        "--points", help="PreCannedPoints JSON (local path or s3://bucket/key); its enabled points are used in turn"
+    )
     query.add_argument(
         "--bbox",
         help="S,N,W,E box for random points (default: the points file's extent, else the sample region "
@@ -127,6 +129,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _zarr_query(args: argparse.Namespace) -> int:
+    from forecast_core.store import StoreError
     from forecast_smoke.query import (
         SAMPLE_BBOX,
         BBox,
@@ -146,7 +149,7 @@ def _zarr_query(args: argparse.Namespace) -> int:
         if args.points and not listed:
             raise ValueError(f"{args.points} has no enabled point")
         bbox = BBox.parse(args.bbox) if args.bbox else BBox.around(listed) if listed else BBox(*SAMPLE_BBOX)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, StoreError) as error:
         log.error("zarr-query: %s", error)
         return 2
     use_random = args.random or not listed

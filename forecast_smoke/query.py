@@ -67,17 +67,22 @@ class BBox:
         return cls(min(lats), max(lats), min(lons), max(lons))
 
 
-def load_registry(location: str) -> SourceRegistry:
-    """A SourceRegistry from a local file or an ``s3://bucket/key`` object."""
+def read_location(location: str) -> bytes:
+    """Bytes of a local file or an ``s3://bucket/key`` object (endpoint from the environment)."""
     if location.startswith("s3://"):
         parent, _, name = location.rstrip("/").rpartition("/")
-        return ArtifactStore(parent).read_model(name, SourceRegistry)
-    return SourceRegistry.model_validate_json(Path(location).read_bytes())
+        return ArtifactStore(parent).read_bytes(name)
+    return Path(location).read_bytes()
 
 
-def points_from_file(path: Path) -> list[RequestedPoint]:
-    """The enabled points of a PreCannedPoints file."""
-    document = PreCannedPoints.model_validate_json(path.read_bytes())
+def load_registry(location: str) -> SourceRegistry:
+    """A SourceRegistry from a local file or an ``s3://bucket/key`` object."""
+    return SourceRegistry.model_validate_json(read_location(location))
+
+
+def points_from_file(location: str) -> list[RequestedPoint]:
+    """The enabled points of a PreCannedPoints file (local path or ``s3://bucket/key``)."""
+    document = PreCannedPoints.model_validate_json(read_location(location))
     return [
         RequestedPoint(
             latitude=point.latitude, longitude=point.longitude, point_id=point.point_id, point_name=point.point_name

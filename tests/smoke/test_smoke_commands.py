@@ -172,6 +172,19 @@ def test_zarr_query_on_sample_sources_in_s3(tmp_path: Path, moto: str, s3_bucket
     summary = QuerySummary.model_validate_json((out / "summary.json").read_bytes())
     assert [item.status for item in summary.queries] == ["ok", "ok"]
     assert summary.registry.startswith("s3://")
+    # a points file on S3 too, as the scheduled run reads the store's pre_canned_points.json
+    points = _points_file(tmp_path / "points.json", [("cabin", 39.6, -106.1)])
+    boto3.client("s3", endpoint_url=moto).upload_file(str(points), s3_bucket, "config/points.json")
+    code = main([
+        "smoke", "zarr-query", "--registry", f"{base}/source_registry.json", "--output-dir", str(tmp_path / "p"),
+        "--max-queries", "1", "--points", f"s3://{s3_bucket}/config/points.json",
+    ])  # fmt: skip
+    assert code == 0
+    result = QueryResult.model_validate_json((tmp_path / "p" / "Q01_gefs.json").read_bytes())
+    assert result.requested.point_id == "cabin" and result.metrics.status == "ok"
+    missing = ["smoke", "zarr-query", "--output-dir", str(tmp_path / "x"), "--registry"]
+    assert main([*missing, f"s3://{s3_bucket}/nothing.json"]) == 2
+    assert main([*missing, str(tmp_path / "nothing.json")]) == 2
 
 
 def test_plot_writes_a_png(tiny_samples: Path, tmp_path: Path) -> None:
