@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 from extraction.pipeline import RunOptions, RunReport, run_extraction
+from extraction.tables import parquet_bytes
 from forecast_core.registry import IcechunkLocation, SourceRegistry
 from forecast_core.status import RunManifest
 from forecast_core.store import ArtifactStore
@@ -77,6 +78,23 @@ def _table(store: ArtifactStore, manifest: RunManifest, source_id: str, variable
     artifact = manifest.artifact(source_id, variable_id, kind)  # type: ignore[arg-type]
     assert artifact is not None, (source_id, variable_id, kind)
     return pq.read_table(io.BytesIO(store.read_bytes(artifact.key)))
+
+
+def row_groups_per_point(data: bytes) -> dict[str, int]:
+    """How many row groups each point id's rows lie in (from the row-group statistics)."""
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("point_id")
+    table = pq.read_table(io.BytesIO(data), columns=["point_id"])
+    counts: dict[str, int] = {}
+    for point_id in sorted(set(table["point_id"].to_pylist())):
+        counts[point_id] = sum(
+            1
+            for i in range(meta.num_row_groups)
+            if meta.row_group(i).column(column).statistics.min
+            <= point_id
+            <= meta.row_group(i).column(column).statistics.max
+        )
+    return counts
 
 
 VARIABLES = ["temperature_2m", "precipitation", "precipitation_total", "snowfall", "snowfall_total", "wind_speed_10m"]
@@ -148,20 +166,16 @@ def test_outside_point_is_an_all_nan_error_and_the_run_completes(published: tupl
     assert report.manifest is not None and len(report.manifest.artifacts) == 2 * len(VARIABLES) * 3
 
 
-def test_one_row_group_per_point_and_map_summary(published: tuple[ArtifactStore, RunReport]) -> None:
+def test_each_point_is_in_one_row_group_and_map_summary(published: tuple[ArtifactStore, RunReport]) -> None:
     store, report = published
     assert report.manifest is not None
     artifact = report.manifest.artifact("ecmwf_ifs_ens", "precipitation_total", "points")
     assert artifact is not None
-    meta = pq.ParquetFile(io.BytesIO(store.read_bytes(artifact.key))).metadata
-    assert meta.num_row_groups == len(INSIDE)
-    column = meta.schema.to_arrow_schema().get_field_index("point_id")
-    ids = [meta.row_group(i).column(column).statistics.min for i in range(meta.num_row_groups)]
-    assert ids == sorted(p[0] for p in INSIDE)
-    assert all(
-        meta.row_group(i).column(column).statistics.min == meta.row_group(i).column(column).statistics.max
-        for i in range(meta.num_row_groups)
-    )
+    data = store.read_bytes(artifact.key)
+    assert row_groups_per_point(data) == dict.fromkeys(sorted(p[0] for p in INSIDE), 1)
+    packed = parquet_bytes(pq.read_table(io.BytesIO(data)), "points", target_rows=2 * 5 * 85)
+    assert pq.ParquetFile(io.BytesIO(packed)).metadata.num_row_groups == 2  # 2 + 1 points, never split
+    assert row_groups_per_point(packed) == dict.fromkeys(sorted(p[0] for p in INSIDE), 1)
     maps = _table(store, report.manifest, "ecmwf_ifs_ens", "temperature_2m", "map_summary").to_pandas()
     assert set(maps["lead_hours"]) == {24.0, 48.0, 72.0, 120.0, 168.0, 240.0}
     assert (maps["member_count"] == 5).all() and (maps["q10"] <= maps["median"]).all()
