@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,6 +68,8 @@ def three_servers(store_url: str) -> Iterator[list[str]]:
             line = process.stdout.readline()
             assert "http://" in line, line
             urls.append(line.split()[3])
+            # keep draining: the server logs JSON lines to stdout, and a full pipe would block it
+            threading.Thread(target=process.stdout.read, daemon=True).start()
         yield urls
     finally:
         for process in processes:
