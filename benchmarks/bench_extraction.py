@@ -186,7 +186,11 @@ def main() -> None:
 
     recording = Path(tempfile.mkdtemp()) / "moto-recording.jsonl"
     os.environ["MOTO_RECORDER_FILEPATH"] = str(recording)
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -77,6 +77,7 @@ class RunReport:
     message: str
     errors: list[ExtractionError] = field(default_factory=list)
     manifest: RunManifest | None = None
+    processed: list[SourceRunInfo] = field(default_factory=list)  # sources this run extracted
     duration_seconds: float = 0.0
 
     @property
@@ -227,7 +228,7 @@ def run_extraction(options: RunOptions) -> RunReport:
             run_id=run_id,
             created_utc=moment,
             previous_run_id=previous.run_id if previous else None,
-            sources=manifest_sources,
+            sources=_with_previous_sources(manifest_sources, previous),
             point_ids=sorted(p.point_id for p in covered),
             point_set_hash=point_set_hash(covered),
             artifacts=written + carried_forward(previous, written),
@@ -235,11 +236,19 @@ def run_extraction(options: RunOptions) -> RunReport:
         publish(store, manifest)
         runlog.event("published", artifacts=len(manifest.artifacts))
         outcome: Outcome = "partial" if errors else "success"
-        report = RunReport(run_id, outcome, f"published {len(written)} artifacts", errors, manifest)
+        report = RunReport(run_id, outcome, f"published {len(written)} artifacts", errors, manifest, manifest_sources)
         return _finish(options, runlog, report, previous, started, moment)
     except RunFailed as failure:
         errors.append(ExtractionError(kind=failure.kind, message=str(failure)[:2000]))
         return _finish(options, runlog, RunReport(run_id, "failed", str(failure), errors), previous, started, moment)
+
+
+def _with_previous_sources(infos: list[SourceRunInfo], previous: RunManifest | None) -> list[SourceRunInfo]:
+    """This run's source infos plus the previous run's for sources this run did not publish
+    (failed or not selected), whose artifacts are carried forward too."""
+    done = {info.source_id for info in infos}
+    kept = [info for info in (previous.sources if previous else []) if info.source_id not in done]
+    return sorted([*infos, *kept], key=lambda info: info.source_id)
 
 
 def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], point_hash: str) -> bool:
@@ -318,7 +327,7 @@ def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: Ru
     before = read_status(store)
     published = report.manifest is not None
     manifest = report.manifest or previous
-    infos = report.manifest.sources if report.manifest else []
+    infos = report.processed
     status = ExtractionStatus(
         last_successful_extract_utc=moment if published else (before.last_successful_extract_utc if before else None),
         run_id=manifest.run_id if manifest else None,

@@ -137,3 +137,18 @@ def test_cli_reads_forecast_store_url_and_prints_emf(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert emf[-1]["ExtractionSuccess"] == 1.0 and emf[-1]["ExtractionErrors"] == 0.0
     assert main(["extract", "--scheduler", "synchronous", "--points", "nope"]) == 2
+
+
+def test_a_source_subset_run_carries_the_other_source_forward(store_url: str, tiny_registry: SourceRegistry) -> None:
+    store = seed(store_url, tiny_registry, make_points(TWO))
+    first = _run(store, variables=ONE_VARIABLE)
+    assert first.manifest is not None
+    kept = first.manifest.artifact("ecmwf_ifs_ens", "temperature_2m", "points")
+    subset = _run(store, variables=ONE_VARIABLE, sources=["gefs"], force=True)
+    assert subset.manifest is not None
+    assert [info.source_id for info in subset.manifest.sources] == ["ecmwf_ifs_ens", "gefs"]
+    assert subset.manifest.artifact("ecmwf_ifs_ens", "temperature_2m", "points") == kept
+    status = store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
+    assert status.sources_processed == ["gefs"]
+    manifest, data = read_published(store)
+    assert len(data) == len(manifest.artifacts) == 6
