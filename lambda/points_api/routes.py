@@ -105,6 +105,7 @@ def create_point(payload: Annotated[PointPayload, Body()]) -> Response[Any]:
 @router.patch(
     "/points/<point_id>",
     summary="Rename, retag, enable or disable a point",
+    description="Re-enabling a disabled point requests a targeted extraction for it, as a create does.",
     responses={
         200: json_content(PointBody, "The updated point"),
         **_NOT_FOUND,
@@ -113,8 +114,11 @@ def create_point(payload: Annotated[PointPayload, Body()]) -> Response[Any]:
     },
 )
 def update_point(point_id: str, update: Annotated[PointUpdate, Body()]) -> Response[Any]:
-    result = services.current().repository.update_point(point_id, update)
+    current = services.current()
+    result = current.repository.update_point(point_id, update)
     _after_write(result, request_actor(update.updated_by))
+    if result.before is not None and not result.before.enabled and result.point.enabled:
+        current.extraction.request(point_id)  # re-enabled: fetch its forecast now, as after a create
     return _json(200, {"point": result.point.model_dump(mode="json")})
 
 

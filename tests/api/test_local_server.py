@@ -38,6 +38,9 @@ def test_create_list_update_delete_round_trip(local_api: LocalApi) -> None:
 
     renamed = client.update_point(created.point_id, PointUpdate(point_name="Lake cabin", enabled=False, tags=["x"]))
     assert (renamed.point_name, renamed.enabled, renamed.tags) == ("Lake cabin", False, ["x"])
+    client.update_point(created.point_id, PointUpdate(enabled=True))
+    assert local_api.extraction.requested == [created.point_id, created.point_id]  # re-enabled
+    client.update_point(created.point_id, PointUpdate(enabled=False))
     stored = local_api.store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
     assert stored.get(created.point_id).point_name == "Lake cabin"
 
@@ -49,10 +52,10 @@ def test_create_list_update_delete_round_trip(local_api: LocalApi) -> None:
     assert missing.value.status == 404
 
     audit = [json.loads(line) for line in local_api.store.read_bytes(POINTS_AUDIT_LOG_KEY).splitlines()]
-    assert [record["action"] for record in audit] == ["create", "update", "delete"]
+    assert [record["action"] for record in audit] == ["create", "update", "update", "update", "delete"]
     assert audit[0]["actor"] == "tester" and audit[0]["before"] is None
     assert audit[1]["before"]["point_name"] == "Cabin by the lake" and audit[1]["after"]["point_name"] == "Lake cabin"
-    assert audit[2]["after"] is None
+    assert audit[4]["after"] is None
 
 
 def test_duplicates_name_lookalike_and_distance(local_api: LocalApi) -> None:
@@ -106,3 +109,31 @@ def test_oversized_body_gets_413_and_unknown_routes_404(local_api: LocalApi) -> 
     assert (status, answer["error"]) == (404, "not_found")
     status, answer = _raw(local_api, "PATCH", "/points/no-such-point", b"{}")
     assert status == 422
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("x" * 81, "81 characters"),
+        ("Cabin\u200b", "zero-width space"),
+        ("\u202egnp.exe", "right-to-left override"),
+        ("Cab\x00in", "NUL"),
+        ("Line\nbreak", "newline"),
+        ("\ud800", "lone surrogate"),
+    ],
+)
+def test_hostile_names_are_rejected(local_api: LocalApi, name: str, why: str) -> None:
+    body = json.dumps({"point_name": name, "latitude": 1.0, "longitude": 2.0, "created_by": "t"}).encode()
+    status, answer = _raw(local_api, "POST", "/points", body)
+    assert status == 422, why
+    assert [item["field"] for item in answer["fields"]] == ["point_name"], why
+
+
+def test_lookalike_and_spacing_variants_are_duplicates(local_api: LocalApi) -> None:
+    client = HttpPointsClient(local_api.url)
+    client.create_point(_payload("Lake-Side Cabin"))
+    for index, variant in enumerate(["lake–side cabin", "LAKE-SIDE  CABIN", "Lаke-Sіde Cаbin", "ｌａｋｅ-side cabin"]):
+        with pytest.raises(PointsApiError) as refused:
+            client.create_point(_payload(variant, latitude=float(index)))
+        assert refused.value.status == 409 and refused.value.conflict is not None, variant
+        assert refused.value.conflict["reason"] == "name", variant
