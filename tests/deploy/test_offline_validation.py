@@ -8,7 +8,8 @@ import pytest
 
 from .conftest import offline_checks
 
-# checkov is slow (~20 s on 2 cores): one run per session, shared by the tests below.
+# checkov is slow (~20 s on 2 cores): one run per module, and the module stays on one xdist worker.
+pytestmark = pytest.mark.xdist_group(name="deploy-checkov")
 
 
 @pytest.fixture(scope="module")
