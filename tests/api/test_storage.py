@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 
 import boto3
 import pytest
@@ -79,12 +81,14 @@ def test_targeted_extraction_starts_the_cli_and_never_fails_the_create(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trigger = SubprocessExtraction(store_url)
+    started = time.perf_counter()
     trigger.request("ridge-0000")
+    assert time.perf_counter() - started < 2.0, "the create does not wait for the extraction"
     assert len(trigger.started) == 1
     process = trigger.started[0]
     assert process.args[:3] == [sys.executable, "-m", "forecast_core.cli"]
     assert process.args[3:] == ["extract", "--store", store_url, "--points", "ridge-0000"]
-    assert process.poll() is None or process.returncode is not None  # detached: the create did not wait
+    assert os.getsid(process.pid) == process.pid, "the extraction runs in its own session"
     process.terminate()
     process.wait(timeout=30)
 
