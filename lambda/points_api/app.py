@@ -47,7 +47,10 @@ def _field_name(location: Any, kind: str = "") -> str:
 @app.exception_handler(RequestValidationError)
 def _on_validation(error: RequestValidationError) -> Response[Any]:
     fields = [
-        {"field": _field_name(item.get("loc"), str(item.get("type", ""))), "message": str(item.get("msg", "invalid"))}
+        {
+            "field": _field_name(item.get("loc"), str(item.get("type", ""))),
+            "message": str(item.get("msg", "invalid")).removeprefix("Value error, "),
+        }
         for item in error.errors()
     ]
     count_rejected("validation")
