@@ -20,6 +20,8 @@ wind_speed_10m) on the newest init of Icechunk sample sources in a moto bucket:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -168,9 +170,10 @@ def _chunk_gets(endpoint: str, action: Callable[[], Any], recording: Path) -> in
 def _run(store: Any, force: bool = True) -> Any:
     from extraction.pipeline import RunOptions, run_extraction
 
-    report = run_extraction(
-        RunOptions(store=store, scheduler="synchronous", variables=VARIABLES, force=force, progress=False)
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the run's EMF line: keep stdout pure JSON
+        report = run_extraction(
+            RunOptions(store=store, scheduler="synchronous", variables=VARIABLES, force=force, progress=False)
+        )
     assert report.outcome == "success", report.errors[:3]
     return report
 

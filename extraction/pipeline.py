@@ -29,7 +29,7 @@ from extraction.publish import (
     read_artifact,
     read_latest,
     read_status,
-    write_artifact,
+    write_artifacts,
 )
 from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
 from extraction.sources import SourceUnavailable
@@ -222,7 +222,7 @@ def run_extraction(options: RunOptions) -> RunReport:
         if not pending:
             report = RunReport(run_id, "failed", "nothing extracted", errors)
             return _finish(options, runlog, report, previous, started, moment)
-        written = [write_artifact(store, item) for item in pending]
+        written = write_artifacts(store, pending)
         covered = _covered_points(previous, selected, enabled, partial_run)
         manifest = RunManifest(
             run_id=run_id,

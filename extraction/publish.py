@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,9 +121,10 @@ class PendingArtifact:
 def write_artifact(store: ArtifactStore, pending: PendingArtifact) -> ManifestArtifact:
     """Write one artifact (unless identical bytes are already stored) and describe it."""
     digest = sha256_hex(pending.data)
-    try:
-        unchanged = sha256_hex(store.read_bytes(pending.key)) == digest
-    except StoreError:
+    try:  # a size check (one HEAD) first: only same-size objects are fetched and hashed
+        same_size = int(store.fs.size(store.path(pending.key))) == len(pending.data)
+        unchanged = same_size and sha256_hex(store.read_bytes(pending.key)) == digest
+    except (StoreError, OSError):
         unchanged = False
     if not unchanged:
         store.write_bytes(pending.key, pending.data)
@@ -139,6 +141,13 @@ def write_artifact(store: ArtifactStore, pending: PendingArtifact) -> ManifestAr
         row_count=pending.row_count,
         version_id=_version_id(store, pending.key),
     )
+
+
+def write_artifacts(store: ArtifactStore, pending: list[PendingArtifact], threads: int = 8) -> list[ManifestArtifact]:
+    """Step 1 of the protocol for every artifact, concurrently (order among data objects does not
+    matter; all of them are written before the manifest)."""
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(pending)))) as pool:
+        return list(pool.map(lambda item: write_artifact(store, item), pending))
 
 
 def carried_forward(previous: RunManifest | None, written: Iterable[ManifestArtifact]) -> list[ManifestArtifact]:
