@@ -301,3 +301,16 @@ def test_budget_notifies_at_50_80_100_percent(resources: dict[str, Any]) -> None
 def test_no_sam_types_survive_the_transform(resources: dict[str, Any], sam_type: str, cloudformation_type: str) -> None:
     assert not of_type(resources, sam_type)
     assert of_type(resources, cloudformation_type)
+
+
+def test_network_paths_are_narrow(resources: dict[str, Any]) -> None:
+    groups = of_type(resources, "AWS::EC2::SecurityGroup")
+    assert "SecurityGroupIngress" not in groups["ExtractionSecurityGroup"]
+    assert "SecurityGroupIngress" not in groups["AppSecurityGroup"]
+    for name in ("AlbSecurityGroup", "AppSecurityGroup", "ExtractionSecurityGroup"):
+        egress = groups[name]["SecurityGroupEgress"]  # declared, so no default allow-all egress
+        assert {(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in egress} == {("tcp", 443, 443)}
+    (ingress,) = of_type(resources, "AWS::EC2::SecurityGroupIngress").values()
+    assert (ingress["FromPort"], ingress["ToPort"]) == (5006, 5006)
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "AlbSecurityGroup"}
+    assert ingress["GroupId"] == {"Ref": "AppSecurityGroup"}
