@@ -32,6 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp
+WORKDIR /tmp
 USER 10001:10001
 EXPOSE 5006
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -32,6 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp
+WORKDIR /tmp
 USER 10001:10001
 # A batch job: success is its exit code, so there is no server to probe.
 HEALTHCHECK NONE

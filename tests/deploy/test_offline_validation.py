@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from .conftest import offline_checks
+from .conftest import DEPLOY, offline_checks
 
 # checkov is slow (~20 s on 2 cores): one run per module, and the module stays on one xdist worker.
 pytestmark = pytest.mark.xdist_group(name="deploy-checkov")
@@ -58,3 +59,19 @@ def test_template_parses_without_errors(source_template: dict[str, Any]) -> None
     assert source_template["Transform"] == "AWS::Serverless-2016-10-31"
     code_uri = source_template["Resources"]["PointsApiFunction"]["Properties"]["CodeUri"]
     assert code_uri == "../build/points-api/"  # written by deploy/build-lambda.sh
+
+
+def test_no_secrets_in_deploy_files() -> None:
+    patterns = [
+        re.compile(r"AKIA[0-9A-Z]{16}"),
+        re.compile(r"(?i)aws_secret_access_key\s*[=:]"),
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+        re.compile(r"(?i)(password|client_secret)\s*[=:]\s*['\"][^'\"{]{6,}"),
+    ]
+    for path in sorted(DEPLOY.rglob("*")):
+        if path.is_file() and path.suffix in {".yaml", ".toml", ".sh", ".md", ".py", ".Dockerfile", ".txt", ""}:
+            text = path.read_text(errors="replace")
+            for pattern in patterns:
+                assert not pattern.search(text), (
+                    f"{path.relative_to(DEPLOY)} looks like it holds a secret ({pattern.pattern})"
+                )
