@@ -208,7 +208,9 @@ def test_lambda_handler_environment_and_logs(resources: dict[str, Any]) -> None:
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == observability.NAMESPACE
     assert env["EXTRACTION_CONTAINER_NAME"] == _container(resources, "ExtractionTaskDefinition")["Name"]
     assert render(env["ARTIFACT_STORE_URL"]) == "s3://${ArtifactBucket}"
-    assert function["ReservedConcurrentExecutions"] == {"Ref": "LambdaReservedConcurrency"}
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "LambdaReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "PointsApiLogGroup"}
 
 
