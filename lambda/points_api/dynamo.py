@@ -5,13 +5,15 @@ always written together in one ``transact_write_items``:
 
 - ``point#<point_id>``: ``kind="point"``, ``point_id``, ``point_name``, ``dedupe_key``,
   ``latitude``/``longitude`` (N), ``updated_utc`` and ``document`` (the Point's JSON);
-- ``name#<dedupe_key>``: ``kind="name"``, ``point_id`` — the uniqueness guard of a name.
+- ``name#<dedupe_key>``: ``kind="name"``, ``point_id`` — the uniqueness guard of a name;
+- ``cell#<D>#<band>:<index>``: ``kind="cell"``, ``version`` (N) — the distance guard (``geocells``).
 
 Creates put both with ``attribute_not_exists(pk)``, so a name or id is created once however many
 writers race. Updates and deletes are conditional on the stored ``document`` being the one read
 (optimistic concurrency; retried on conflict). The distance rule is checked against a consistent
-scan just before the transaction, so two creates racing within ``DEDUPE_DISTANCE_KM`` of each
-other under *different* names can both succeed (names are exact; distance is best effort).
+scan, and the create's transaction bumps the version of the point's grid cell and requires the
+neighbouring cells' versions to be those read before the scan: a create nearby that commits in
+between cancels the transaction, which then re-scans and answers 409 ``distance``.
 
 After each write ``dashboard/config/pre_canned_points.json`` is rebuilt from a consistent scan
 with an S3 compare-and-swap, then re-read and compared with a fresh scan; a mismatch (a slower
@@ -34,7 +36,7 @@ from botocore.exceptions import ClientError
 from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import Point, PointPayload, PointUpdate, name_dedupe_key
 from forecast_core.store import S3_RETRY_CONFIG
-from points_api import s3_cas
+from points_api import geocells, s3_cas
 from points_api.audit import AuditLog, DynamoAuditLog, StoreAuditLog
 from points_api.errors import DuplicatePoint, NotFound, StorageConflict
 from points_api.repository import (
@@ -150,39 +152,75 @@ class DynamoRepository:
             raise StorageConflict("the name was taken and released concurrently; try again")
         return DuplicatePoint(owner, "name", 0.0)
 
+    def _cell_versions(self, keys: list[str]) -> dict[str, str]:
+        """Current ``version`` of each existing cell item among ``keys`` (consistent read)."""
+        response = self.client.batch_get_item(
+            RequestItems={self.table_name: {"Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}}
+        )
+        items = response.get("Responses", {}).get(self.table_name, [])
+        return {item["pk"]["S"]: item["version"]["N"] for item in items}
+
+    def _cell_guards(self, cells: list[str], versions: dict[str, str]) -> list[dict[str, Any]]:
+        """Transaction items: bump the own cell's version, and require every neighbour unchanged."""
+        guards: list[dict[str, Any]] = []
+        for position, key in enumerate(cells):
+            seen = versions.get(key)
+            condition: dict[str, Any] = (
+                {"ConditionExpression": "version = :seen", "ExpressionAttributeValues": {":seen": {"N": seen}}}
+                if seen is not None
+                else {"ConditionExpression": "attribute_not_exists(pk)"}
+            )
+            item_key = {"pk": {"S": key}}
+            if position == 0:
+                values = {**condition.get("ExpressionAttributeValues", {}), ":one": {"N": "1"}, ":zero": {"N": "0"}}
+                guards.append(
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": item_key,
+                            "UpdateExpression": "SET version = if_not_exists(version, :zero) + :one, kind = :cell",
+                            "ConditionExpression": condition["ConditionExpression"],
+                            "ExpressionAttributeValues": {**values, ":cell": {"S": "cell"}},
+                        }
+                    }
+                )
+            else:
+                guards.append({"ConditionCheck": {"TableName": self.table_name, "Key": item_key, **condition}})
+        return guards
+
     def create_point(self, payload: PointPayload) -> WriteResult:
         position = (payload.latitude, payload.longitude)
-        conflict = find_conflict(self.scan_points(), payload.point_name, position, self.dedupe_distance_km)
-        if conflict:
-            raise conflict
         point = new_point(payload)
-        reasons = self._transact(
-            [
+        distance = self.dedupe_distance_km
+        cells = geocells.cell_keys(*position, distance) if distance > 0 else []
+        for attempt in range(WRITE_ATTEMPTS):
+            versions = self._cell_versions(cells) if cells else {}
+            conflict = find_conflict(self.scan_points(), payload.point_name, position, distance)
+            if conflict:
+                raise conflict
+            puts = [
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": _point_item(point),
+                        "Item": item,
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
-                },
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": _name_item(point),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                }
+                for item in (_point_item(point), _name_item(point))
             ]
-        )
-        if reasons is not None:
+            reasons = self._transact(puts + self._cell_guards(cells, versions))
+            if reasons is None:
+                self._rebuild_after_write()
+                return WriteResult("create", None, point)
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise self._name_taken(point.point_name)
-            existing = self._get(point.point_id)
-            if existing is not None:
-                raise DuplicatePoint(existing, "name", 0.0)
-            raise StorageConflict(f"create of {point.point_id} was cancelled: {reasons}")
-        self._rebuild_after_write()
-        return WriteResult("create", None, point)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                existing = self._get(point.point_id)
+                if existing is not None:
+                    raise DuplicatePoint(existing, "name", 0.0)
+            # a create nearby committed since the scan: re-check against it
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+        raise StorageConflict("points nearby kept changing; try again")
 
     def _replace_point(self, before: Point, after: Point | None) -> list[str] | None:
         """Conditional write replacing ``before`` (read earlier) by ``after`` (None: delete)."""

@@ -45,9 +45,9 @@ def _points_file(api: AwsApi) -> PreCannedPoints:
     return PreCannedPoints.model_validate_json(body.read())
 
 
-def _table_keys(api: AwsApi) -> set[str]:
+def _table_keys(api: AwsApi, kinds: tuple[str, ...] = ("point", "name")) -> set[str]:
     items = boto3.client("dynamodb", endpoint_url=api.endpoint).scan(TableName=api.points_table)["Items"]
-    return {item["pk"]["S"] for item in items}
+    return {item["pk"]["S"] for item in items if item["kind"]["S"] in kinds}
 
 
 def test_recorded_events_drive_the_full_lifecycle(aws_api: AwsApi, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,6 +59,7 @@ def test_recorded_events_drive_the_full_lifecycle(aws_api: AwsApi, capsys: pytes
     assert (point["point_name"], point["longitude"], point["tags"]) == ("Trailhead", pytest.approx(-121.3), ["hike"])
     point_id = point["point_id"]
     assert _table_keys(aws_api) == {f"point#{point_id}", "name#trailhead"}
+    assert len(_table_keys(aws_api, ("cell",))) == 1, "the create bumped its grid cell (distance guard)"
     assert [item.point_id for item in _points_file(aws_api).points] == [point_id]
 
     assert len(run_task_calls) == 1, "a targeted extraction task is requested after a create"

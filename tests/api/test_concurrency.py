@@ -4,6 +4,11 @@ Local folder: three ``forecast-panel api`` processes on one store, requests spre
 file lock works across processes). AWS: 50 repositories (as 50 Lambda containers, each with its
 own clients and rebuild lock) against the moto server; moto's non-atomic IfMatch makes the
 verify-and-rebuild step necessary.
+
+moto's ``TransactWriteItems`` is not isolated under concurrent requests (no lock; a cancelled
+transaction restores a deep copy of the whole table, undoing other writers' items), so these
+tests serialise that one call — the isolation real DynamoDB transactions give — and let
+everything else (scans, reads, S3 compare-and-swap) race.
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ from tests.api.aws_fixtures import STORE_PREFIX, create_aws_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 50
+_TRANSACTIONS = threading.Lock()
+
+
+def _writer(api_table: str, store_url: str, endpoint: str) -> DynamoRepository:
+    """A repository like one Lambda container, its DynamoDB transactions serialised (see above)."""
+    repository = DynamoRepository(api_table, store_url, 0.5, endpoint)
+    original = repository.client.transact_write_items
+
+    def transact(**kwargs: object) -> object:
+        with _TRANSACTIONS:
+            return original(**kwargs)
+
+    repository.client.transact_write_items = transact
+    return repository
 
 
 def _body(index: int, name: str | None = None) -> bytes:
@@ -99,7 +118,7 @@ def test_local_folder_50_distinct_then_50_same_name(three_servers: list[str], st
 @pytest.mark.aws
 def test_dynamodb_50_distinct_then_50_same_name(moto: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     api = create_aws_resources(moto, s3_bucket, monkeypatch)
-    repositories = [DynamoRepository(api.points_table, api.store_url, 0.5, moto) for _ in range(N)]
+    repositories = [_writer(api.points_table, api.store_url, moto) for _ in range(N)]
 
     def create(index: int, name: str | None = None) -> str:
         payload = PointPayload.model_validate_json(_body(index, name))
@@ -125,3 +144,27 @@ def test_dynamodb_50_distinct_then_50_same_name(moto: str, s3_bucket: str, monke
     document = PreCannedPoints.model_validate_json(s3.get_object(Bucket=api.bucket, Key=key)["Body"].read())
     assert [point.point_name for point in document.points].count("Summit") == 1
     assert len(document.points) == N + 1
+
+
+@pytest.mark.aws
+def test_dynamodb_20_nearby_creates_under_different_names(
+    moto: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The distance rule holds under races too: the grid-cell guard lets one of them in."""
+    api = create_aws_resources(moto, s3_bucket, monkeypatch)
+    writers = 20
+    repositories = [_writer(api.points_table, api.store_url, moto) for _ in range(writers)]
+
+    def create(index: int) -> str:
+        # within ~0.2 km of each other, straddling a grid-cell boundary at 0.75 km cells
+        body = {"point_name": f"Camp {index}", "latitude": 46.0 + index * 0.0001, "longitude": 7.0, "created_by": "w"}
+        try:
+            repositories[index].create_point(PointPayload.model_validate_json(json.dumps(body)))
+        except DuplicatePoint as error:
+            return str(error.reason)
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        outcomes = Counter(pool.map(create, range(writers)))
+    assert outcomes == {"created": 1, "distance": writers - 1}
+    assert len(repositories[0].scan_points()) == 1
