@@ -153,12 +153,16 @@ class DynamoRepository:
         return DuplicatePoint(owner, "name", 0.0)
 
     def _cell_versions(self, keys: list[str]) -> dict[str, str]:
-        """Current ``version`` of each existing cell item among ``keys`` (consistent read)."""
-        response = self.client.batch_get_item(
-            RequestItems={self.table_name: {"Keys": [{"pk": {"S": key}} for key in keys], "ConsistentRead": True}}
+        """Current ``version`` of each existing cell item among ``keys``.
+
+        ``TransactGetItems`` (a serialisable read, authorised as ``dynamodb:GetItem`` per item, so
+        the role needs no ``BatchGetItem``).
+        """
+        response = self.client.transact_get_items(
+            TransactItems=[{"Get": {"TableName": self.table_name, "Key": {"pk": {"S": key}}}} for key in keys]
         )
-        items = response.get("Responses", {}).get(self.table_name, [])
-        return {item["pk"]["S"]: item["version"]["N"] for item in items}
+        items = [entry.get("Item") for entry in response.get("Responses", [])]
+        return {item["pk"]["S"]: item["version"]["N"] for item in items if item}
 
     def _cell_guards(self, cells: list[str], versions: dict[str, str]) -> list[dict[str, Any]]:
         """Transaction items: bump the own cell's version, and require every neighbour unchanged."""
