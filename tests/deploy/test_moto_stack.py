@@ -27,6 +27,7 @@ MOTO_SKIPS = {
     "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy",
     "AWS::Budgets::Budget",
+    "AWS::CloudFormation::WaitConditionHandle",
     "AWS::CloudWatch::Alarm",
     "AWS::EC2::SecurityGroupEgress",
     "AWS::S3::BucketPolicy",

@@ -316,3 +316,15 @@ def test_network_paths_are_narrow(resources: dict[str, Any]) -> None:
     assert (ingress["FromPort"], ingress["ToPort"]) == (5006, 5006)
     assert ingress["SourceSecurityGroupId"] == {"Ref": "AlbSecurityGroup"}
     assert ingress["GroupId"] == {"Ref": "AppSecurityGroup"}
+
+
+def test_api_logging_waits_for_the_account_role(resources: dict[str, Any]) -> None:
+    # Stage → Deployment → RestApi → ApiLoggingReady → ApiGatewayAccount (when the stack creates it).
+    assert resources["PointsApi"]["DependsOn"] == "ApiLoggingReady"
+    handle = resources["ApiLoggingReady"]
+    assert handle["Metadata"]["ApiGatewayAccount"]["Fn::If"][:2] == [
+        "CreateApiGatewayAccount",
+        {"Ref": "ApiGatewayAccount"},
+    ]
+    (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    assert "DeploymentId" in stage
