@@ -11,12 +11,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extraction.executor import dask_client, execute, resolve_scheduler
@@ -41,6 +45,7 @@ from forecast_core.layout import (
     EXTRACTION_STATUS_KEY,
     PRE_CANNED_POINTS_KEY,
     SOURCE_REGISTRY_KEY,
+    ArtifactKind,
     artifact_key,
     make_run_id,
 )
@@ -183,6 +188,7 @@ def run_extraction(options: RunOptions) -> RunReport:
         runlog.event("start", sources=[s.source_id for s in sources], variables=sorted(wanted), points=len(selected))
         partial_run = bool(options.point_ids)
         plans: list[SourcePlan] = []
+        clock = {"start": time.perf_counter()}
         for source in sources:
             pinned_init = None
             if partial_run and previous is not None:
@@ -216,8 +222,11 @@ def run_extraction(options: RunOptions) -> RunReport:
         jobs = [job for plan in plans for job in plan.jobs]
         given = contextlib.nullcontext(options.client) if options.client is not None else None
         with given or dask_client(resolve_scheduler(options.scheduler, len(jobs))) as client:
+            clock["planned"] = time.perf_counter()
             outcomes = execute(jobs, client, options.progress)
+        clock["read"] = time.perf_counter()
         pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store)
+        clock["built"] = time.perf_counter()
         errors += new_errors
         if not pending:
             report = RunReport(run_id, "failed", "nothing extracted", errors)
@@ -234,7 +243,10 @@ def run_extraction(options: RunOptions) -> RunReport:
             artifacts=written + carried_forward(previous, written),
         )
         publish(store, manifest)
-        runlog.event("published", artifacts=len(manifest.artifacts))
+        clock["published"] = time.perf_counter()
+        steps = list(clock.items())
+        seconds = {name: round(end - begin, 3) for (_, begin), (name, end) in itertools.pairwise(steps)}
+        runlog.event("published", artifacts=len(manifest.artifacts), seconds=seconds)
         outcome: Outcome = "partial" if errors else "success"
         report = RunReport(run_id, outcome, f"published {len(written)} artifacts", errors, manifest, manifest_sources)
         return _finish(options, runlog, report, previous, started, moment)
@@ -282,7 +294,7 @@ def _build(
     store: ArtifactStore,
 ) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
     """Artifacts to write per planned source; in a --points run, merged with the published ones."""
-    pending: list[PendingArtifact] = []
+    encode: list[tuple[str, pa.Table, ArtifactKind]] = []
     infos: list[SourceRunInfo] = []
     errors: list[ExtractionError] = []
     offset = 0
@@ -313,8 +325,14 @@ def _build(
                         continue
                     # a --points run keeps the published map (the next full run redraws it)
                     table = before if kind == "map_summary" else merge_points(before, table, kind, replaced)
-                pending.append(PendingArtifact(key, parquet_bytes(table, kind), table.num_rows))
+                encode.append((key, table, kind))
         infos.append(plan.run_info())
+    # Parquet encoding releases the GIL: encode the run's artifacts on a few threads
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        encoded = list(pool.map(lambda item: parquet_bytes(item[1], item[2]), encode))
+    pending = [
+        PendingArtifact(key, data, table.num_rows) for (key, table, _), data in zip(encode, encoded, strict=True)
+    ]
     return pending, infos, errors
 
 

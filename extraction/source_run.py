@@ -33,7 +33,7 @@ from extraction.plan import (
     plan_tiles,
 )
 from extraction.sources import open_source_pinned
-from extraction.tables import SeriesContext, map_table, points_table, summary_table
+from extraction.tables import ColumnCache, SeriesContext, map_table, points_table, summary_table
 from extraction.tiles import TileJob, TileResult, VariableJob
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ArtifactKind
@@ -188,6 +188,7 @@ def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: 
     tables: dict[str, dict[ArtifactKind, pa.Table]] = {}
     errors: list[ExtractionError] = []
     region = plan.region
+    cache: ColumnCache = {}
     for variable_id, units in sorted(plan.output_units.items()):
         values = np.full((n_members, n_leads, len(plan.mapped)), np.nan, dtype=np.float32)
         mosaic: dict[str, npt.NDArray[np.float32]] = {}
@@ -218,8 +219,8 @@ def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: 
         context = SeriesContext(plan.source.source_id, variable_id, units, plan.init.init_time,
                                 plan.init.lead_seconds, plan.members, plan.ingested)  # fmt: skip
         built: dict[ArtifactKind, pa.Table] = {
-            "points": points_table(context, kept_points, values[:, :, keep]),
-            "ensemble_summary": summary_table(context, kept_points, values[:, :, keep]),
+            "points": points_table(context, kept_points, values[:, :, keep], cache),
+            "ensemble_summary": summary_table(context, kept_points, values[:, :, keep], cache),
         }
         if mosaic and region is not None:
             lat = ds_coords[LAT_DIM][region.lat_start : region.lat_stop]

@@ -10,7 +10,7 @@ row group, and footers stay small at 1 000 points.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,17 +57,31 @@ def _timestamps(init: datetime, lead_seconds: npt.NDArray[np.float64]) -> tuple[
     return pa.scalar(init_us, TIMESTAMP), valid
 
 
+def repeated_strings(values: Sequence[str], repeats: int) -> pa.Array:
+    """A string array holding each of ``values`` ``repeats`` times in a row, built from buffers
+    (pa.repeat and take copy string by string, which dominates large tables)."""
+    encoded = [value.encode() for value in values]
+    lengths = np.repeat(np.array([len(item) for item in encoded], dtype=np.int64), repeats)
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError("string column over 2 GiB")
+    data = b"".join(item * repeats for item in encoded)
+    return pa.StringArray.from_buffers(
+        lengths.size, pa.py_buffer(offsets.astype(np.int32).tobytes()), pa.py_buffer(data)
+    )
+
+
 def _const(value: str, rows: int) -> pa.Array:
-    return pa.repeat(pa.scalar(value, pa.string()), rows)
+    return repeated_strings([value], rows)
 
 
 def _point_columns(mapped: Sequence[MappedPoint], order: list[int], rows_per_point: int) -> dict[str, pa.Array]:
-    """Per-point columns, each point's value repeated over its rows (built in Arrow, not Python)."""
-    take = pa.array(np.repeat(np.arange(len(order)), rows_per_point))
+    """Per-point columns, each point's value repeated over its rows."""
     chosen = [mapped[i] for i in order]
     return {
-        "point_id": pa.array([m.point.point_id for m in chosen], pa.string()).take(take),
-        "point_name": pa.array([m.point.point_name for m in chosen], pa.string()).take(take),
+        "point_id": repeated_strings([m.point.point_id for m in chosen], rows_per_point),
+        "point_name": repeated_strings([m.point.point_name for m in chosen], rows_per_point),
         "grid_latitude": pa.array(np.repeat([m.cell.latitude for m in chosen], rows_per_point), pa.float64()),
         "grid_longitude": pa.array(np.repeat([m.cell.longitude for m in chosen], rows_per_point), pa.float64()),
         "grid_distance_km": pa.array(np.repeat([m.cell.distance_km for m in chosen], rows_per_point), pa.float64()),
@@ -78,7 +92,25 @@ def _order(mapped: Sequence[MappedPoint]) -> list[int]:
     return sorted(range(len(mapped)), key=lambda i: mapped[i].point.point_id)
 
 
-def points_table(context: SeriesContext, mapped: Sequence[MappedPoint], values: npt.NDArray[np.float32]) -> pa.Table:
+ColumnCache = dict[tuple[object, ...], pa.Array]
+"""Columns shared by the tables of one source and init (ids, times, leads, members, cells),
+keyed by artifact kind, column and the ordered point ids: built once, reused per variable."""
+
+
+def _shared(cache: ColumnCache | None, key: tuple[object, ...], build: Callable[[], pa.Array]) -> pa.Array:
+    if cache is None:
+        return build()
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def points_table(
+    context: SeriesContext,
+    mapped: Sequence[MappedPoint],
+    values: npt.NDArray[np.float32],
+    cache: ColumnCache | None = None,
+) -> pa.Table:
     """points.parquet rows: ``values`` is ``(member, lead, point)`` aligned with ``mapped``."""
     order = _order(mapped)
     members, leads = values.shape[0], values.shape[1]
@@ -87,43 +119,74 @@ def points_table(context: SeriesContext, mapped: Sequence[MappedPoint], values: 
     ordered = np.transpose(values[:, :, order], (2, 1, 0)).reshape(-1)  # (point, lead, member) rows
     init_scalar, valid = _timestamps(context.init_time, context.lead_seconds)
     lead_hours = context.lead_seconds / 3600.0
-    per = _point_columns(mapped, order, per_point)
+    ids = ("points", tuple(mapped[i].point.point_id for i in order))
+    per = _shared_point_columns(cache, ids, mapped, order, per_point)
+    n = len(order)
     columns = {
-        "source_id": _const(context.source_id, rows),
+        "source_id": _shared(cache, (*ids, "source"), lambda: _const(context.source_id, rows)),
         "variable_id": _const(context.variable_id, rows),
         "point_id": per["point_id"],
         "point_name": per["point_name"],
-        "init_time": pa.array(np.full(rows, init_scalar.value, dtype=np.int64), TIMESTAMP),
-        "valid_time": pa.array(np.tile(np.repeat(valid, members), len(order)), TIMESTAMP),
-        "lead_hours": pa.array(np.tile(np.repeat(lead_hours, members), len(order)), pa.float64()),
-        "ensemble_member": pa.array(np.tile(np.tile(context.members, leads), len(order)), pa.int16()),
+        "init_time": _shared(cache, (*ids, "init"), lambda: pa.array(np.full(rows, init_scalar.value), TIMESTAMP)),
+        "valid_time": _shared(
+            cache, (*ids, "valid"), lambda: pa.array(np.tile(np.repeat(valid, members), n), TIMESTAMP)
+        ),
+        "lead_hours": _shared(cache, (*ids, "lead"), lambda: pa.array(np.tile(np.repeat(lead_hours, members), n))),
+        "ensemble_member": _shared(
+            cache, (*ids, "member"), lambda: pa.array(np.tile(np.tile(context.members, leads), n), pa.int16())
+        ),
         "value": pa.array(ordered.astype(np.float32), pa.float32(), from_pandas=True),
-        "units_native": _const(context.units, rows),
+        "units_native": _shared(cache, (*ids, "units", context.units), lambda: _const(context.units, rows)),
         "grid_latitude": per["grid_latitude"],
         "grid_longitude": per["grid_longitude"],
         "grid_distance_km": per["grid_distance_km"],
-        "is_ingested": pa.array(np.tile(context.ingested.T.reshape(-1), len(order)), pa.bool_()),
+        "is_ingested": _shared(
+            cache, (*ids, "ingested"), lambda: pa.array(np.tile(context.ingested.T.reshape(-1), n), pa.bool_())
+        ),
     }
     table = pa.table(columns, schema=POINTS_FULL_SCHEMA)
     validate_table(table, "points")
     return table
 
 
-def summary_table(context: SeriesContext, mapped: Sequence[MappedPoint], values: npt.NDArray[np.float32]) -> pa.Table:
+def _shared_point_columns(
+    cache: ColumnCache | None,
+    ids: tuple[object, ...],
+    mapped: Sequence[MappedPoint],
+    order: list[int],
+    rows_per_point: int,
+) -> dict[str, pa.Array]:
+    names = ("point_id", "point_name", "grid_latitude", "grid_longitude", "grid_distance_km")
+    if cache is not None and all((*ids, name) in cache for name in names):
+        return {name: cache[(*ids, name)] for name in names}
+    built = _point_columns(mapped, order, rows_per_point)
+    if cache is not None:
+        cache.update({(*ids, name): column for name, column in built.items()})
+    return built
+
+
+def summary_table(
+    context: SeriesContext,
+    mapped: Sequence[MappedPoint],
+    values: npt.NDArray[np.float32],
+    cache: ColumnCache | None = None,
+) -> pa.Table:
     """ensemble_summary.parquet rows: statistics over members per (point, lead)."""
     order = _order(mapped)
     leads = values.shape[1]
     rows = len(order) * leads
     stats = ensemble_stats(values[:, :, order], SUMMARY_STATS)  # each (lead, point)
     init_scalar, valid = _timestamps(context.init_time, context.lead_seconds)
-    per = _point_columns(mapped, order, leads)
+    ids = ("summary", tuple(mapped[i].point.point_id for i in order))
+    per = _shared_point_columns(cache, ids, mapped, order, leads)
+    n = len(order)
     columns: dict[str, pa.Array] = {
-        "source_id": _const(context.source_id, rows),
+        "source_id": _shared(cache, (*ids, "source"), lambda: _const(context.source_id, rows)),
         "variable_id": _const(context.variable_id, rows),
         "point_id": per["point_id"],
-        "init_time": pa.array(np.full(rows, init_scalar.value, dtype=np.int64), TIMESTAMP),
-        "valid_time": pa.array(np.tile(valid, len(order)), TIMESTAMP),
-        "lead_hours": pa.array(np.tile(context.lead_seconds / 3600.0, len(order)), pa.float64()),
+        "init_time": _shared(cache, (*ids, "init"), lambda: pa.array(np.full(rows, init_scalar.value), TIMESTAMP)),
+        "valid_time": _shared(cache, (*ids, "valid"), lambda: pa.array(np.tile(valid, n), TIMESTAMP)),
+        "lead_hours": _shared(cache, (*ids, "lead"), lambda: pa.array(np.tile(context.lead_seconds / 3600.0, n))),
     }
     for name in SUMMARY_STATS:
         flat = stats[name].T.reshape(-1)  # (point, lead) order
@@ -131,10 +194,12 @@ def summary_table(context: SeriesContext, mapped: Sequence[MappedPoint], values:
             columns[name] = pa.array(flat.astype(np.int16), pa.int16())
         else:
             columns[name] = pa.array(flat.astype(np.float32), pa.float32(), from_pandas=True)
-    columns["units_native"] = _const(context.units, rows)
+    columns["units_native"] = _shared(cache, (*ids, "units", context.units), lambda: _const(context.units, rows))
     for name in ("point_name", "grid_latitude", "grid_longitude", "grid_distance_km"):
         columns[name] = per[name]
-    columns["is_ingested"] = pa.array(np.tile(context.ingested.any(axis=0), len(order)), pa.bool_())
+    columns["is_ingested"] = _shared(
+        cache, (*ids, "ingested"), lambda: pa.array(np.tile(context.ingested.any(axis=0), n), pa.bool_())
+    )
     table = pa.table(columns, schema=SUMMARY_FULL_SCHEMA)
     validate_table(table, "ensemble_summary")
     return table
@@ -232,7 +297,11 @@ def parquet_bytes(table: pa.Table, kind: ArtifactKind, target_rows: int = ROW_GR
     group_column = "lead_hours" if kind == "map_summary" else "point_id"
     sink = io.BytesIO()
     stats = [name for name in STATISTICS_COLUMNS if name in table.schema.names]
-    with pq.ParquetWriter(sink, table.schema, compression="zstd", write_statistics=stats) as writer:
+    # dictionary-encode the repetitive columns only (ids, times, leads, members, cell positions)
+    dictionary = [field.name for field in table.schema if field.type != pa.float32()]
+    with pq.ParquetWriter(
+        sink, table.schema, compression="zstd", write_statistics=stats, use_dictionary=dictionary
+    ) as writer:
         offset = 0
         for length in row_groups(_group_runs(table[group_column]), target_rows):
             writer.write_table(table.slice(offset, length), row_group_size=length)
