@@ -42,6 +42,7 @@ POINTS_JSON = {f"{BUCKET}/{layout.PRE_CANNED_POINTS_KEY}"}
 MATRIX: dict[str, dict[str, set[str]]] = {
     "AppTaskRole": {
         "s3:GetObject": APP_READS,
+        "s3:GetObjectVersion": APP_READS,  # a manifest may pin an artifact's version_id
         "s3:ListBucket": {BUCKET},
         "execute-api:Invoke": {
             "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${PointsApi}/live/*/*"
@@ -49,6 +50,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     },
     "ExtractionTaskRole": {
         "s3:GetObject": EXTRACTION_READS,
+        "s3:GetObjectVersion": EXTRACTION_READS,
         "s3:PutObject": EXTRACTION_WRITES,
         "s3:DeleteObject": EXTRACTION_WRITES,
         "s3:AbortMultipartUpload": EXTRACTION_WRITES,
