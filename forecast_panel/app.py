@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.parse
 from typing import Any
 
 import holoviews as hv
@@ -71,6 +72,46 @@ def points_service(api_url: str | None) -> PointsService | None:
     return HttpPointsClient(api_url) if api_url else None
 
 
+def query_of(state: OverviewState) -> dict[str, str]:
+    """The URL query of the overview selection (sources comma-separated, toggles as 0/1)."""
+    query: dict[str, str] = {}
+    for name, key in URL_PARAMS.items():
+        value = getattr(state, name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            query[key] = ",".join(value)
+        elif isinstance(value, bool):
+            query[key] = "1" if value else "0"
+        else:
+            query[key] = str(value)
+    return query
+
+
+def apply_query(state: OverviewState, query: dict[str, str]) -> None:
+    """Apply a URL query to the state; unknown or invalid values are ignored (the link may be old)."""
+    for name, key in URL_PARAMS.items():
+        raw = query.get(key)
+        if raw is None:
+            continue
+        value: Any = raw
+        if name == "sources":
+            value = [item for item in raw.split(",") if item in state.param.sources.objects]
+            if not value:
+                continue
+        elif name in ("show_members", "compare_previous"):
+            value = raw == "1"
+        elif name == "threshold":
+            try:
+                value = float(raw)
+            except ValueError:
+                continue
+        elif raw not in state.param[name].objects:
+            continue
+        with contextlib.suppress(ValueError):
+            setattr(state, name, value)
+
+
 class ForecastApp:
     """One session's app: state, views and the template that holds them."""
 
@@ -95,8 +136,8 @@ class ForecastApp:
         self.banner = banner(datastore, self.thresholds)
         self.tabs = pn.Tabs(
             ("Forecast Overview", self.overview.panel()),
-            ("Point Map", pn.panel(self.map.panel, defer_load=False)),
-            ("System Status", pn.panel(self._status)),
+            ("Point Map", pn.param.ParamFunction(pn.bind(self.map.panel), lazy=True)),
+            ("System Status", pn.param.ParamFunction(pn.bind(self._status), lazy=True)),
             dynamic=True,
             sizing_mode="stretch_width",
         )
@@ -119,9 +160,17 @@ class ForecastApp:
         return template
 
     def sync_url(self) -> None:
-        """Keep the overview selection in the page URL (a shareable link)."""
+        """Keep the overview selection in the page URL (a shareable link) and apply it at load."""
+        arguments = pn.state.session_args or {}
+        query = {key: values[-1].decode("utf-8", "replace") for key, values in arguments.items() if values}
+        apply_query(self.state, query)
         if pn.state.location is not None:
-            pn.state.location.sync(self.state, URL_PARAMS)
+            location = pn.state.location
+
+            def push(*_: Any) -> None:
+                location.search = "?" + urllib.parse.urlencode(query_of(self.state))
+
+            self.state.param.watch(push, list(URL_PARAMS))
 
 
 def create_app(

@@ -92,18 +92,22 @@ class OverviewState(param.Parameterized):
         elif not self.points:
             configured = self.datastore.configured_points()
             self.points = list(configured.points) if configured else []
-        source_ids = [item.source_id for item in manifest.sources] if manifest else []
+        registry = self.datastore.registry()
+        order = [entry.source_id for entry in registry.sources] if registry else []
+        source_ids = sorted(
+            (item.source_id for item in manifest.sources) if manifest else [],
+            key=lambda sid: (order.index(sid) if sid in order else len(order), sid),
+        )
         variables = self.datastore.variables()
         published = {artifact.variable_id for artifact in manifest.artifacts} if manifest else set()
         variable_ids = [vid for vid in variables.output_variable_ids() if vid in published] or (
             variables.output_variable_ids() if manifest is None else []
         )
-        registry = self.datastore.registry()
         names = {entry.source_id: entry.display_name for entry in registry.sources} if registry else {}
         with param.parameterized.batch_call_watchers(self):
             self.param.sources.objects = {names.get(sid, sid): sid for sid in source_ids}
             selected = [sid for sid in self.sources if sid in source_ids]
-            self.sources = selected or source_ids[:1]
+            self.sources = selected or source_ids
             self.param.variable.objects = {self._variable_label(vid): vid for vid in variable_ids}
             if self.variable not in variable_ids:
                 self.variable = variable_ids[0] if variable_ids else None
@@ -282,6 +286,8 @@ class OverviewState(param.Parameterized):
             native_threshold = float(units.convert([self.threshold], self.display_unit(), variable.native_units)[0])
             exceed = fr.exceedance(sources, native_threshold, f"{self.threshold:g} {unit_label}")
         notes = []
+        if not self.sources:
+            notes.append("select at least one source")
         if self.is_pending():
             notes.append("forecast pending: this point has no forecast yet; it appears after the next extraction")
         for item in sources:

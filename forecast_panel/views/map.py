@@ -143,7 +143,8 @@ class MapView(param.Parameterized):
         self.clicked = (float(longitude), float(latitude))
         cells = "".join(f"<li>{escape(line)}</li>" for line in self.preview_cells(longitude, latitude))
         self.preview.object = (
-            f"<div><b>New point at {latitude:.4f}, {longitude:.4f}</b><br>Nearest grid cell per source:"
+            f"<div class='fp-preview-body'><b>New point at {latitude:.4f}, {longitude:.4f}</b><br>"
+            "Nearest grid cell per source:"
             f"<ul>{cells}</ul></div>"
         )
         self.message.object = ""

@@ -78,6 +78,9 @@ class OverviewView(param.Parameterized):
         # never gets a size in Bokeh's layout, so toggling ``visible`` would leave it blank).
         self.exceedance_holder = pn.Column(sizing_mode="stretch_width")
         self.units_widget = pn.widgets.RadioButtonGroup(name="Units", options={}, sizing_mode="stretch_width")
+        self.threshold_widget = pn.widgets.FloatInput.from_param(
+            state.param.threshold, name="Exceedance threshold", sizing_mode="stretch_width"
+        )
         self._sync_units_widget()
         self.units_widget.param.watch(self._units_chosen, "value")
         state.param.watch(self._sync_units_widget, ["variable", "units"])
@@ -180,21 +183,33 @@ class OverviewView(param.Parameterized):
         state = self.state
         widgets = pn.Param(
             state,
-            parameters=[name for name in STATE_PARAMS if name != "units"],
+            parameters=[name for name in STATE_PARAMS if name not in ("units", "threshold")],
             widgets={
-                "sources": {"widget_type": pn.widgets.CheckBoxGroup, "name": "Sources"},
-                "variable": {"widget_type": pn.widgets.Select, "name": "Variable"},
-                "point_id": {"widget_type": pn.widgets.Select, "name": "Point"},
-                "init": {"widget_type": pn.widgets.Select, "name": "Init date"},
-                "view": {"widget_type": pn.widgets.RadioButtonGroup, "name": "View"},
-                "show_members": {"widget_type": pn.widgets.Checkbox, "name": "Member traces"},
-                "compare_previous": {"widget_type": pn.widgets.Checkbox, "name": "Compare with previous init"},
-                "threshold": {"widget_type": pn.widgets.FloatInput, "name": "Exceedance threshold"},
+                "sources": {"widget_type": pn.widgets.CheckBoxGroup, "name": "Sources", "sizing_mode": "stretch_width"},
+                "variable": {"widget_type": pn.widgets.Select, "name": "Variable", "sizing_mode": "stretch_width"},
+                "point_id": {"widget_type": pn.widgets.Select, "name": "Point", "sizing_mode": "stretch_width"},
+                "init": {"widget_type": pn.widgets.Select, "name": "Init date", "sizing_mode": "stretch_width"},
+                "view": {"widget_type": pn.widgets.RadioButtonGroup, "name": "View", "sizing_mode": "stretch_width"},
+                "show_members": {
+                    "widget_type": pn.widgets.Checkbox,
+                    "name": "Member traces",
+                    "sizing_mode": "stretch_width",
+                },
+                "compare_previous": {
+                    "widget_type": pn.widgets.Checkbox,
+                    "name": "Compare with previous init",
+                    "sizing_mode": "stretch_width",
+                },
+                "threshold": {
+                    "widget_type": pn.widgets.FloatInput,
+                    "name": "Exceedance threshold",
+                    "sizing_mode": "stretch_width",
+                },
             },
             show_name=False,
             sizing_mode="stretch_width",
         )
-        return pn.Column(widgets, self.units_widget, self.download, sizing_mode="stretch_width")
+        return pn.Column(widgets, self.units_widget, self.threshold_widget, self.download, sizing_mode="stretch_width")
 
     def _sync_units_widget(self, *_: Any) -> None:
         """Offer the variable's display units (the param keeps every unit id, so that replacing
@@ -204,6 +219,7 @@ class OverviewView(param.Parameterized):
         if self.units_widget.options != options:
             self.units_widget.options = options
         self.units_widget.value = self.state.display_unit()
+        self.threshold_widget.visible = self.state.has_exceedance()
 
     def _units_chosen(self, event: Any) -> None:
         if event.new is not None and event.new != self.state.units:

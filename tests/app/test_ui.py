@@ -73,8 +73,12 @@ def test_overview_switches_source_variable_and_point(page: Any, app_url: str) ->
     page.locator("select").nth(0).select_option(label="Precipitation")
     page.locator(".fp-exceedance .bk-Canvas").first.wait_for()
     wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the variable switch")
-    page.get_by_text("ECMWF IFS ENS (15-day)").first.click()
-    wait_until(lambda: "ECMWF IFS ENS" in header(page), message="second source in the title")
+    assert "ECMWF IFS ENS" in header(page) and "NOAA GEFS" in header(page), "both sources by default"
+    ecmwf = page.locator(".bk-input-group label", has_text="ECMWF IFS ENS")
+    ecmwf.click()
+    wait_until(lambda: "ECMWF IFS ENS" not in header(page), message="source switched off")
+    ecmwf.click()
+    wait_until(lambda: "ECMWF IFS ENS" in header(page), message="source switched on")
     page.locator("select").nth(0).select_option(label="Temperature (2 m)")
     page.locator(".fp-exceedance .bk-Canvas").first.wait_for(state="detached")
     time.sleep(1.0)
@@ -88,7 +92,7 @@ def test_hostile_point_name_renders_as_text(page: Any, app_url: str) -> None:
     open_app(page, app_url)
     page.locator("select").nth(1).select_option(label=HOSTILE_NAME)
     wait_until(lambda: HOSTILE_NAME in header(page), message="hostile name shown literally")
-    page.get_by_text("Point Map").click()
+    page.locator(".bk-tab", has_text="Point Map").click()
     page.locator(".fp-points").first.wait_for()
     assert HOSTILE_NAME in page.locator(".fp-points").first.inner_text()
     assert not page.dialogs, "no script from a point name ran"
@@ -99,7 +103,7 @@ def test_status_tab_figures(page: Any, app_url: str, app_store: Path) -> None:
     status = store.read_model(layout.EXTRACTION_STATUS_KEY, ExtractionStatus)
     inventory = store.read_model(layout.INVENTORY_STATUS_KEY, InventoryStatus)
     open_app(page, app_url)
-    page.get_by_text("System Status").click()
+    page.locator(".bk-tab", has_text="System Status").click()
     table = page.locator(".fp-status").first
     table.wait_for()
     text = table.inner_text()
@@ -118,9 +122,9 @@ def test_stale_store_shows_the_banner(page: Any, fresh_store: Path, tmp_path: Pa
     server, url = serve_app(fresh_store, tmp_path)
     try:
         open_app(page, url)
-        banner = page.locator(".fp-banner").first
+        banner = page.get_by_text("Forecast data are stale").first
         banner.wait_for()
-        assert "stale" in banner.inner_text()
+        assert "ago" in banner.inner_text()
     finally:
         server.stop()
 
@@ -143,7 +147,7 @@ def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: 
     server, url = serve_app(fresh_store, tmp_path, api=api_server)
     try:
         open_app(page, url)
-        page.get_by_text("Point Map").click()
+        page.locator(".bk-tab", has_text="Point Map").click()
         events = page.locator(".fp-map .bk-Canvas").first
         events.wait_for()
         box = events.bounding_box()
@@ -159,7 +163,7 @@ def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: 
         wait_until(lambda: page.get_by_text("Nearest grid cell per source").count() == 0, message="form closed")
 
         click_map(0.45, 0.55)
-        assert "km away" in page.locator(".fp-preview").first.inner_text()
+        assert "km away" in page.locator(".fp-preview-body").first.inner_text()
         page.get_by_placeholder("e.g. My Cabin").fill("Test Ridge Hut")
         page.get_by_placeholder("e.g. My Cabin").press("Enter")
         page.get_by_role("button", name="Confirm").click()
