@@ -70,6 +70,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
         },
         "s3:GetObject": POINTS_JSON,
         "s3:PutObject": POINTS_JSON,
+        "s3:ListBucket": {BUCKET},  # only to get 404 (not 403) for a missing points file
         "ecs:RunTask": {EXTRACTION_FAMILY},
         "iam:PassRole": EXTRACTION_ROLES,
     },
@@ -174,11 +175,16 @@ def _statement(role: dict[str, Any], action: str) -> dict[str, Any]:
     return found
 
 
-def test_app_lists_only_its_readable_prefixes(roles: dict[str, dict[str, Any]]) -> None:
+def test_listing_is_limited_by_prefix(roles: dict[str, dict[str, Any]]) -> None:
+    # IfExists: S3 checks ListBucket (without a prefix) to answer 404 rather than 403 for a missing
+    # key, which the store maps to ArtifactNotFound; real list calls stay limited to the prefixes.
     condition = _statement(roles["AppTaskRole"], "s3:ListBucket")["Condition"]
-    assert set(condition["StringLike"]["s3:prefix"]) == {
+    assert set(condition) == {"StringLikeIfExists"}
+    assert set(condition["StringLikeIfExists"]["s3:prefix"]) == {
         f"{prefix}*" for prefix in (layout.FORECASTS_PREFIX, layout.MANIFESTS_PREFIX, layout.DASHBOARD_PREFIX)
     }
+    condition = _statement(roles["PointsApiRole"], "s3:ListBucket")["Condition"]
+    assert condition == {"StringEqualsIfExists": {"s3:prefix": layout.PRE_CANNED_POINTS_KEY}}
 
 
 @pytest.mark.parametrize("role_name", ["PointsApiRole", "SchedulerRole"])
