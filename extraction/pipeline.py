@@ -294,7 +294,7 @@ def _build(
     store: ArtifactStore,
 ) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
     """Artifacts to write per planned source; in a --points run, merged with the published ones."""
-    encode: list[tuple[str, pa.Table, ArtifactKind]] = []
+    pending: list[PendingArtifact] = []
     infos: list[SourceRunInfo] = []
     errors: list[ExtractionError] = []
     offset = 0
@@ -311,6 +311,7 @@ def _build(
         errors += built.errors
         init_date = plan.init.init_time.date()
         replaced = {m.point.point_id for m in plan.mapped}
+        encode: list[tuple[str, pa.Table, ArtifactKind]] = []
         for variable_id, tables in built.tables.items():
             for kind, table in tables.items():
                 key = artifact_key(sid, variable_id, init_date, kind)
@@ -326,13 +327,12 @@ def _build(
                     # a --points run keeps the published map (the next full run redraws it)
                     table = before if kind == "map_summary" else merge_points(before, table, kind, replaced)
                 encode.append((key, table, kind))
+        del built  # encode source by source: only one source's tables are in memory at a time
+        # Parquet encoding releases the GIL: a few threads
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            encoded = list(pool.map(lambda item: parquet_bytes(item[1], item[2]), encode))
+        pending += [PendingArtifact(k, data, t.num_rows) for (k, t, _), data in zip(encode, encoded, strict=True)]
         infos.append(plan.run_info())
-    # Parquet encoding releases the GIL: encode the run's artifacts on a few threads
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        encoded = list(pool.map(lambda item: parquet_bytes(item[1], item[2]), encode))
-    pending = [
-        PendingArtifact(key, data, table.num_rows) for (key, table, _), data in zip(encode, encoded, strict=True)
-    ]
     return pending, infos, errors
 
 
