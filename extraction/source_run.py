@@ -71,6 +71,7 @@ class SourcePlan:
             member_count=int(self.members.size),
             variables=sorted(self.output_units),
             grid=self.grid,
+            snapshot_id=self.snapshot_id,
         )
 
 

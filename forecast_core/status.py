@@ -116,6 +116,7 @@ class SourceRunInfo(ContractModel):
     member_count: NonNegativeInt
     variables: list[Identifier]
     grid: GridSpec | None = None
+    snapshot_id: str | None = None  # the Icechunk snapshot every read of the run came from
 
 
 class RunManifest(ContractModel):

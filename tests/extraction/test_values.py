@@ -151,6 +151,7 @@ def test_partial_gefs_init_is_marked_and_not_filled(published: tuple[ArtifactSto
     assert gefs.is_partial and gefs.ingested_lead_hours == 384.0 and gefs.expected_lead_hours == 840.0
     assert not ifs.is_partial and ifs.member_count == 5
     assert gefs.grid is not None and gefs.grid.latitude_count == 721
+    assert gefs.snapshot_id and ifs.snapshot_id and gefs.snapshot_id != ifs.snapshot_id
     totals = _table(store, report.manifest, "gefs", "precipitation_total", "points").to_pandas()
     late = totals[totals["lead_hours"] > 384]
     assert late["value"].isna().all() and not late["is_ingested"].any()
