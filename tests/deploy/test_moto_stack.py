@@ -36,7 +36,7 @@ MOTO_SKIPS = {
     "AWS::SecretsManager::Secret",
 }
 LEFT_OUT = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage"}
-CONDITIONAL_OFF = {"ExtractionEgressToDask"}  # DaskSchedulerAddress is empty
+CONDITIONAL_OFF = {"ExtractionEgressToDask", "CognitoLoginRule", "OidcLoginRule"}  # no Dask address, AuthMode none
 
 
 def _stub_code(client: Any) -> None:

@@ -99,16 +99,29 @@ def test_https_listener_with_certificate_and_optional_auth(resources: dict[str, 
     assert (https["Protocol"], https["Port"]) == ("HTTPS", 443)
     assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
     assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
-    condition, cognito, rest = https["DefaultActions"]["Fn::If"]
-    assert condition == "UseCognito"
-    assert [action["Type"] for action in cognito] == ["authenticate-cognito", "forward"]
-    oidc_condition, oidc, plain = rest["Fn::If"]
-    assert oidc_condition == "UseOidc"
-    assert [action["Type"] for action in oidc] == ["authenticate-oidc", "forward"]
-    assert "{{resolve:secretsmanager:" in oidc[0]["AuthenticateOidcConfig"]["ClientSecret"]["Fn::Sub"]
-    assert [action["Type"] for action in plain] == ["forward"]
+    condition, with_login, without_login = https["DefaultActions"]["Fn::If"]
+    assert condition == "UseAuth"
+    assert [action["Type"] for action in with_login] == ["fixed-response"]  # only the login rule forwards
+    assert without_login == [{"Type": "forward", "TargetGroupArn": {"Ref": "AppTargetGroup"}}]
+    rules = of_type(resources, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    for name, kind, mode in (
+        ("CognitoLoginRule", "authenticate-cognito", "UseCognito"),
+        ("OidcLoginRule", "authenticate-oidc", "UseOidc"),
+    ):
+        rule = rules[name]
+        assert resources[name]["Condition"] == mode
+        assert rule["ListenerArn"] == {"Ref": "HttpsListener"}
+        assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]
+        assert [action["Type"] for action in rule["Actions"]] == [kind, "forward"]
+        assert rule["Actions"][0]["Order"] < rule["Actions"][1]["Order"]
+    secret = rules["OidcLoginRule"]["Actions"][0]["AuthenticateOidcConfig"]["ClientSecret"]["Fn::Sub"]
+    assert secret.startswith("{{resolve:secretsmanager:")  # never a literal secret
     (redirect,) = listeners["HttpListener"]["DefaultActions"]
     assert redirect["Type"] == "redirect" and redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    handle = resources["AppRoutingReady"]["Metadata"]
+    assert resources["AppService"]["DependsOn"] == ["AppRoutingReady"]
+    assert handle["CognitoLoginRule"]["Fn::If"][1] == {"Ref": "CognitoLoginRule"}
+    assert handle["OidcLoginRule"]["Fn::If"][1] == {"Ref": "OidcLoginRule"}
 
 
 def _container(resources: dict[str, Any], definition: str) -> dict[str, Any]:
