@@ -16,9 +16,7 @@ neighbouring cells' versions to be those read before the scan: a create nearby t
 between cancels the transaction, which then re-scans and answers 409 ``distance``.
 
 After each write ``dashboard/config/pre_canned_points.json`` is rebuilt from a consistent scan
-with an S3 compare-and-swap, then re-read and compared with a fresh scan; a mismatch (a slower
-writer's stale rebuild landed last, which real S3's IfMatch prevents but moto's does not) rebuilds
-again. The last writer to verify therefore always leaves the file equal to the table.
+with an S3 compare-and-swap until the file reflects the write (``rebuild_points_file``).
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import boto3
@@ -214,8 +213,9 @@ class DynamoRepository:
             ]
             reasons = self._transact(puts + self._cell_guards(cells, versions))
             if reasons is None:
-                self._rebuild_after_write()
-                return WriteResult("create", None, point)
+                result = WriteResult("create", None, point)
+                self._rebuild_after_write(result)
+                return result
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise self._name_taken(point.point_name)
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -273,8 +273,9 @@ class DynamoRepository:
             after = updated_point(before, update) if update is not None else None
             reasons = self._replace_point(before, after)
             if reasons is None:
-                self._rebuild_after_write()
-                return WriteResult("update" if after else "delete", before, after)
+                result = WriteResult("update" if after else "delete", before, after)
+                self._rebuild_after_write(result)
+                return result
             if after is not None and len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                 raise self._name_taken(after.point_name, exclude_id=point_id)
             time.sleep(0.01 * 2**attempt)  # the point changed under us: re-read and retry
@@ -288,30 +289,40 @@ class DynamoRepository:
 
     # --- the points file ---------------------------------------------------------------------
 
-    def _rebuild_after_write(self) -> None:
+    def _rebuild_after_write(self, result: WriteResult) -> None:
         """Rebuild after a committed write; a failure is logged, not raised (the table has the
         write, and the next write's rebuild repairs the file)."""
+
+        def reflects(points: list[Point]) -> bool:
+            if result.after is not None:
+                return result.after in points
+            return all(point.point_id != result.point.point_id for point in points)
+
         try:
-            self.rebuild_points_file()
+            self.rebuild_points_file(reflects)
         except StorageConflict:
             log.exception("points file not rebuilt after a committed write")
 
-    def rebuild_points_file(self) -> None:
-        """Make ``pre_canned_points.json`` equal to the table.
+    def rebuild_points_file(self, reflects: Callable[[list[Point]], bool] | None = None) -> None:
+        """Rebuild ``pre_canned_points.json`` from the table until it ``reflects`` a committed write
+        (default: until it equals the table).
 
-        Each round scans the table and reads the file with its ETag; if they agree the work is done
-        (possibly by another writer), else the scan is written with ``IfMatch`` (``IfNoneMatch``
-        when absent) and the next round checks the result. Returning only after seeing file ==
-        table means the last writer to return leaves them equal, even where (as in moto) two
-        conditional puts can both succeed.
+        Each round reads the file and its ETag, stops if the file already reflects the write (a
+        later writer's rebuild carried it), else scans the table and writes the scan with
+        ``IfMatch`` (``IfNoneMatch`` when absent); the next round re-reads to verify. File first,
+        then table: a put conditional on that ETag carries a scan taken after every put before it,
+        so with S3's atomic IfMatch no committed write is ever dropped from the file. (moto's
+        IfMatch is not atomic; the verifying re-read catches a lost race of this writer's own
+        put, and the tests serialise puts to get S3's guarantee.)
         """
         with self._rebuild_lock:
             for attempt in range(REBUILD_ATTEMPTS):
-                points = self.scan_points()
                 data, etag = s3_cas.read_object(self.s3, self.target)
-                if data is not None and parse_document(data) == points:
+                current = parse_document(data) if data is not None else None
+                if current is not None and (reflects(current) if reflects else current == self.scan_points()):
                     return
-                if not s3_cas.put_if_unchanged(self.s3, self.target, points_document(points), etag):
+                document = points_document(self.scan_points())
+                if not s3_cas.put_if_unchanged(self.s3, self.target, document, etag):
                     time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 (jitter)
         raise StorageConflict("the points file could not be brought in line with the table; try again")
 

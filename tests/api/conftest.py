@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,6 +32,16 @@ def embedded_services(store_url: str, distance_km: float = 0.5, max_body_bytes: 
     return services.Services(
         StoreRepository(store, distance_km), StoreAuditLog(store), NoExtraction("tests"), max_body_bytes
     )
+
+
+@pytest.fixture(autouse=True)
+def _quiet_moto_request_log() -> Iterator[None]:
+    """moto's server logs every request at INFO; formatting thousands of them slows the races."""
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ file lock works across processes). AWS: 50 repositories (as 50 Lambda containers
 own clients and rebuild lock) against the moto server; moto's non-atomic IfMatch makes the
 verify-and-rebuild step necessary.
 
-moto's ``TransactWriteItems`` is not isolated under concurrent requests (no lock; a cancelled
-transaction restores a deep copy of the whole table, undoing other writers' items), so these
-tests serialise that one call — the isolation real DynamoDB transactions give — and let
-everything else (scans, reads, S3 compare-and-swap) race.
+moto evaluates neither kind of condition atomically under concurrent requests: its
+``TransactWriteItems`` has no lock (and a cancelled transaction restores a deep copy of the whole
+table, undoing other writers' items), and its ``PutObject`` checks ``IfMatch`` and writes without
+a lock. These tests therefore serialise exactly those two calls — the atomicity real DynamoDB and
+S3 give — and let everything else (scans, reads, retries, backoff) race.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,16 +42,22 @@ N = 50
 _TRANSACTIONS = threading.Lock()
 
 
+_CONDITIONAL_PUTS = threading.Lock()
+
+
+def _atomic(call: Callable[..., object], lock: threading.Lock) -> Callable[..., object]:
+    def serialised(**kwargs: object) -> object:
+        with lock:
+            return call(**kwargs)
+
+    return serialised
+
+
 def _writer(api_table: str, store_url: str, endpoint: str) -> DynamoRepository:
-    """A repository like one Lambda container, its DynamoDB transactions serialised (see above)."""
+    """A repository like one Lambda container; its conditional writes made atomic (see above)."""
     repository = DynamoRepository(api_table, store_url, 0.5, endpoint)
-    original = repository.client.transact_write_items
-
-    def transact(**kwargs: object) -> object:
-        with _TRANSACTIONS:
-            return original(**kwargs)
-
-    repository.client.transact_write_items = transact
+    repository.client.transact_write_items = _atomic(repository.client.transact_write_items, _TRANSACTIONS)
+    repository.s3.put_object = _atomic(repository.s3.put_object, _CONDITIONAL_PUTS)
     return repository
 
 
