@@ -9,11 +9,18 @@ Routes and bodies (the API's OpenAPI document is the full reference):
   422 ``{"error": "validation", "message": str, "fields": [{"field": str, "message": str}, …]}``
 - ``PATCH /points/{point_id}`` with a PointUpdate → 200 ``{"point": Point}``; 404 / 409 / 422 as above
 - ``DELETE /points/{point_id}`` → 200 ``{"point": Point}`` (see the API's docs for its semantics)
+
+Behind API Gateway with IAM auth (the deployed stack), requests are signed with SigV4 (service
+``execute-api``) using the caller's AWS credentials — the ECS task role in production. Signing is
+on automatically for ``*.execute-api.<region>.amazonaws.com`` hosts, or forced with
+``sign_aws=True`` / ``FORECAST_API_SIGV4=1`` (custom domains).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,20 +52,60 @@ class PointsService(Protocol):
     def delete_point(self, point_id: str) -> Point: ...
 
 
-class HttpPointsClient:
-    """PointsService over HTTP (the local server, or API Gateway behind a signing proxy)."""
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
-    def __init__(self, base_url: str, timeout_seconds: float = 10.0, headers: dict[str, str] | None = None):
+
+def _aws_region_for(url: str) -> str | None:
+    """The region of an API Gateway execute-api URL, else None."""
+    match = _EXECUTE_API_HOST.match(urllib.parse.urlsplit(url).hostname or "")
+    return match.group(1) if match else None
+
+
+def sigv4_headers(method: str, url: str, body: bytes | None, headers: dict[str, str], region: str) -> dict[str, str]:
+    """Headers of a SigV4-signed (``execute-api``) request with the default AWS credentials."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise PointsApiError(status=0, message="no AWS credentials to sign the write-back API request")
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+class HttpPointsClient:
+    """PointsService over HTTP: the local server, or API Gateway with IAM (SigV4) auth."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float = 10.0,
+        headers: dict[str, str] | None = None,
+        sign_aws: bool | None = None,
+        region: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.headers = dict(headers or {})
+        detected_region = _aws_region_for(self.base_url)
+        forced = os.environ.get("FORECAST_API_SIGV4", "") in {"1", "true", "yes"}
+        self.sign_aws = sign_aws if sign_aws is not None else (detected_region is not None or forced)
+        self.region = region or detected_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **self.headers}
+        if self.sign_aws:
+            if not self.region:
+                raise PointsApiError(status=0, message="set AWS_REGION to sign write-back API requests")
+            headers = sigv4_headers(method, url, body, headers, self.region)
         request = urllib.request.Request(  # noqa: S310 (URL is the configured API base)
-            f"{self.base_url}{path}",
+            url,
             data=body,
             method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json", **self.headers},
+            headers=headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310

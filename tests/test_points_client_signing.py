@@ -1,0 +1,64 @@
+"""The app's write-back client signs requests with SigV4 where API Gateway uses IAM auth."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from forecast_core.points_client import HttpPointsClient, PointsApiError
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(dict(self.headers.items()))
+        body = json.dumps({"points": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def recorder() -> Iterator[str]:
+    _Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_local_api_requests_are_not_signed(recorder: str) -> None:
+    assert HttpPointsClient(recorder).list_points() == []
+    assert "Authorization" not in _Recorder.seen[-1]
+
+
+def test_signing_adds_a_sigv4_authorization(recorder: str) -> None:
+    client = HttpPointsClient(recorder, sign_aws=True, region="us-west-2")
+    assert client.list_points() == []
+    headers = _Recorder.seen[-1]
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-west-2/execute-api/aws4_request" in headers["Authorization"]
+    assert "X-Amz-Date" in headers
+
+
+def test_execute_api_hosts_are_signed_automatically() -> None:
+    client = HttpPointsClient("https://abc123.execute-api.eu-west-1.amazonaws.com/prod")
+    assert client.sign_aws and client.region == "eu-west-1"
+    assert not HttpPointsClient("http://127.0.0.1:5007").sign_aws
+
+
+def test_unreachable_api_is_a_clear_error() -> None:
+    with pytest.raises(PointsApiError, match="unreachable") as raised:
+        HttpPointsClient("http://127.0.0.1:9", timeout_seconds=2).list_points()
+    assert raised.value.status == 0
