@@ -83,36 +83,53 @@ def _along_lead(vector: FloatArray, ndim: int) -> FloatArray:
     return vector.reshape(shape)
 
 
-def evaluate(node: Node, fields: Mapping[str, npt.ArrayLike], steps: FloatArray) -> FloatArray:
-    """Value of ``node`` given raw ``fields`` (canonical order) and ``steps`` (see step_seconds)."""
+def evaluate(
+    node: Node, fields: Mapping[str, npt.ArrayLike], steps: FloatArray, memo: dict[str, FloatArray] | None = None
+) -> FloatArray:
+    """Value of ``node`` given raw ``fields`` (canonical order) and ``steps`` (see step_seconds).
+
+    ``memo`` (optional, per block of fields) reuses results of identical sub-derivations across
+    variables, e.g. the precipitation amount that snowfall multiplies. Results must not be mutated.
+    """
+    if memo is None:
+        return _evaluate(node, fields, steps, None)
+    key = node.model_dump_json()
+    if key not in memo:
+        memo[key] = _evaluate(node, fields, steps, memo)
+    return memo[key]
+
+
+def _evaluate(
+    node: Node, fields: Mapping[str, npt.ArrayLike], steps: FloatArray, memo: dict[str, FloatArray] | None
+) -> FloatArray:
     if isinstance(node, FieldNode):
         if node.variable not in fields:
             raise MissingVariable(f"field {node.variable!r} was not read")
         return np.asarray(fields[node.variable], dtype=np.float64)
     if isinstance(node, StepAmountNode):
-        rate = evaluate(node.of, fields, steps)
+        rate = evaluate(node.of, fields, steps, memo)
         return rate * _along_lead(steps, rate.ndim)
     if isinstance(node, HypotNode):
-        return np.hypot(evaluate(node.x, fields, steps), evaluate(node.y, fields, steps))
+        return np.hypot(evaluate(node.x, fields, steps, memo), evaluate(node.y, fields, steps, memo))
     if isinstance(node, MultiplyNode):
-        product = evaluate(node.factors[0], fields, steps)
+        product = evaluate(node.factors[0], fields, steps, memo)
         for factor in node.factors[1:]:
-            product = product * evaluate(factor, fields, steps)
+            product = product * evaluate(factor, fields, steps, memo)
         return product
     if isinstance(node, LinearNode):
-        return evaluate(node.of, fields, steps) * node.scale + node.offset
+        return evaluate(node.of, fields, steps, memo) * node.scale + node.offset
     if isinstance(node, ClipNode):
-        values = evaluate(node.of, fields, steps)
+        values = evaluate(node.of, fields, steps, memo)
         low = -np.inf if node.minimum is None else node.minimum
         high = np.inf if node.maximum is None else node.maximum
         return np.clip(values, low, high)
     if isinstance(node, InCodesNode):
-        values = evaluate(node.of, fields, steps)
+        values = evaluate(node.of, fields, steps, memo)
         finite = np.isfinite(values)
         hit = np.isin(np.round(np.where(finite, values, 0.0)), node.codes)
         return np.where(finite, hit.astype(np.float64), np.nan)
     if isinstance(node, ReplaceBelowNode):
-        values = evaluate(node.of, fields, steps)
+        values = evaluate(node.of, fields, steps, memo)
         with np.errstate(invalid="ignore"):
             return np.where(values < node.threshold, node.value, values)
     raise DerivationError(f"unknown node {type(node).__name__}")

@@ -117,34 +117,52 @@ def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float3
     return np.transpose(block, [dims.index(dim) for dim in (MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM)])
 
 
+def _derive(
+    variables: tuple[VariableJob, ...],
+    cells: dict[str, npt.NDArray[np.float64]],
+    steps: npt.NDArray[np.float64],
+    ingested: npt.NDArray[np.bool_],
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Every output variable (and running total) on ``cells`` ``(member, lead, cell)``; the leads
+    must run from the first lead without gaps when a running total is asked for."""
+    memo: dict[str, npt.NDArray[np.float64]] = {}
+    complete = bool(ingested.all())
+    outputs: dict[str, npt.NDArray[np.float64]] = {}
+    for variable in variables:
+        values = evaluate(variable.node, cells, steps, memo)
+        if not complete:
+            values = np.where(ingested[:, :, None], values, np.nan)
+        outputs[variable.variable_id] = values
+        if variable.total_id is not None:
+            outputs[variable.total_id] = running_total(values, ingested)
+    return outputs
+
+
 def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> TileResult:
-    """Derive every variable on the needed cells of an in-memory tile (the points' cells and the
-    map box), then split them into point series and map statistics."""
+    """Derive the variables on the cells the run needs from an in-memory tile: the points' cells
+    at every lead, and the map box at the map leads only (at every lead up to the last map lead
+    when a running total needs the steps before it); then split into series and statistics."""
     rows = np.asarray(job.point_rows, dtype=np.int64)
     cols = np.asarray(job.point_cols, dtype=np.int64)
-    n_points = rows.size
-    box_shape: tuple[int, int] = (0, 0)
+    point_cells = {name: block[:, :, rows, cols].astype(np.float64) for name, block in fields.items()}
+    points = {
+        name: values.astype(np.float32)
+        for name, values in _derive(job.variables, point_cells, job.steps, job.ingested).items()
+    }
+    maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
     if job.map_box is not None and job.map_leads:
         lat0, lat1, lon0, lon1 = job.map_box
-        box_rows, box_cols = np.meshgrid(np.arange(lat0, lat1), np.arange(lon0, lon1), indexing="ij")
-        box_shape = box_rows.shape
-        rows = np.concatenate([rows, box_rows.reshape(-1)])
-        cols = np.concatenate([cols, box_cols.reshape(-1)])
-    cells = {name: block[:, :, rows, cols] for name, block in fields.items()}  # (member, lead, cell)
-    points: dict[str, npt.NDArray[np.float32]] = {}
-    maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
-    for variable in job.variables:
-        values = evaluate(variable.node, cells, job.steps)
-        values = np.where(job.ingested[:, :, None], values, np.nan)
-        outputs = {variable.variable_id: values}
-        if variable.total_id is not None:
-            outputs[variable.total_id] = running_total(values, job.ingested)
-        for output_id, series in outputs.items():
-            points[output_id] = series[:, :, :n_points].astype(np.float32)
-            if box_shape != (0, 0):
-                sub = series[:, list(job.map_leads), n_points:].reshape(series.shape[0], len(job.map_leads), *box_shape)
-                stats = ensemble_stats(sub, MAP_STATS)
-                maps[output_id] = {name: stat.astype(np.float32) for name, stat in stats.items()}
+        any_total = any(variable.total_id is not None for variable in job.variables)
+        leads = np.arange(max(job.map_leads) + 1) if any_total else np.asarray(job.map_leads)
+        pick = [int(np.nonzero(leads == lead)[0][0]) for lead in job.map_leads]
+        map_cells = {
+            name: block[:, leads, lat0:lat1, lon0:lon1].reshape(block.shape[0], leads.size, -1).astype(np.float64)
+            for name, block in fields.items()
+        }
+        derived = _derive(job.variables, map_cells, job.steps[leads], job.ingested[:, leads])
+        for output_id, series in derived.items():
+            sub = series[:, pick].reshape(series.shape[0], len(pick), lat1 - lat0, lon1 - lon0)
+            maps[output_id] = {name: stat.astype(np.float32) for name, stat in ensemble_stats(sub, MAP_STATS).items()}
     return TileResult(points=points, maps=maps)
 
 

@@ -206,3 +206,19 @@ def test_status_and_log_written(published: tuple[ArtifactStore, RunReport], tmp_
     assert "precipitation_total" in status.variables_processed
     lines = store.read_bytes(extraction_log_key(report.run_id)).decode().splitlines()
     assert '"event":"published"' in "".join(lines) and '"snapshot"' in lines[1]
+
+
+def test_map_of_a_running_total_matches_numpy(
+    published: tuple[ArtifactStore, RunReport], tiny_registry: SourceRegistry
+) -> None:
+    store, report = published
+    assert report.manifest is not None
+    maps = _table(store, report.manifest, "ecmwf_ifs_ens", "precipitation_total", "map_summary").to_pandas()
+    ds = _open(tiny_registry, "ecmwf_ifs_ens")
+    hours = list(ds["lead_time"].values.astype("timedelta64[h]").astype(int))
+    for lead_hours in (24.0, 240.0):
+        row = maps[maps["lead_hours"] == lead_hours].iloc[11]
+        totals = _expected(ds, "ecmwf_ifs_ens", "precipitation_total", row["latitude"], row["longitude"])
+        at_lead = totals[:, hours.index(int(lead_hours))]
+        assert row["median"] == pytest.approx(np.median(at_lead), rel=1e-5, abs=1e-6)
+        assert row["q10"] == pytest.approx(np.quantile(at_lead, 0.1), rel=1e-5, abs=1e-6)
