@@ -122,3 +122,19 @@ def test_inventory_of_a_local_store_appends_history(store_url: str, tiny_registr
     expected = round(second.total_size_bytes / 2**30 * 0.023, 6)
     assert second.estimated_monthly_storage_usd == pytest.approx(expected)
     assert len(read_history(store)) == 2
+
+
+def test_inventory_cli_prints_status_and_emf(
+    store_url: str, tiny_registry: SourceRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from forecast_core.cli import main
+
+    seed(store_url, tiny_registry, make_points(TWO))
+    assert main(["inventory", "--store", store_url]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    emf = json.loads(lines[-1])
+    assert emf["ArtifactStoreObjects"] == 3.0 and emf["ArtifactStoreBytes"] > 0
+    status = json.loads("\n".join(lines[:-1]))
+    assert status["object_count"] == 3 and status["price_per_gb_month_usd"] == 0.023
