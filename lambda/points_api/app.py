@@ -41,7 +41,7 @@ def _field_name(location: Any, kind: str = "") -> str:
     if kind == "json_invalid":
         return "body"
     parts = [str(part) for part in (location or ()) if part != "body"]
-    return ".".join(parts) or "body"
+    return (".".join(parts) or "body")[:64]  # an unknown field's name is client text: keep it short
 
 
 @app.exception_handler(RequestValidationError)
@@ -74,7 +74,7 @@ def _on_unexpected(error: Exception) -> Response[Any]:
 @app.not_found
 def _on_not_found(_: Exception) -> Response[Any]:
     event = app.current_event
-    return _json(404, {"error": "not_found", "message": f"no route {event.http_method} {event.path}"})
+    return _json(404, {"error": "not_found", "message": f"no route {event.http_method} {event.path[:200]}"})
 
 
 def _body_size(event: dict[str, Any]) -> int:
