@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -137,3 +140,13 @@ def test_lookalike_and_spacing_variants_are_duplicates(local_api: LocalApi) -> N
             client.create_point(_payload(variant, latitude=float(index)))
         assert refused.value.status == 409 and refused.value.conflict is not None, variant
         assert refused.value.conflict["reason"] == "name", variant
+
+
+def test_cli_needs_a_store_and_lists_its_options() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "FORECAST_STORE_URL"}
+    command = [sys.executable, "-m", "forecast_core.cli", "api"]
+    missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "--store" in missing.stderr
+    shown = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True, timeout=60)
+    for option in ("--store", "--port", "--host", "--endpoint-url", "--no-extract"):
+        assert option in shown.stdout
