@@ -130,7 +130,11 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ``log_metrics`` would warn about that on every read).
     """
     try:
-        limit = services.current().max_body_bytes
+        try:
+            limit = services.current().max_body_bytes
+        except Exception:  # noqa: BLE001 (misconfiguration: answer JSON, log the cause)
+            logger.exception("the API cannot start its services")
+            return _raw_response(500, {"error": "internal", "message": "the API is misconfigured"})
         if _body_size(event) > limit:
             return _too_large(limit)
         text_event = _text_body(event)

@@ -75,3 +75,14 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARTIFACT_STORE_URL", "s3://bucket")
     settings = ApiSettings.from_env()
     assert settings.aws_mode and settings.artifact_store_url == "s3://bucket"
+
+
+def test_misconfiguration_answers_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("POINTS_TABLE_NAME", "POINTS_API_STORE_URL", "FORECAST_STORE_URL", "ARTIFACT_STORE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    services.configure(None)
+    try:
+        status, answer = call(recorded_event("get_health.json"))
+    finally:
+        services.configure(None)
+    assert (status, answer["error"]) == (500, "internal")
