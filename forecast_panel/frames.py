@@ -19,7 +19,8 @@ from forecast_core import units
 from forecast_core.parquet_schemas import QUANTILE_COLUMNS
 
 STAT_COLUMNS = (*QUANTILE_COLUMNS, "mean")
-BOX_COLUMNS = ["x0", "y0", "x1", "y1", "source", "color", "label"]
+BOX_COLUMNS = ["x0", "y0", "x1", "y1", "source", "color", "valid", *QUANTILE_COLUMNS, "members"]
+EXCEEDANCE_COLUMNS = ["x0", "y0", "x1", "y1", "source", "color", "valid", "probability"]
 SEGMENT_COLUMNS = ["x0", "y0", "x1", "y1", "source", "color"]
 SPAN_COLUMNS = ["x0", "x1"]
 
@@ -56,10 +57,10 @@ class OverviewFrames:
 def empty(columns: Sequence[str]) -> pd.DataFrame:
     """An empty frame whose x columns are UTC datetimes (so glyphs keep a datetime axis)."""
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
-    for name in ("x0", "x1", "valid_time"):
+    for name in ("x0", "x1", "valid_time", "valid"):
         if name in frame:
             frame[name] = pd.Series(dtype="datetime64[ns]")
-    for name in ("source", "color", "label"):
+    for name in ("source", "color"):
         if name in frame:
             frame[name] = pd.Series(dtype="object")
     return frame
@@ -101,13 +102,11 @@ def step_of(frames: Sequence[SourceFrame]) -> pd.Timedelta:
     return pd.Timedelta(min(steps)) if steps else pd.Timedelta(hours=6)
 
 
-def _fmt(value: object) -> str:
-    number = float(value)  # type: ignore[arg-type]
-    return "–" if not np.isfinite(number) else f"{number:.1f}"
+def box_frames(frames: Sequence[SourceFrame], *, bands: bool) -> tuple[pd.DataFrame, ...]:
+    """(whiskers, outer, inner, medians) for boxes dodged per source, or step bands if ``bands``.
 
-
-def box_frames(frames: Sequence[SourceFrame], unit_label: str, *, bands: bool) -> tuple[pd.DataFrame, ...]:
-    """(whiskers, outer, inner, medians) for boxes dodged per source, or step bands if ``bands``."""
+    Box frames carry the statistics (``valid``, min … max, members) for the hover tooltip.
+    """
     step = step_of(frames)
     count = max(len(frames), 1)
     slot = step * 0.8 / count
@@ -117,17 +116,14 @@ def box_frames(frames: Sequence[SourceFrame], unit_label: str, *, bands: bool) -
         if rows.empty:
             continue
         times = naive_utc(rows["valid_time"])
-        label = [
-            f"{item.display_name} · {time:%a %d %b %H:%M} UTC · min {_fmt(r.min)} · q10 {_fmt(r.q10)} · "
-            f"q25 {_fmt(r.q25)} · median {_fmt(r.median)} · q75 {_fmt(r.q75)} · q90 {_fmt(r.q90)} · "
-            f"max {_fmt(r.max)} {unit_label} ({_fmt(r.member_count).removesuffix('.0')} members)"
-            for time, r in zip(times, rows.itertuples(index=False), strict=True)
-        ]
         common = {"source": item.display_name, "color": item.color}
+        stats = {name: rows[name].to_numpy(dtype="float64") for name in QUANTILE_COLUMNS}
+        stats["members"] = rows["member_count"].to_numpy(dtype="float64")
+        stats["valid"] = times.to_numpy()
         if bands:
             x0, x1 = times - step / 2, times + step / 2
-            outer.append(pd.DataFrame({"x0": x0, "y0": rows.q10, "x1": x1, "y1": rows.q90, **common, "label": label}))
-            inner.append(pd.DataFrame({"x0": x0, "y0": rows.q25, "x1": x1, "y1": rows.q75, **common, "label": label}))
+            outer.append(pd.DataFrame({"x0": x0, "y0": rows.q10, "x1": x1, "y1": rows.q90, **common, **stats}))
+            inner.append(pd.DataFrame({"x0": x0, "y0": rows.q25, "x1": x1, "y1": rows.q75, **common, **stats}))
             medians.append(_line(times, rows["median"].to_numpy(), common))
             continue
         centre = times + (index - (count - 1) / 2) * slot
@@ -135,13 +131,11 @@ def box_frames(frames: Sequence[SourceFrame], unit_label: str, *, bands: bool) -
         whiskers.append(pd.DataFrame({"x0": centre, "y0": rows["min"], "x1": centre, "y1": rows["max"], **common}))
         outer.append(
             pd.DataFrame(
-                {"x0": centre - narrow, "y0": rows.q10, "x1": centre + narrow, "y1": rows.q90, **common, "label": label}
+                {"x0": centre - narrow, "y0": rows.q10, "x1": centre + narrow, "y1": rows.q90, **common, **stats}
             )
         )
         inner.append(
-            pd.DataFrame(
-                {"x0": centre - wide, "y0": rows.q25, "x1": centre + wide, "y1": rows.q75, **common, "label": label}
-            )
+            pd.DataFrame({"x0": centre - wide, "y0": rows.q25, "x1": centre + wide, "y1": rows.q75, **common, **stats})
         )
         medians.append(
             pd.DataFrame(
@@ -178,9 +172,23 @@ def member_segments(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     for item in frames:
         if item.members is None or item.members.empty:
             continue
-        common = {"source": item.display_name, "color": item.color}
-        for _, rows in item.members.sort_values("lead_hours").groupby("ensemble_member", sort=False):
-            parts.append(_line(naive_utc(rows["valid_time"]), rows["value"].to_numpy(dtype="float64"), common))
+        rows = item.members.sort_values(["ensemble_member", "lead_hours"])
+        times = naive_utc(rows["valid_time"]).to_numpy()
+        values = rows["value"].to_numpy(dtype="float64")
+        member = rows["ensemble_member"].to_numpy()
+        keep = (member[1:] == member[:-1]) & np.isfinite(values[1:]) & np.isfinite(values[:-1])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "x0": times[:-1][keep],
+                    "y0": values[:-1][keep],
+                    "x1": times[1:][keep],
+                    "y1": values[1:][keep],
+                    "source": item.display_name,
+                    "color": item.color,
+                }
+            )
+        )
     return _concat(parts, SEGMENT_COLUMNS)
 
 
@@ -210,11 +218,11 @@ def missing_spans(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     return _concat(spans, SPAN_COLUMNS)
 
 
-def exceedance(frames: Sequence[SourceFrame], threshold_native: float, display_threshold: str) -> pd.DataFrame:
-    """P(value > threshold) per valid time and source, as dodged bars (0–100 %) with a label.
+def exceedance(frames: Sequence[SourceFrame], threshold: float) -> pd.DataFrame:
+    """P(value > threshold) per valid time and source, as dodged bars (0–100 %).
 
-    The probability counts members with data at that lead; a lead where no member has data is
-    left out (not ingested), not drawn as 0 %.
+    ``threshold`` is in the members' units. The probability counts members with data at that
+    lead; a lead where no member has data is left out (not ingested), not drawn as 0 %.
     """
     step = step_of(frames)
     count = max(len(frames), 1)
@@ -224,28 +232,26 @@ def exceedance(frames: Sequence[SourceFrame], threshold_native: float, display_t
         if item.members is None or item.members.empty:
             continue
         members = item.members.dropna(subset=["value"])
-        grouped = members.groupby("valid_time")["value"]
-        probability = (grouped.apply(lambda values: float((values > threshold_native).mean())) * 100.0).reset_index()
-        times = naive_utc(probability["valid_time"])
+        hits = (members["value"].to_numpy() > threshold).astype("float64")
+        probability = pd.Series(hits, index=members["valid_time"]).groupby(level=0).mean() * 100.0
+        times = naive_utc(pd.Series(probability.index))
         centre = times + (index - (count - 1) / 2) * slot
-        label = [
-            f"{item.display_name} · {time:%a %d %b %H:%M} UTC · P(> {display_threshold}) = {value:.0f} %"
-            for time, value in zip(times, probability["value"], strict=True)
-        ]
+        values = probability.to_numpy()
         parts.append(
             pd.DataFrame(
                 {
                     "x0": centre - slot * 0.45,
                     "y0": 0.0,
                     "x1": centre + slot * 0.45,
-                    "y1": probability["value"],
+                    "y1": values,
                     "source": item.display_name,
                     "color": item.color,
-                    "label": label,
+                    "valid": times.to_numpy(),
+                    "probability": values,
                 }
             )
         )
-    return _concat(parts, BOX_COLUMNS)
+    return _concat(parts, EXCEEDANCE_COLUMNS)
 
 
 def shown_table(frames: Sequence[SourceFrame], unit: str) -> pd.DataFrame:

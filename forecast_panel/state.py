@@ -8,6 +8,8 @@ from the configured points; a configured point missing from ``manifest.point_ids
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any, get_args
 
@@ -76,8 +78,19 @@ class OverviewState(param.Parameterized):
         self.datastore = datastore
         self.points: list[Point] = []
         self._threshold_for: str | None = None
+        self.adjusting = 0  # > 0 while a change is cascading into dependent parameters
         super().__init__(**params)
         self.refresh_options()
+
+    @contextlib.contextmanager
+    def _adjusting(self) -> Iterator[None]:
+        """Mark dependent updates (units, init, threshold) made in reaction to another change;
+        views skip those events and redraw once for the change that caused them."""
+        self.adjusting += 1
+        try:
+            yield
+        finally:
+            self.adjusting -= 1
 
     # --- options ------------------------------------------------------------------------------
 
@@ -149,6 +162,10 @@ class OverviewState(param.Parameterized):
 
     @param.depends("variable", "sources", watch=True)
     def _refresh_variable_options(self) -> None:
+        with self._adjusting():
+            self._adjust_to_variable()
+
+    def _adjust_to_variable(self) -> None:
         variable = self.canonical()
         manifest = self.manifest()
         if variable is None:
@@ -166,10 +183,14 @@ class OverviewState(param.Parameterized):
             self.init = LATEST
         if self._threshold_for != self.variable:
             self._threshold_for = self.variable
-            self._convert_threshold()
+            self._default_threshold()
 
     @param.depends("units", watch=True)
     def _convert_threshold(self) -> None:
+        with self._adjusting():
+            self._default_threshold()
+
+    def _default_threshold(self) -> None:
         variable = self.canonical()
         if variable is None or not variable.exceedance_thresholds:
             self.threshold = None
@@ -278,13 +299,11 @@ class OverviewState(param.Parameterized):
     def frames(self) -> fr.OverviewFrames:
         """What the overview draws for the current selection."""
         sources = self.source_frames()
-        unit_label = units.label(self.display_unit())
-        whiskers, outer, inner, medians = fr.box_frames(sources, unit_label, bands=self.view == "bands")
+        whiskers, outer, inner, medians = fr.box_frames(sources, bands=self.view == "bands")
         variable = self.canonical()
-        exceed = fr.empty(fr.BOX_COLUMNS)
+        exceed = fr.empty(fr.EXCEEDANCE_COLUMNS)
         if variable is not None and self.threshold is not None and self.has_exceedance():
-            native_threshold = float(units.convert([self.threshold], self.display_unit(), variable.native_units)[0])
-            exceed = fr.exceedance(sources, native_threshold, f"{self.threshold:g} {unit_label}")
+            exceed = fr.exceedance(sources, float(self.threshold))
         notes = []
         if not self.sources:
             notes.append("select at least one source")

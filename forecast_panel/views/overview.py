@@ -1,9 +1,7 @@
-"""Forecast Overview view: widgets bound to an OverviewState and HoloViews plots that only render.
+"""Forecast Overview view: widgets bound to an OverviewState and a Meteogram that only renders.
 
-The plots are DynamicMaps over a fixed overlay (spans, bands/boxes as Rectangles, whiskers,
-medians, members and the previous init as Segments), so a selection change streams new data
-into the existing Bokeh glyphs instead of rebuilding the figure. Frames are computed once per
-change (``refresh``) and shared by the main and the exceedance plot.
+Frames are computed once per change (``refresh``) and pushed into the Meteogram's existing
+glyphs (a data update, never a rebuilt figure), shared by the main and the exceedance plot.
 """
 
 from __future__ import annotations
@@ -11,15 +9,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import holoviews as hv
-import pandas as pd
 import panel as pn
 import param
-from bokeh.models import HoverTool
 
 from forecast_core import units
 from forecast_panel import frames as fr
 from forecast_panel.state import OverviewState, age_text
+from forecast_panel.views.meteogram import Meteogram
 
 STATE_PARAMS = [
     "sources",
@@ -32,19 +28,6 @@ STATE_PARAMS = [
     "compare_previous",
     "threshold",
 ]
-_HOVER = HoverTool(tooltips=[("", "@label")])
-
-
-def _rectangles(frame: pd.DataFrame, **style: Any) -> hv.Rectangles:
-    return hv.Rectangles(frame, kdims=["x0", "y0", "x1", "y1"], vdims=["source", "color", "label"]).opts(
-        color="color", line_color="color", framewise=True, **style
-    )
-
-
-def _segments(frame: pd.DataFrame, **style: Any) -> hv.Segments:
-    style.setdefault("color", "color")
-    style.setdefault("framewise", True)
-    return hv.Segments(frame, kdims=["x0", "y0", "x1", "y1"], vdims=["source", "color"]).opts(**style)
 
 
 class OverviewView(param.Parameterized):
@@ -58,18 +41,12 @@ class OverviewView(param.Parameterized):
         self.current = state.frames()
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-header"])
         self.notes = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-notes"])
-        stream = hv.streams.Params(self, ["revision"])
-        self.main_plot = hv.DynamicMap(self._main, streams=[stream])
-        self.exceedance_plot = hv.DynamicMap(self._exceedance, streams=[stream])
-        self.main_pane = pn.pane.HoloViews(
-            self.main_plot, sizing_mode="stretch_width", min_height=360, linked_axes=False, css_classes=["fp-main"]
+        self.meteogram = Meteogram()
+        self.main_pane = pn.pane.Bokeh(
+            self.meteogram.main, sizing_mode="stretch_width", min_height=360, css_classes=["fp-main"]
         )
-        self.exceedance_pane = pn.pane.HoloViews(
-            self.exceedance_plot,
-            sizing_mode="stretch_width",
-            min_height=220,
-            linked_axes=False,
-            css_classes=["fp-exceedance"],
+        self.exceedance_pane = pn.pane.Bokeh(
+            self.meteogram.exceedance, sizing_mode="stretch_width", min_height=220, css_classes=["fp-exceedance"]
         )
         self.download = pn.widgets.FileDownload(
             callback=self._csv, filename="forecast.csv", label="Download CSV", width=160
@@ -87,17 +64,20 @@ class OverviewView(param.Parameterized):
         state.param.watch(self._on_change, STATE_PARAMS)
         self._render_text()
         self._place_exceedance()
+        self._push()
 
     # --- updates ------------------------------------------------------------------------------
 
     def _on_change(self, *_: Any) -> None:
-        self.refresh()
+        if not self.state.adjusting:  # the change that caused the cascade redraws once after it
+            self.refresh()
 
     def refresh(self) -> None:
         """Recompute frames and push them to the plots (one data update, no figure rebuild)."""
         self.current = self.state.frames()
         self._render_text()
         self._place_exceedance()
+        self._push()
         self.revision += 1
 
     def _place_exceedance(self) -> None:
@@ -120,54 +100,14 @@ class OverviewView(param.Parameterized):
         self.header.object = "<div class='fp-title'>" + " · ".join(parts) + "</div>"
         self.notes.object = "".join(f"<div class='fp-note'>{fr.escape(note)}</div>" for note in self.current.notes)
 
-    # --- plots (render only) ------------------------------------------------------------------
-
-    def _main(self, revision: int) -> hv.Overlay:
-        frames = self.current
-        ylabel = units.label(self.state.display_unit())
-        bands = self.state.view == "bands"
-        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35, framewise=True)
-        outer = _rectangles(frames.outer, alpha=0.18 if bands else 0.35, line_alpha=0 if bands else 1, tools=[_HOVER])
-        inner = _rectangles(frames.inner, alpha=0.35 if bands else 0.75, line_alpha=0 if bands else 1, tools=[_HOVER])
-        overlay = (
-            spans
-            * _segments(frames.members, alpha=0.25, line_width=1)
-            * outer
-            * _segments(frames.whiskers, line_width=1.5)
-            * inner
-            * _segments(frames.medians, color="black" if not bands else "color", line_width=2)
-            * _segments(frames.previous, line_dash="dashed", line_width=2, alpha=0.9)
-        )
-        return overlay.opts(
-            title=self.state.title(),
-            ylabel=ylabel,
-            xlabel="valid time (UTC)",
-            responsive=True,
-            min_height=360,
-            show_grid=True,
-            framewise=True,
-            active_tools=["pan"],
-            tools=["save"],
-            toolbar="above",
-        )
-
-    def _exceedance(self, revision: int) -> hv.Overlay:
-        frames = self.current
-        spans = hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35, framewise=True)
-        unit = units.label(self.state.display_unit())
+    def _push(self) -> None:
         threshold = self.state.threshold
-        bars = _rectangles(frames.exceedance, alpha=0.8, line_alpha=0, tools=[_HOVER])
-        return (spans * bars).opts(
-            title=f"Probability of exceeding {'–' if threshold is None else f'{threshold:g}'} {unit}",
-            ylabel="%",
-            xlabel="valid time (UTC)",
-            ylim=(0, 100),
-            responsive=True,
-            min_height=220,
-            show_grid=True,
-            framewise=True,
-            tools=["save"],
-            toolbar="above",
+        self.meteogram.update(
+            self.current,
+            title=self.state.title(),
+            unit=units.label(self.state.display_unit()),
+            bands=self.state.view == "bands",
+            threshold="–" if threshold is None else f"{threshold:g}",
         )
 
     def _csv(self) -> io.StringIO:

@@ -163,3 +163,19 @@ def test_app_never_imports_the_pipeline_or_dask() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_view_redraws_once_per_change_with_consistent_units(app_store: Path) -> None:
+    from forecast_panel.views.overview import OverviewView
+
+    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
+    view = OverviewView(state)
+    redraws = []
+    view.param.watch(lambda event: redraws.append(event.new), "revision")
+    state.variable = "precipitation"
+    assert len(redraws) == 1, "units, init and threshold follow the variable in the same redraw"
+    assert set(view.current.table["units"]) == {"mm"} and state.threshold == 1.0
+    state.units = "in"
+    assert len(redraws) == 2
+    assert view.meteogram.exceedance.title.text == "Probability of exceeding 0.04 in"
+    assert len(view.meteogram.sources["inner"].data["x0"]) == len(view.current.inner)

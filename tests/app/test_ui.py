@@ -56,7 +56,7 @@ def header(page: Any) -> str:
 
 
 def plot_pixels(page: Any) -> bytes:
-    shot: bytes = page.locator(".fp-main .bk-Canvas").first.screenshot()
+    shot: bytes = page.locator(".fp-main-plot .bk-Canvas").first.screenshot()
     return shot
 
 
@@ -71,7 +71,7 @@ def test_overview_switches_source_variable_and_point(page: Any, app_url: str) ->
     wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the point switch")
     before = plot_pixels(page)
     page.locator("select").nth(0).select_option(label="Precipitation")
-    page.locator(".fp-exceedance .bk-Canvas").first.wait_for()
+    page.locator(".fp-exceedance-plot .bk-Canvas").first.wait_for()
     wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the variable switch")
     assert "ECMWF IFS ENS" in header(page) and "NOAA GEFS" in header(page), "both sources by default"
     ecmwf = page.locator(".bk-input-group label", has_text="ECMWF IFS ENS")
@@ -80,7 +80,7 @@ def test_overview_switches_source_variable_and_point(page: Any, app_url: str) ->
     ecmwf.click()
     wait_until(lambda: "ECMWF IFS ENS" in header(page), message="source switched on")
     page.locator("select").nth(0).select_option(label="Temperature (2 m)")
-    page.locator(".fp-exceedance .bk-Canvas").first.wait_for(state="detached")
+    page.locator(".fp-exceedance-plot .bk-Canvas").first.wait_for(state="detached")
     time.sleep(1.0)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
