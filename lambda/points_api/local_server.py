@@ -138,10 +138,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
+class LocalApiServer(ThreadingHTTPServer):
+    """Threaded HTTP server with a listen backlog for bursts (socketserver's default is 5, so
+    dozens of simultaneous clients would see refused or reset connections)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def start_server(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     """Serve the configured services in a daemon thread; returns the server and its base URL."""
-    server = ThreadingHTTPServer((host, port), ProxyHandler)
-    server.daemon_threads = True
+    server = LocalApiServer((host, port), ProxyHandler)
     threading.Thread(target=server.serve_forever, name="points-api-local", daemon=True).start()
     return server, _base_url(server)
 
@@ -180,8 +187,7 @@ def run(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url or from_env.endpoint_url,
     )
     services.configure(services.build_services(settings))
-    server = ThreadingHTTPServer((args.host, args.port), ProxyHandler)
-    server.daemon_threads = True
+    server = LocalApiServer((args.host, args.port), ProxyHandler)
     print(f"write-back API on {_base_url(server)} (store {args.store})", flush=True)  # noqa: T201
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
