@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import xarray as xr
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from extraction.derive import DerivationError, UnitMismatch, check_fields, ingested_mask, step_seconds
 from extraction.plan import (
@@ -34,7 +35,7 @@ from extraction.plan import (
 )
 from extraction.sources import open_source_pinned
 from extraction.tables import ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob
+from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
@@ -116,7 +117,7 @@ def plan_source(
     init_time: datetime | None = None,
 ) -> SourcePlan:
     """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData."""
-    ds, pinned, snapshot = open_source_pinned(source)
+    ds, pinned, snapshot = _open_pinned(source)
     init = choose_init(ds, init_time)
     grid = grid_spec(ds)
     mapped, outside = map_points(grid, points)
@@ -163,6 +164,17 @@ def plan_source(
         plan.tile_points.append(list(tile.point_positions))
         plan.tile_map_boxes.append(box)
     return plan
+
+
+@retry(
+    retry=retry_if_exception(is_transient),
+    stop=stop_after_attempt(3),
+    wait=wait_exponential(multiplier=0.5, max=4.0),
+    reraise=True,
+)
+def _open_pinned(source: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
+    """open_source_pinned, retried with backoff when the failure looks transient."""
+    return open_source_pinned(source)
 
 
 def _fields(job: VariableJob) -> list[str]:
