@@ -122,8 +122,8 @@ def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
                     _wait_header(item, label)
                     concurrent.append(time.perf_counter() - started)
             peak = max(peak, _rss_mb(pid))
-            for item in contexts:
-                item.close()
+            for session_context in contexts:
+                session_context.close()
             time.sleep(25)  # Bokeh destroys sessions after the websocket closes (unused lifetime ~15 s)
             after = _rss_mb(pid)
             result["concurrent_sessions"] = {
