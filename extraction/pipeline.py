@@ -12,12 +12,13 @@ import contextlib
 import hashlib
 import io
 import itertools
+import logging
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -43,18 +44,21 @@ from forecast_core.base import utc_now
 from forecast_core.layout import (
     CANONICAL_VARIABLES_KEY,
     EXTRACTION_STATUS_KEY,
+    LATEST_MANIFEST_KEY,
     PRE_CANNED_POINTS_KEY,
     SOURCE_REGISTRY_KEY,
     ArtifactKind,
     artifact_key,
     make_run_id,
+    parse_run_id,
 )
 from forecast_core.points import Point, PreCannedPoints
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
 from forecast_core.status import ExtractionError, ExtractionStatus, RunManifest, SourceRunInfo
-from forecast_core.store import ArtifactStore, StoreError
+from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
 
 Outcome = Literal["success", "partial", "failed", "skipped"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -171,13 +175,40 @@ def _select(
     return Selection(sources, chosen_vars, wanted, enabled, selected)
 
 
+class Superseded(RuntimeError):
+    """Another run published while a --points run was merging into the previous one."""
+
+
+SUPERSEDED_RETRIES = 2
+
+
 def run_extraction(options: RunOptions) -> RunReport:
-    """Do one run and publish it (or record why not); see the module docstring."""
+    """Do one run and publish it (or record why not); see the module docstring.
+
+    A ``--points`` run merges into the published run it read at its start. If another run
+    publishes before this one writes its data (e.g. two points added seconds apart), the merge
+    would drop that run's points, so the run starts over from the new latest.json (up to
+    SUPERSEDED_RETRIES times; the last attempt publishes regardless). The check is not atomic:
+    a publish inside the few hundred milliseconds of the data writes can still be lost until the
+    next full run, whose point-set hash then differs and forces a re-extraction.
+    """
+    for attempt in range(SUPERSEDED_RETRIES + 1):
+        try:
+            return _run_once(options, check_superseded=attempt < SUPERSEDED_RETRIES)
+        except Superseded as superseded:
+            log.info("%s; starting over", superseded)
+    raise AssertionError("unreachable: the last attempt does not check")
+
+
+def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
     started, moment = time.perf_counter(), utc_now()
+    store = options.store
+    seen = _latest_digest(store)
+    previous = read_latest(store)
+    if previous is not None and parse_run_id(previous.run_id) >= moment:
+        moment = parse_run_id(previous.run_id) + timedelta(seconds=1)  # run ids increase strictly
     run_id = make_run_id(moment)
     runlog = RunLog(run_id)
-    store = options.store
-    previous = read_latest(store)
     errors: list[ExtractionError] = []
     try:
         registry, variables, points = _load_config(options)
@@ -231,6 +262,8 @@ def run_extraction(options: RunOptions) -> RunReport:
         if not pending:
             report = RunReport(run_id, "failed", "nothing extracted", errors)
             return _finish(options, runlog, report, previous, started, moment)
+        if partial_run and check_superseded and _latest_digest(store) != seen:
+            raise Superseded("another run published meanwhile")
         written = write_artifacts(store, pending)
         covered = _covered_points(previous, selected, enabled, partial_run)
         manifest = RunManifest(
@@ -253,6 +286,14 @@ def run_extraction(options: RunOptions) -> RunReport:
     except RunFailed as failure:
         errors.append(ExtractionError(kind=failure.kind, message=str(failure)[:2000]))
         return _finish(options, runlog, RunReport(run_id, "failed", str(failure), errors), previous, started, moment)
+
+
+def _latest_digest(store: ArtifactStore) -> str | None:
+    """sha256 of latest.json's bytes (None before the first run): identifies a publish exactly."""
+    try:
+        return sha256_hex(store.read_bytes(LATEST_MANIFEST_KEY))
+    except ArtifactNotFound:
+        return None
 
 
 def _with_previous_sources(infos: list[SourceRunInfo], previous: RunManifest | None) -> list[SourceRunInfo]:

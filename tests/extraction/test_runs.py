@@ -152,3 +152,27 @@ def test_a_source_subset_run_carries_the_other_source_forward(store_url: str, ti
     assert status.sources_processed == ["gefs"]
     manifest, data = read_published(store)
     assert len(data) == len(manifest.artifacts) == 6
+
+
+def test_points_run_starts_over_when_another_run_publishes_meanwhile(
+    store_url: str, tiny_registry: SourceRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import extraction.pipeline as pipeline
+
+    store = seed(store_url, tiny_registry, make_points(TWO))
+    _run(store, variables=ONE_VARIABLE)
+    store.write_model(PRE_CANNED_POINTS_KEY, make_points([*TWO, ("delta", 39.3, -106.9), ("echo", 40.4, -105.2)]))
+    original = pipeline._build
+    calls: list[int] = []
+
+    def racing_build(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:  # another --points run publishes while this one is merging
+            assert _run(store, variables=ONE_VARIABLE, point_ids=["echo"]).outcome == "success"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_build", racing_build)
+    report = _run(store, variables=ONE_VARIABLE, point_ids=["delta"])
+    assert report.outcome == "success" and len(calls) == 3
+    assert _point_ids(store) == ["alpha", "charlie", "delta", "echo"]
+    assert report.manifest is not None and report.manifest.point_ids == ["alpha", "charlie", "delta", "echo"]
