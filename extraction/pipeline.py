@@ -9,7 +9,6 @@ only when the config cannot be read or a configured bound is exceeded. See
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import itertools
 import logging
@@ -36,24 +35,22 @@ from extraction.publish import (
     read_status,
     write_artifacts,
 )
+from extraction.selection import RunFailed, load_config, point_set_hash, select
 from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
 from extraction.sources import SourceUnavailable
 from extraction.tables import merge_points, parquet_bytes
 from extraction.tiles import TileResult
 from forecast_core.base import utc_now
 from forecast_core.layout import (
-    CANONICAL_VARIABLES_KEY,
     EXTRACTION_STATUS_KEY,
     LATEST_MANIFEST_KEY,
-    PRE_CANNED_POINTS_KEY,
-    SOURCE_REGISTRY_KEY,
     ArtifactKind,
     artifact_key,
     make_run_id,
     parse_run_id,
 )
-from forecast_core.points import Point, PreCannedPoints
-from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
+from forecast_core.points import Point
+from forecast_core.registry import SourceRegistry
 from forecast_core.status import ExtractionError, ExtractionStatus, RunManifest, SourceRunInfo
 from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
 
@@ -94,87 +91,6 @@ class RunReport:
         return {"success": 0, "skipped": 0, "partial": 1, "failed": 2}[self.outcome]
 
 
-def point_set_hash(points: Sequence[Point]) -> str:
-    """sha256 of the sorted (id, lat, lon) of ``points``."""
-    rows = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points)
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
-
-
-ErrorKind = Literal["store_unreachable", "limit_exceeded", "internal"]
-
-
-class RunFailed(RuntimeError):
-    """The run as a whole cannot proceed (config unreadable, a bound exceeded)."""
-
-    def __init__(self, kind: ErrorKind, message: str):
-        super().__init__(message)
-        self.kind = kind
-
-
-def _load_config(options: RunOptions) -> tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]:
-    store = options.store
-    try:
-        registry = options.registry or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry)
-        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables)
-        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
-    except StoreError as error:
-        raise RunFailed("store_unreachable", f"cannot read the store's config: {error}") from error
-    return registry, variables, points
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """What a run extracts."""
-
-    sources: list[SourceEntry]
-    variables: list[CanonicalVariable]
-    wanted: set[str]  # output variable ids (a variable and/or its running total)
-    enabled: list[Point]  # every enabled point (the map region and point-set hash)
-    selected: list[Point]  # the points this run extracts
-
-
-def _select(
-    options: RunOptions, registry: SourceRegistry, variables: CanonicalVariables, points: PreCannedPoints
-) -> Selection:
-    """Apply --sources/--variables/--points and check the run's bounds (RunFailed otherwise)."""
-    sources = registry.enabled_sources()
-    if options.sources:
-        known = {s.source_id for s in registry.sources}
-        unknown = sorted(set(options.sources) - known)
-        if unknown:
-            raise RunFailed("internal", f"unknown sources {unknown}; registry has {sorted(known)}")
-        sources = [s for s in registry.sources if s.source_id in options.sources]
-    wanted = set(variables.output_variable_ids())
-    if options.variables:
-        unknown = sorted(set(options.variables) - wanted)
-        if unknown:
-            raise RunFailed("internal", f"unknown variables {unknown}; known: {sorted(wanted)}")
-        wanted = set(options.variables)
-    chosen_vars = [
-        v
-        for v in variables.variables
-        if v.variable_id in wanted or (v.running_total and v.running_total.variable_id in wanted)
-    ]
-    enabled = points.enabled_points()
-    if options.point_ids:
-        by_id = {p.point_id: p for p in points.points}
-        unknown = sorted(set(options.point_ids) - set(by_id))
-        if unknown:
-            raise RunFailed("internal", f"unknown point ids {unknown}")
-        selected = [by_id[i] for i in dict.fromkeys(options.point_ids)]
-    else:
-        selected = enabled
-    limits = registry.extraction_limits
-    max_points = min(limits.max_points, options.max_points or limits.max_points)
-    if len(selected) > max_points:
-        raise RunFailed("limit_exceeded", f"{len(selected)} points requested; the limit is {max_points}")
-    if len(wanted) > limits.max_variables:
-        raise RunFailed("limit_exceeded", f"{len(wanted)} variables; the limit is {limits.max_variables}")
-    if len(sources) > limits.max_sources:
-        raise RunFailed("limit_exceeded", f"{len(sources)} sources; the limit is {limits.max_sources}")
-    return Selection(sources, chosen_vars, wanted, enabled, selected)
-
-
 class Superseded(RuntimeError):
     """Another run published while a --points run was merging into the previous one."""
 
@@ -211,8 +127,8 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
     runlog = RunLog(run_id)
     errors: list[ExtractionError] = []
     try:
-        registry, variables, points = _load_config(options)
-        chosen = _select(options, registry, variables, points)
+        registry, variables, points = load_config(store, options.registry)
+        chosen = select(registry, variables, points, options)
         sources, chosen_vars, wanted, enabled, selected = (
             chosen.sources, chosen.variables, chosen.wanted, chosen.enabled, chosen.selected
         )  # fmt: skip

@@ -1,0 +1,116 @@
+"""What one run extracts: config loading, --sources/--variables/--points, and the run's bounds.
+
+Exceeding a bound (points, variables, sources per run) raises RunFailed("limit_exceeded"): the
+run fails loudly instead of truncating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
+from forecast_core.points import Point, PreCannedPoints
+from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
+from forecast_core.store import ArtifactStore, StoreError
+
+
+class SelectOptions(Protocol):
+    """The command-line choices ``select`` reads (``RunOptions`` has them)."""
+
+    @property
+    def sources(self) -> Sequence[str] | None: ...
+    @property
+    def variables(self) -> Sequence[str] | None: ...
+    @property
+    def point_ids(self) -> Sequence[str] | None: ...
+    @property
+    def max_points(self) -> int | None: ...
+
+
+def point_set_hash(points: Sequence[Point]) -> str:
+    """sha256 of the sorted (id, lat, lon) of ``points``."""
+    rows = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+ErrorKind = Literal["store_unreachable", "limit_exceeded", "internal"]
+
+
+class RunFailed(RuntimeError):
+    """The run as a whole cannot proceed (config unreadable, a bound exceeded)."""
+
+    def __init__(self, kind: ErrorKind, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def load_config(
+    store: ArtifactStore, registry_override: SourceRegistry | None = None
+) -> tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]:
+    """The store's registry (or ``registry_override``), canonical variables and points."""
+    try:
+        registry = registry_override or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry)
+        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables)
+        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+    except StoreError as error:
+        raise RunFailed("store_unreachable", f"cannot read the store's config: {error}") from error
+    return registry, variables, points
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a run extracts."""
+
+    sources: list[SourceEntry]
+    variables: list[CanonicalVariable]
+    wanted: set[str]  # output variable ids (a variable and/or its running total)
+    enabled: list[Point]  # every enabled point (the map region and point-set hash)
+    selected: list[Point]  # the points this run extracts
+
+
+def select(
+    registry: SourceRegistry,
+    variables: CanonicalVariables,
+    points: PreCannedPoints,
+    options: SelectOptions,
+) -> Selection:
+    """Apply --sources/--variables/--points and check the run's bounds (RunFailed otherwise)."""
+    sources = registry.enabled_sources()
+    if options.sources:
+        known = {s.source_id for s in registry.sources}
+        unknown = sorted(set(options.sources) - known)
+        if unknown:
+            raise RunFailed("internal", f"unknown sources {unknown}; registry has {sorted(known)}")
+        sources = [s for s in registry.sources if s.source_id in options.sources]
+    wanted = set(variables.output_variable_ids())
+    if options.variables:
+        unknown = sorted(set(options.variables) - wanted)
+        if unknown:
+            raise RunFailed("internal", f"unknown variables {unknown}; known: {sorted(wanted)}")
+        wanted = set(options.variables)
+    chosen_vars = [
+        v
+        for v in variables.variables
+        if v.variable_id in wanted or (v.running_total and v.running_total.variable_id in wanted)
+    ]
+    enabled = points.enabled_points()
+    if options.point_ids:
+        by_id = {p.point_id: p for p in points.points}
+        unknown = sorted(set(options.point_ids) - set(by_id))
+        if unknown:
+            raise RunFailed("internal", f"unknown point ids {unknown}")
+        selected = [by_id[i] for i in dict.fromkeys(options.point_ids)]
+    else:
+        selected = enabled
+    limits = registry.extraction_limits
+    max_points = min(limits.max_points, options.max_points or limits.max_points)
+    if len(selected) > max_points:
+        raise RunFailed("limit_exceeded", f"{len(selected)} points requested; the limit is {max_points}")
+    if len(wanted) > limits.max_variables:
+        raise RunFailed("limit_exceeded", f"{len(wanted)} variables; the limit is {limits.max_variables}")
+    if len(sources) > limits.max_sources:
+        raise RunFailed("limit_exceeded", f"{len(sources)} sources; the limit is {limits.max_sources}")
+    return Selection(sources, chosen_vars, wanted, enabled, selected)
