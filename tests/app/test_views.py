@@ -1,0 +1,74 @@
+"""View helpers without a browser: URL state, CSV, map preview and messages, overlay data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from forecast_core.points import PointPayload
+from forecast_core.points_client import PointsApiError
+from forecast_panel.app import _extension, apply_query, query_of
+from forecast_panel.data import DataStore
+from forecast_panel.state import OverviewState
+from forecast_panel.views.map import NO_OVERLAY, MapView, validation_message
+from forecast_panel.views.overview import OverviewView
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_url_query_round_trip_and_bad_values_ignored(app_store: Path) -> None:
+    datastore = DataStore(str(app_store))
+    state = OverviewState(datastore, point_id="bear-lake-trailhead", show_members=True)
+    state.param.update(sources=["ecmwf_ifs_ens"], variable="wind_speed_10m", units="kt")
+    query = query_of(state)
+    assert query["sources"] == "ecmwf_ifs_ens" and query["units"] == "kt" and query["members"] == "1"
+    other = OverviewState(datastore)
+    apply_query(other, {**query, "init": "1999-01-01", "threshold": "not-a-number"})
+    assert (other.sources, other.variable, other.point_id, other.units) == (
+        ["ecmwf_ifs_ens"],
+        "wind_speed_10m",
+        "bear-lake-trailhead",
+        "kt",
+    )
+    assert other.init == "latest" and other.show_members
+
+
+def test_csv_download_is_what_is_shown(app_store: Path) -> None:
+    state = OverviewState(DataStore(str(app_store)), point_id="aspen-cabin", units="degF")
+    view = OverviewView(state)
+    frame = pd.read_csv(io.StringIO(view._csv().getvalue()))
+    assert set(frame["units"]) == {"degF"}
+    assert set(frame["source_id"]) == set(state.sources)
+    assert len(frame) == len(view.current.table)
+
+
+def test_map_preview_overlay_and_messages(app_store: Path) -> None:
+    _extension()  # GeoViews elements take Bokeh options
+    datastore = DataStore(str(app_store))
+    state = OverviewState(datastore)
+    view = MapView(datastore, state, None, tile_url="none")
+    lines = view.preview_cells(-105.3, 39.99)
+    assert len(lines) == 2 and all("km away" in line for line in lines)
+    view.click(-105.3, 39.99)
+    assert view.form.visible and view.clicked == (-105.3, 39.99)
+    assert view.save() is None, "without a write-back API nothing is saved"
+    view.reset()
+    assert view.clicked is None and not view.form.visible and view.name_input.value == ""
+    view.overlay_variable = "temperature_2m"
+    assert view.overlay_lead is not None
+    layer = view._overlay_layer("temperature_2m", view.overlay_lead)
+    assert len(layer.data) > 0 and layer.data["median"].notna().any()
+    assert len(view._overlay_layer(NO_OVERLAY, None).data) == 0
+    with pytest.raises(ValidationError) as caught:
+        PointPayload.model_validate(
+            {"point_name": " ", "latitude": 95.0, "longitude": 0.0, "created_by": "dashboard", "tags": []}
+        )
+    message = validation_message(caught.value)
+    assert "point_name" in message and "latitude" in message
+    duplicate = PointsApiError(409, "a point with this name exists", conflict={"point_name": "Aspen Cabin"})
+    assert validation_message(duplicate).startswith("Duplicate") and "Aspen Cabin" in validation_message(duplicate)
+    assert "cannot be reached" in validation_message(PointsApiError(0, "refused"))
