@@ -176,3 +176,20 @@ def test_points_run_starts_over_when_another_run_publishes_meanwhile(
     assert report.outcome == "success" and len(calls) == 3
     assert _point_ids(store) == ["alpha", "charlie", "delta", "echo"]
     assert report.manifest is not None and report.manifest.point_ids == ["alpha", "charlie", "delta", "echo"]
+
+
+def test_plain_zarr_sources_give_the_same_values_as_icechunk(
+    store_url: str, tiny_registry: SourceRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from extraction.sample_sources.cli import write_samples
+    from tests.conftest import SAMPLE_NEWEST_INIT
+
+    zarr_samples = write_samples(
+        str(tmp_path_factory.mktemp("zarr-samples")), size="tiny", newest_init=SAMPLE_NEWEST_INIT, store_format="zarr"
+    )
+    from_zarr = _run(seed(store_url, zarr_samples.registry, make_points(TWO)), variables=["precipitation_total"])
+    from_icechunk = _run(seed(store_url + "-ic", tiny_registry, make_points(TWO)), variables=["precipitation_total"])
+    assert from_zarr.manifest is not None and from_icechunk.manifest is not None
+    digests = {a.key: a.sha256 for a in from_zarr.manifest.artifacts}
+    assert digests == {a.key: a.sha256 for a in from_icechunk.manifest.artifacts}
+    assert all(info.snapshot_id is None for info in from_zarr.manifest.sources)
