@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper, Range1d
+from bokeh.models import ColumnDataSource, Dodge, HoverTool, LinearColorMapper, Range1d
 from bokeh.plotting import figure
 
 from forecast_panel import frames as fr
@@ -26,17 +26,25 @@ STATS = ("max", "q90", "q75", "median", "q25", "q10", "min")
 
 
 SEG = ["x0", "y0", "x1", "y1", "k"]
+# One row per box: the glyphs place their edges with Dodge transforms of the centre ``xc``, so
+# the q10–q90 box, the q25–q75 box, the whisker and the median tick share one data source.
 COLUMNS = {
     "missing": ["x0", "x1"],
     "members": SEG,
-    "outer": SEG,
-    "whiskers": SEG,
-    "inner": [*SEG, "source", "valid", *STATS, "members"],
+    "boxes": ["xc", "k", "source", "valid", *STATS, "members"],
     "medians": SEG,
     "previous": SEG,
-    "exceedance": [*SEG, "source", "valid", "probability"],
+    "exceedance": ["xc", "k", "source", "valid", "probability"],
 }
-_TIME_COLUMNS = {"x0", "x1", "valid"}
+_TIME_COLUMNS = {"x0", "x1", "valid", "xc"}
+
+
+def _centred(frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The frame with its centre time ``xc`` and the half width of its boxes in milliseconds."""
+    if frame.empty:
+        return frame.assign(xc=pd.Series(dtype="datetime64[ns]")), 0.0
+    half = (frame["x1"] - frame["x0"]) / 2
+    return frame.assign(xc=frame["x0"] + half), float(half.iloc[0] / pd.Timedelta(milliseconds=1))
 
 
 def _data(frame: pd.DataFrame, columns: list[str], palette: list[str]) -> dict[str, Any]:
@@ -82,30 +90,31 @@ class Meteogram:
         self.sources = {name: ColumnDataSource(_data(fr.empty([]), columns, [])) for name, columns in COLUMNS.items()}
         color = {"field": "k", "transform": self.colors}
         sources = self.sources
+        self.offsets = {
+            name: Dodge(value=0.0) for name in ("wide_l", "wide_r", "narrow_l", "narrow_r", "bar_l", "bar_r")
+        }
+
+        def edge(name: str) -> dict[str, Any]:
+            return {"field": "xc", "transform": self.offsets[name]}
+
         self.main = _figure(400, min_width=280, css_classes=["fp-main-plot"])
         main = self.main
         main.vstrip(x0="x0", x1="x1", source=sources["missing"], fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
         main.segment("x0", "y0", "x1", "y1", source=sources["members"], line_color=color, line_alpha=0.25)
+        boxes = sources["boxes"]
         self.outer = main.quad(
-            left="x0",
-            right="x1",
-            bottom="y0",
-            top="y1",
-            source=sources["outer"],
-            fill_color=color,
+            left=edge("narrow_l"), right=edge("narrow_r"), bottom="q10", top="q90", source=boxes, fill_color=color,
             line_color=color,
-        )
-        main.segment("x0", "y0", "x1", "y1", source=sources["whiskers"], line_color=color, line_width=1.5)
+        )  # fmt: skip
+        self.whiskers = main.segment("xc", "min", "xc", "max", source=boxes, line_color=color, line_width=1.5)
         self.inner = main.quad(
-            left="x0",
-            right="x1",
-            bottom="y0",
-            top="y1",
-            source=sources["inner"],
-            fill_color=color,
+            left=edge("wide_l"), right=edge("wide_r"), bottom="q25", top="q75", source=boxes, fill_color=color,
             line_color=color,
+        )  # fmt: skip
+        self.ticks = main.segment(
+            edge("wide_l"), "median", edge("wide_r"), "median", source=boxes, line_color="black", line_width=2
         )
-        self.median = main.segment("x0", "y0", "x1", "y1", source=sources["medians"], line_color="black", line_width=2)
+        self.median = main.segment("x0", "y0", "x1", "y1", source=sources["medians"], line_color=color, line_width=2)
         main.segment(
             "x0", "y0", "x1", "y1", source=sources["previous"], line_color=color, line_dash="dashed", line_width=2
         )
@@ -123,22 +132,26 @@ class Meteogram:
             x0="x0", x1="x1", source=sources["missing"], fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0
         )
         bars = self.exceedance.quad(
-            left="x0", right="x1", bottom="y0", top="y1", source=sources["exceedance"], fill_color=color, line_alpha=0
-        )
+            left=edge("bar_l"), right=edge("bar_r"), bottom=0, top="probability", source=sources["exceedance"],
+            fill_color=color, line_alpha=0,
+        )  # fmt: skip
         self.exceedance_hover = HoverTool(renderers=[bars], formatters={"@valid": "datetime"})
         self.exceedance.add_tools(self.exceedance_hover)
 
     def update(self, frames: fr.OverviewFrames, *, title: str, unit: str, bands: bool, threshold: str) -> None:
         """Push new data and labels into the existing glyphs."""
+        boxes, wide = _centred(frames.inner)
+        _, narrow = _centred(frames.outer)
+        exceedance, bar = _centred(frames.exceedance)
+        for name, value in (("wide", wide), ("narrow", narrow), ("bar", bar)):
+            self.offsets[f"{name}_l"].value, self.offsets[f"{name}_r"].value = -value, value
         by_name = {
             "missing": frames.missing,
             "members": frames.members,
-            "outer": frames.outer,
-            "whiskers": frames.whiskers,
-            "inner": frames.inner,
+            "boxes": boxes,
             "medians": frames.medians,
             "previous": frames.previous,
-            "exceedance": frames.exceedance,
+            "exceedance": exceedance,
         }
         palette = list(
             dict.fromkeys(color for frame in by_name.values() if "color" in frame for color in frame["color"])
@@ -147,12 +160,13 @@ class Meteogram:
         self.colors.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
         for name, frame in by_name.items():
             self.sources[name].data = _data(frame, COLUMNS[name], palette)
+        self.whiskers.visible = self.ticks.visible = not bands
+        self.median.visible = bands
         self.main.title.text = title
         self.main.yaxis.axis_label = unit
         self.outer.glyph.fill_alpha = 0.18 if bands else 0.35
         self.inner.glyph.fill_alpha = 0.35 if bands else 0.75
         self.outer.glyph.line_alpha = self.inner.glyph.line_alpha = 0.0 if bands else 1.0
-        self.median.glyph.line_color = {"field": "k", "transform": self.colors} if bands else "black"
         tooltips = [*STAT_TOOLTIP, *((name, f"@{{{name}}}{{0.0}} {unit}") for name in STATS), ("members", "@members")]
         self.hover.tooltips = tooltips
         self.exceedance.title.text = f"Probability of exceeding {threshold} {unit}"

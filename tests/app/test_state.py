@@ -178,4 +178,4 @@ def test_view_redraws_once_per_change_with_consistent_units(app_store: Path) -> 
     state.units = "in"
     assert len(redraws) == 2
     assert view.meteogram.exceedance.title.text == "Probability of exceeding 0.04 in"
-    assert len(view.meteogram.sources["inner"].data["x0"]) == len(view.current.inner)
+    assert len(view.meteogram.sources["boxes"].data["xc"]) == len(view.current.inner)
