@@ -6,15 +6,16 @@ run fails loudly instead of truncating.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
-from forecast_core.points import Point, PreCannedPoints
+from forecast_core.points import Point, PreCannedPoints, point_set_hash
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
 from forecast_core.store import ArtifactStore, StoreError
+
+__all__ = ["RunFailed", "Selection", "load_config", "point_set_hash", "select"]
 
 
 class SelectOptions(Protocol):
@@ -28,12 +29,6 @@ class SelectOptions(Protocol):
     def point_ids(self) -> Sequence[str] | None: ...
     @property
     def max_points(self) -> int | None: ...
-
-
-def point_set_hash(points: Sequence[Point]) -> str:
-    """sha256 of the sorted (id, lat, lon) of ``points``."""
-    rows = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points)
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 ErrorKind = Literal["store_unreachable", "limit_exceeded", "internal"]

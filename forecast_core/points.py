@@ -12,6 +12,7 @@ import hashlib
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
@@ -88,6 +89,13 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
     h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def point_set_hash(points: Iterable[Point]) -> str:
+    """sha256 (hex) of the sorted ``id|lat|lon`` lines of ``points`` (6 decimals): the manifest's
+    ``point_set_hash``. Compare it with the enabled points to tell whether a run covers them."""
+    rows = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 def make_point_id(name: str, latitude: float, longitude: float) -> str:

@@ -193,3 +193,16 @@ def test_plain_zarr_sources_give_the_same_values_as_icechunk(
     digests = {a.key: a.sha256 for a in from_zarr.manifest.artifacts}
     assert digests == {a.key: a.sha256 for a in from_icechunk.manifest.artifacts}
     assert all(info.snapshot_id is None for info in from_zarr.manifest.sources)
+
+
+def test_manifest_point_set_hash_is_the_shared_function(store_url: str, tiny_registry: SourceRegistry) -> None:
+    import hashlib
+
+    from forecast_core.points import point_set_hash
+
+    points = make_points(TWO)
+    report = _run(seed(store_url, tiny_registry, points), variables=ONE_VARIABLE)
+    assert report.manifest is not None
+    assert report.manifest.point_set_hash == point_set_hash(reversed(points.points))
+    lines = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points.points)
+    assert report.manifest.point_set_hash == hashlib.sha256("\n".join(lines).encode()).hexdigest()
