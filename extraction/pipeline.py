@@ -172,7 +172,8 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
             clock["planned"] = time.perf_counter()
             outcomes = execute(jobs, client, options.progress)
         clock["read"] = time.perf_counter()
-        pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store)
+        current = {p.point_id for p in [*enabled, *selected]}
+        pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current)
         clock["built"] = time.perf_counter()
         errors += new_errors
         if not pending:
@@ -249,6 +250,7 @@ def _build(
     previous: RunManifest | None,
     partial_run: bool,
     store: ArtifactStore,
+    current: set[str],
 ) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
     """Artifacts to write per planned source; in a --points run, merged with the published ones."""
     pending: list[PendingArtifact] = []
@@ -282,7 +284,7 @@ def _build(
                                                       variable_id=variable_id))  # fmt: skip
                         continue
                     # a --points run keeps the published map (the next full run redraws it)
-                    table = before if kind == "map_summary" else merge_points(before, table, kind, replaced)
+                    table = before if kind == "map_summary" else merge_points(before, table, kind, replaced, current)
                 encode.append((key, table, kind))
         del built  # encode source by source: only one source's tables are in memory at a time
         # Parquet encoding releases the GIL: a few threads

@@ -311,8 +311,13 @@ def parquet_bytes(table: pa.Table, kind: ArtifactKind, target_rows: int = ROW_GR
     return sink.getvalue()
 
 
-def merge_points(previous: pa.Table, new: pa.Table, kind: ArtifactKind, replaced: set[str]) -> pa.Table:
-    """``previous`` without the ``replaced`` point ids, plus ``new``, in contract order."""
+def merge_points(
+    previous: pa.Table, new: pa.Table, kind: ArtifactKind, replaced: set[str], current: set[str] | None = None
+) -> pa.Table:
+    """``previous`` without the ``replaced`` point ids (and, if ``current`` is given, without
+    points no longer in it, e.g. deleted or disabled since), plus ``new``, in contract order."""
     keep = pc.invert(pc.is_in(previous["point_id"], value_set=pa.array(sorted(replaced), pa.string())))
+    if current is not None:
+        keep = pc.and_(keep, pc.is_in(previous["point_id"], value_set=pa.array(sorted(current), pa.string())))
     kept = previous.filter(keep).select(new.schema.names).cast(new.schema)
     return sort_table(pa.concat_tables([kept, new]), kind)

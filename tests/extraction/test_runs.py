@@ -206,3 +206,19 @@ def test_manifest_point_set_hash_is_the_shared_function(store_url: str, tiny_reg
     assert report.manifest.point_set_hash == point_set_hash(reversed(points.points))
     lines = sorted(f"{p.point_id}|{p.latitude:.6f}|{p.longitude:.6f}" for p in points.points)
     assert report.manifest.point_set_hash == hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def test_points_run_drops_points_disabled_since_the_published_run(
+    store_url: str, tiny_registry: SourceRegistry
+) -> None:
+    from forecast_core.points import PreCannedPoints
+    from tests.extraction.conftest import WHEN, make_point
+
+    store = seed(store_url, tiny_registry, make_points(TWO))
+    _run(store, variables=ONE_VARIABLE)
+    points = [make_point("alpha", 39.6, -106.3, enabled=False), make_point("charlie", 40.2, -105.4),
+              make_point("delta", 39.3, -106.9)]  # fmt: skip
+    store.write_model(PRE_CANNED_POINTS_KEY, PreCannedPoints(generated_utc=WHEN, points=points))
+    report = _run(store, variables=ONE_VARIABLE, point_ids=["delta"])
+    assert report.manifest is not None and report.manifest.point_ids == ["charlie", "delta"]
+    assert _point_ids(store, "ecmwf_ifs_ens") == ["charlie", "delta"]
