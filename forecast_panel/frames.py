@@ -8,6 +8,7 @@ turned into zeros; ``missing_spans`` says which valid times are not ingested yet
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,7 +56,15 @@ class OverviewFrames:
 
 
 def empty(columns: Sequence[str]) -> pd.DataFrame:
-    """An empty frame whose x columns are UTC datetimes (so glyphs keep a datetime axis)."""
+    """An empty frame whose x columns are UTC datetimes (so glyphs keep a datetime axis).
+
+    The same (shared, never mutated) frame is returned for the same columns.
+    """
+    return _empty(tuple(columns))
+
+
+@functools.lru_cache(maxsize=32)
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
     for name in ("x0", "x1", "valid_time", "valid"):
         if name in frame:
@@ -77,9 +86,9 @@ def to_display(frame: pd.DataFrame, native_unit: str, display_unit: str, columns
 
 def naive_utc(values: pd.Series) -> pd.Series:
     """Timezone-naive UTC datetimes (Bokeh draws datetime axes in UTC from naive values)."""
-    series = pd.to_datetime(values)
+    series = values if isinstance(values.dtype, pd.DatetimeTZDtype) else pd.to_datetime(values)
     if getattr(series.dt, "tz", None) is not None:
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        series = series.dt.tz_convert(None)  # to UTC, then drop the zone
     return series.astype("datetime64[ns]")
 
 
@@ -96,18 +105,22 @@ def step_of(frames: Sequence[SourceFrame]) -> pd.Timedelta:
     """The smallest usual spacing of valid times among the sources (boxes are sized by it)."""
     steps = []
     for item in frames:
-        times = naive_utc(item.summary["valid_time"]).drop_duplicates().sort_values()
+        if "valid_time" not in item.summary:
+            continue
+        times: np.ndarray = np.unique(naive_utc(item.summary["valid_time"]).to_numpy())
         if len(times) > 1:
-            steps.append(times.diff().dropna().median())
+            steps.append(np.median(np.diff(times)))
     return pd.Timedelta(min(steps)) if steps else pd.Timedelta(hours=6)
 
 
-def box_frames(frames: Sequence[SourceFrame], *, bands: bool) -> tuple[pd.DataFrame, ...]:
+def box_frames(
+    frames: Sequence[SourceFrame], *, bands: bool, step: pd.Timedelta | None = None
+) -> tuple[pd.DataFrame, ...]:
     """(whiskers, outer, inner, medians) for boxes dodged per source, or step bands if ``bands``.
 
     Box frames carry the statistics (``valid``, min … max, members) for the hover tooltip.
     """
-    step = step_of(frames)
+    step = step_of(frames) if step is None else step
     count = max(len(frames), 1)
     slot = step * 0.8 / count
     whiskers, outer, inner, medians = [], [], [], []
@@ -204,9 +217,9 @@ def previous_segments(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     return _concat(parts, SEGMENT_COLUMNS)
 
 
-def missing_spans(frames: Sequence[SourceFrame]) -> pd.DataFrame:
+def missing_spans(frames: Sequence[SourceFrame], step: pd.Timedelta | None = None) -> pd.DataFrame:
     """Valid-time ranges past a partial init's ingested length (drawn as shaded spans)."""
-    step = step_of(frames)
+    step = step_of(frames) if step is None else step
     spans = []
     for item in frames:
         if item.summary.empty:
@@ -218,13 +231,13 @@ def missing_spans(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     return _concat(spans, SPAN_COLUMNS)
 
 
-def exceedance(frames: Sequence[SourceFrame], threshold: float) -> pd.DataFrame:
+def exceedance(frames: Sequence[SourceFrame], threshold: float, step: pd.Timedelta | None = None) -> pd.DataFrame:
     """P(value > threshold) per valid time and source, as dodged bars (0–100 %).
 
     ``threshold`` is in the members' units. The probability counts members with data at that
     lead; a lead where no member has data is left out (not ingested), not drawn as 0 %.
     """
-    step = step_of(frames)
+    step = step_of(frames) if step is None else step
     count = max(len(frames), 1)
     slot = step * 0.8 / count
     parts = []

@@ -299,11 +299,12 @@ class OverviewState(param.Parameterized):
     def frames(self) -> fr.OverviewFrames:
         """What the overview draws for the current selection."""
         sources = self.source_frames()
-        whiskers, outer, inner, medians = fr.box_frames(sources, bands=self.view == "bands")
+        step = fr.step_of(sources)
+        whiskers, outer, inner, medians = fr.box_frames(sources, bands=self.view == "bands", step=step)
         variable = self.canonical()
         exceed = fr.empty(fr.EXCEEDANCE_COLUMNS)
         if variable is not None and self.threshold is not None and self.has_exceedance():
-            exceed = fr.exceedance(sources, float(self.threshold))
+            exceed = fr.exceedance(sources, float(self.threshold), step)
         notes = []
         if not self.sources:
             notes.append("select at least one source")
@@ -325,7 +326,7 @@ class OverviewState(param.Parameterized):
             medians=medians,
             members=fr.member_segments(sources) if self.show_members else fr.empty(fr.SEGMENT_COLUMNS),
             previous=fr.previous_segments(sources) if self.compare_previous else fr.empty(fr.SEGMENT_COLUMNS),
-            missing=fr.missing_spans(sources),
+            missing=fr.missing_spans(sources, step),
             exceedance=exceed,
             table=fr.shown_table(sources, self.display_unit()),
             notes=notes,
