@@ -76,11 +76,11 @@ class MapView(param.Parameterized):
         self.service = service
         self.tile_url = DEFAULT_TILES if tile_url is None else tile_url
         self.on_saved = on_saved
-        self.name_input = pn.widgets.TextInput(name="Name", placeholder="e.g. My Cabin", max_length=200)
-        self.tags_input = pn.widgets.TextInput(name="Tags (comma separated)", placeholder="cabin, ski")
-        self.enabled_input = pn.widgets.Checkbox(name="Enabled", value=True)
-        self.confirm = pn.widgets.Button(name="Confirm", button_type="primary", disabled=service is None)
-        self.cancel = pn.widgets.Button(name="Cancel")
+        self.name_input = pn.widgets.TextInput(label="Name", placeholder="e.g. My Cabin", max_length=200)
+        self.tags_input = pn.widgets.TextInput(label="Tags (comma separated)", placeholder="cabin, ski")
+        self.enabled_input = pn.widgets.Checkbox(label="Enabled", value=True)
+        self.confirm = pn.widgets.Button(label="Confirm", color="primary", disabled=service is None)
+        self.cancel = pn.widgets.Button(label="Cancel")
         self.confirm.on_click(self._on_confirm)
         self.cancel.on_click(lambda _: self.reset())
         self.preview = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-preview"])
@@ -281,8 +281,8 @@ class MapView(param.Parameterized):
             responsive=True, min_height=420, active_tools=["tap", "wheel_zoom"], tools=["tap"], xaxis=None, yaxis=None
         )
         controls = pn.Row(
-            pn.widgets.Select.from_param(self.param.overlay_variable, name="Overlay (map summary)"),
-            pn.widgets.Select.from_param(self.param.overlay_lead, name="Lead (h)"),
+            pn.widgets.Select.from_param(self.param.overlay_variable, label="Overlay (map summary)"),
+            pn.widgets.Select.from_param(self.param.overlay_lead, label="Lead (h)"),
             sizing_mode="stretch_width",
         )
         return pn.Column(

@@ -54,9 +54,9 @@ class OverviewView(param.Parameterized):
         # The exceedance plot is added to / removed from this holder (a pane that starts hidden
         # never gets a size in Bokeh's layout, so toggling ``visible`` would leave it blank).
         self.exceedance_holder = pn.Column(sizing_mode="stretch_width")
-        self.units_widget = pn.widgets.RadioButtonGroup(name="Units", options={}, sizing_mode="stretch_width")
+        self.units_widget = pn.widgets.RadioButtonGroup(label="Units", options={}, sizing_mode="stretch_width")
         self.threshold_widget = pn.widgets.FloatInput.from_param(
-            state.param.threshold, name="Exceedance threshold", sizing_mode="stretch_width"
+            state.param.threshold, label="Exceedance threshold", sizing_mode="stretch_width"
         )
         self._sync_units_widget()
         self.units_widget.param.watch(self._units_chosen, "value")
