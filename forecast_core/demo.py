@@ -83,22 +83,47 @@ def _server(*args: str) -> Iterator[subprocess.Popen[bytes]]:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+# The tiny sample region (lat 39–40.5, lon −107…−105) holds none of the default points.
+_TINY_POINTS = (
+    ("vail-pass", "Vail Pass Trailhead", 39.53, -106.22),
+    ("breckenridge-cabin", "Breckenridge Cabin", 39.48, -106.04),
+)
+
+
+def _tiny_points_file(root: Path) -> Path:
+    from forecast_core.base import utc_now
+    from forecast_core.points import Point, PreCannedPoints
+
+    now = utc_now()
+    points = [
+        Point(
+            point_id=point_id,
+            point_name=name,
+            latitude=latitude,
+            longitude=longitude,
+            created_by="demo",
+            created_utc=now,
+            updated_utc=now,
+        )
+        for point_id, name, latitude, longitude in _TINY_POINTS
+    ]
+    path = root / "tiny_points.json"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(PreCannedPoints(generated_utc=now, points=points).to_json_bytes())
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     root = Path(args.dir).resolve()
     sources = root / "sources"
     store = root / "store"
     if args.fresh or not (sources / "source_registry.json").exists():
         _step("write sample sources", "sample-data", "--out", str(sources), "--size", args.size)
-    reset = ["--reset-points"] if args.fresh else []
-    _step(
-        "seed the store's config",
-        "init-store",
-        "--store",
-        str(store),
-        "--registry",
-        str(sources / "source_registry.json"),
-        *reset,
-    )
+    seed = ["--reset-points"] if args.fresh else []
+    if args.size == "tiny":
+        seed = ["--points", str(_tiny_points_file(root))]
+    registry = str(sources / "source_registry.json")
+    _step("seed the store's config", "init-store", "--store", str(store), "--registry", registry, *seed)
     _step("extract every point", "extract", "--store", str(store))
     api_url = f"http://127.0.0.1:{args.api_port}"
     app_url = f"http://127.0.0.1:{args.port}"
