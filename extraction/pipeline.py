@@ -308,8 +308,11 @@ def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: Ru
     status = ExtractionStatus(
         last_successful_extract_utc=moment if published else (before.last_successful_extract_utc if before else None),
         run_id=manifest.run_id if manifest else None,
-        sources_processed=sorted(i.source_id for i in infos),
-        variables_processed=sorted({v for i in infos for v in i.variables}),
+        # a run that published nothing (skipped, failed) leaves the published run's figures standing
+        sources_processed=sorted(i.source_id for i in infos) if published or not before else before.sources_processed,
+        variables_processed=(
+            sorted({v for i in infos for v in i.variables}) if published or not before else before.variables_processed
+        ),
         errors=report.errors,
         outcome=report.outcome,
         message=report.message[:2000],

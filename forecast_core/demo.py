@@ -4,7 +4,7 @@ Every step runs the same CLI a user would (as subprocesses), against a local fol
 
 1. ``sample-data`` writes GEFS / IFS ENS sample sources (skipped if present, unless --fresh);
 2. ``init-store`` seeds the store's config with the sample registry and the default points;
-3. ``extract`` runs one extraction into the store;
+3. ``extract`` runs one extraction into the store, ``inventory`` counts it for the status tab;
 4. ``api`` serves the write-back API on loopback, ``serve`` the dashboard beside it.
 
 ``--check`` starts both servers, waits until they answer, prints their URLs and stops them
@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     registry = str(sources / "source_registry.json")
     _step("seed the store's config", "init-store", "--store", str(store), "--registry", registry, *seed)
     _step("extract every point", "extract", "--store", str(store))
+    _step("take the store's inventory", "inventory", "--store", str(store))
     api_url = f"http://127.0.0.1:{args.api_port}"
     app_url = f"http://127.0.0.1:{args.port}"
     with (

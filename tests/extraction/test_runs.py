@@ -45,6 +45,8 @@ def test_second_run_is_skipped_unless_forced_or_points_change(store_url: str, ti
     assert store.read_bytes(LATEST_MANIFEST_KEY) == latest
     status = store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
     assert status.outcome == "skipped" and status.run_id == first.run_id
+    assert status.sources_processed == ["ecmwf_ifs_ens", "gefs"], "a skip keeps the published run's figures"
+    assert status.variables_processed == ONE_VARIABLE
     forced = _run(store, variables=ONE_VARIABLE, force=True)
     assert forced.outcome == "success" and forced.manifest is not None
     assert forced.manifest.previous_run_id == first.run_id
