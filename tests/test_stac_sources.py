@@ -1,0 +1,104 @@
+"""Sources given as dynamical.org dataset ids are resolved through a STAC catalog over HTTP.
+
+A loopback server plays stac.dynamical.org with the real catalog shape (a root catalog whose child
+links lead to collections with an ``icechunk`` asset); its asset points at a sample store, so the
+same code path that production uses opens real Icechunk data.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from extraction.sources import SourceUnavailable, open_source
+from forecast_core.registry import SourceEntry, SourceRegistry, StacLocation
+
+DATASET_ID = "noaa-gefs-forecast-35-day"
+
+
+def _catalog_server(documents: dict[str, dict[str, object]]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            document = documents.get(self.path)
+            body = json.dumps(document).encode() if document is not None else b"{}"
+            self.send_response(200 if document is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def stac_catalog(tiny_samples: Path) -> Iterator[str]:
+    registry = SourceRegistry.model_validate_json((tiny_samples / "source_registry.json").read_bytes())
+    gefs_repository = registry.get("gefs").location.url  # type: ignore[union-attr]
+    documents: dict[str, dict[str, object]] = {
+        "/catalog.json": {
+            "type": "Catalog",
+            "id": "dynamical",
+            "links": [
+                {"rel": "self", "href": "./catalog.json"},
+                {"rel": "child", "href": f"./{DATASET_ID}/collection.json"},
+            ],
+        },
+        f"/{DATASET_ID}/collection.json": {
+            "type": "Collection",
+            "id": DATASET_ID,
+            "assets": {
+                "icechunk": {
+                    "href": gefs_repository,
+                    "roles": ["data"],
+                    "xarray:storage_options": {"anon": True, "client_kwargs": {"region_name": "us-west-2"}},
+                }
+            },
+        },
+    }
+    server = _catalog_server(documents)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/catalog.json"
+    server.shutdown()
+
+
+def test_dataset_id_resolves_to_the_icechunk_repository(stac_catalog: str) -> None:
+    entry = SourceEntry(
+        source_id="gefs",
+        display_name="GEFS",
+        dataset_id=DATASET_ID,
+        location=StacLocation(dataset_id=DATASET_ID, catalog_url=stac_catalog),
+    )
+    dataset = open_source(entry)
+    assert dataset["temperature_2m"].dims[:3] == ("init_time", "ensemble_member", "lead_time")
+    assert dataset.attrs["dataset_id"] == DATASET_ID
+
+
+def test_unknown_dataset_id_is_a_clear_error(stac_catalog: str) -> None:
+    entry = SourceEntry(
+        source_id="other",
+        display_name="Other",
+        dataset_id="no-such-dataset",
+        location=StacLocation(dataset_id="no-such-dataset", catalog_url=stac_catalog),
+    )
+    with pytest.raises(SourceUnavailable, match="no-such-dataset is not in the STAC catalog"):
+        open_source(entry)
+
+
+def test_unreachable_catalog_is_a_clear_error() -> None:
+    entry = SourceEntry(
+        source_id="gefs",
+        display_name="GEFS",
+        dataset_id=DATASET_ID,
+        location=StacLocation(dataset_id=DATASET_ID, catalog_url="http://127.0.0.1:9/catalog.json"),
+    )
+    with pytest.raises(SourceUnavailable, match="cannot open source 'gefs'"):
+        open_source(entry)
