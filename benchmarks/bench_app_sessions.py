@@ -1,0 +1,144 @@
+"""20 concurrent dashboard sessions in one server process, server side only; prints JSON.
+
+Builds 20 sessions the way ``panel serve`` does (one Bokeh document, ``OverviewState`` and
+``OverviewView`` per session, one shared ``DataStore`` per process) and lets 20 simulated users
+change point, variable, source set and init with a random think time (0.3–1.5 s, seeded). A
+Bokeh server handles one session event at a time on its IO loop, so every change takes a
+process-wide lock: a change's latency is its wait for the loop plus its own processing, the
+server's share of what a user waits for. Network and browser rendering are not included (see
+``bench_app_browser.py`` for one real browser end to end).
+
+Memory: RSS before the sessions and after they are destroyed the way Panel's server destroys
+them (models cleaned up, view forgotten, document cleared, then ``gc`` and ``malloc_trim``), for
+two rounds: a second round that does not grow RSS shows the retained memory is the allocator
+keeping freed pages for reuse, not sessions leaking.
+
+Run: .venv/bin/python -m benchmarks.bench_app_sessions --store demo-data/store [--sessions 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.bench_app_server import build_demo_store, percentiles, scripted_changes
+
+
+def trim_heap() -> None:
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _round(datastore: Any, sessions: int, changes_per_session: int, seed: int) -> list[float]:
+    """One round: ``sessions`` sessions built, used concurrently, then destroyed as Panel does."""
+    import panel as pn
+    from bokeh.document import Document
+
+    from forecast_panel.state import OverviewState
+    from forecast_panel.views.overview import OverviewView
+
+    built: list[tuple[Any, Any, Any, Any]] = []
+    for _ in range(sessions):
+        state = OverviewState(datastore)
+        document = Document()
+        layout = pn.Column(OverviewView(state).panel())
+        built.append((state, layout, document, layout.get_root(document)))
+    loop = threading.Lock()
+    latencies: list[float] = []
+    record = threading.Lock()
+
+    def user(index: int) -> None:
+        rng = random.Random(seed + index)
+        state = built[index][0]
+        for change in scripted_changes(state, changes_per_session + index)[index:]:
+            time.sleep(rng.uniform(0.3, 1.5))
+            asked = time.perf_counter()
+            with loop:
+                state.param.update(**change)
+            with record:
+                latencies.append(time.perf_counter() - asked)
+
+    threads = [threading.Thread(target=user, args=(index,)) for index in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # what Panel's server does when a session is destroyed: clean up models, forget the view
+    for _, layout, document, root in built:
+        layout._cleanup(root)
+        pn.state._views.pop(root.ref["id"], None)
+        document.clear()
+    built.clear()
+    return latencies
+
+
+def run(store: str, sessions: int, changes_per_session: int, seed: int) -> dict[str, Any]:
+    from forecast_panel.app import _extension
+    from forecast_panel.data import DataStore
+    from forecast_panel.state import OverviewState
+
+    _extension()
+    process = psutil.Process()
+    datastore = DataStore(store, manifest_ttl_seconds=3600)
+    warmup = OverviewState(datastore)
+    for change in scripted_changes(warmup, 200):  # the shared artifact cache is warm, as on a live server
+        warmup.param.update(**change)
+    del warmup
+
+    def settled_rss() -> int:
+        gc.collect()
+        trim_heap()
+        return int(process.memory_info().rss)
+
+    baseline = settled_rss()
+    started = time.perf_counter()
+    latencies = _round(datastore, sessions, changes_per_session, seed)
+    wall = time.perf_counter() - started
+    after_first = settled_rss()
+    _round(datastore, sessions, changes_per_session, seed + 1000)
+    after_second = settled_rss()
+    return {
+        "benchmark": "app_concurrent_sessions_server_side",
+        "store": store,
+        "sessions": sessions,
+        "changes": len(latencies),
+        "wall_seconds": round(wall, 2),
+        "change_latency": percentiles(latencies),
+        "rss_mb_baseline": round(baseline / 2**20, 1),
+        "rss_mb_after_first_round_closed": round(after_first / 2**20, 1),
+        "rss_mb_after_second_round_closed": round(after_second / 2**20, 1),
+        "after_over_baseline": round(after_first / baseline, 3),
+        "second_round_growth_mb": round((after_second - after_first) / 2**20, 1),
+        "goal": "p95 ≤ 500 ms; RSS after close ≤ 1.05 × baseline",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", help="store written by the pipeline (default: build a demo-size one)")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--changes", type=int, default=10, help="changes per session")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    os.environ.setdefault("ICECHUNK_LOG", "error")
+    with tempfile.TemporaryDirectory() as folder:
+        store = args.store or str(build_demo_store(Path(folder)))
+        result = run(store, args.sessions, args.changes, args.seed)
+    result["load_average_1m"] = os.getloadavg()[0]
+    result["cpu_count"] = os.cpu_count()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
