@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from datetime import UTC, datetime
 
 from forecast_core.init_store import ConfigFileError, load_registry_file
 from forecast_core.store import ArtifactStore, StoreError
@@ -35,8 +36,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="auto | synchronous | threads | local | a scheduler address (default: DASK_SCHEDULER_ADDRESS, else auto)",
     )
     parser.add_argument("--force", action="store_true", help="run even if no init advanced and points are unchanged")
+    parser.add_argument(
+        "--init",
+        type=_init_choice,
+        metavar="DATE|previous",
+        help="backfill: extract this init (YYYY-MM-DD for 00 UTC, or an ISO time) or 'previous' "
+        "(the one before the newest) instead of the newest; the newest stays the default view",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
+
+
+def _init_choice(text: str) -> datetime | str:
+    """``previous``, a date (its 00 UTC init) or an ISO datetime (UTC if naive)."""
+    if text == "previous":
+        return text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not YYYY-MM-DD, an ISO time or 'previous'") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             force=args.force,
             progress=False if args.no_progress else None,
+            init_time=args.init if isinstance(args.init, datetime) else None,
+            inits_back=1 if args.init == "previous" else 0,
         )
     )
     for problem in report.errors:

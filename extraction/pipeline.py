@@ -72,6 +72,8 @@ class RunOptions:
     force: bool = False
     progress: bool | None = None
     client: Any = None  # an existing distributed Client (tests); overrides ``scheduler``
+    init_time: datetime | None = None  # backfill this init instead of the newest
+    inits_back: int = 0  # backfill the init this many before the newest (1 = yesterday's run)
 
 
 @dataclass(slots=True)
@@ -134,20 +136,28 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
         )  # fmt: skip
         runlog.event("start", sources=[s.source_id for s in sources], variables=sorted(wanted), points=len(selected))
         partial_run = bool(options.point_ids)
+        backfill = options.init_time or options.inits_back or None  # an explicit init: never skipped
         plans: list[SourcePlan] = []
         clock = {"start": time.perf_counter()}
         for source in sources:
-            pinned_init = None
-            if partial_run and previous is not None:
+            pinned_init = options.init_time
+            if backfill is None and partial_run and previous is not None:
                 info = next((i for i in previous.sources if i.source_id == source.source_id), None)
                 pinned_init = info.init_time if info else None
             try:
                 try:
                     plan = plan_source(
-                        source, chosen_vars, wanted, selected, enabled, registry.map_summary, pinned_init
+                        source,
+                        chosen_vars,
+                        wanted,
+                        selected,
+                        enabled,
+                        registry.map_summary,
+                        pinned_init,
+                        options.inits_back,
                     )
                 except NoInitWithData:
-                    if pinned_init is None:
+                    if pinned_init is None or backfill is not None:
                         raise
                     plan = plan_source(source, chosen_vars, wanted, selected, enabled, registry.map_summary)
             except (SourceUnavailable, NoInitWithData) as error:
@@ -162,7 +172,7 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
                          snapshot=plan.snapshot_id, tiles=len(plan.jobs), points=len(plan.mapped))  # fmt: skip
             plans.append(plan)
         hash_now = point_set_hash(enabled)
-        if not options.force and not partial_run and _nothing_new(previous, plans, hash_now):
+        if not options.force and not partial_run and not backfill and _nothing_new(previous, plans, hash_now):
             message = "skipped: no source's newest init advanced and the point set did not change (use --force)"
             report = RunReport(run_id, "skipped", message, errors)
             return _finish(options, runlog, report, previous, started, moment)
@@ -215,10 +225,19 @@ def _latest_digest(store: ArtifactStore) -> str | None:
 
 def _with_previous_sources(infos: list[SourceRunInfo], previous: RunManifest | None) -> list[SourceRunInfo]:
     """This run's source infos plus the previous run's for sources this run did not publish
-    (failed or not selected), whose artifacts are carried forward too."""
+    (failed or not selected), whose artifacts are carried forward too; where the previous run
+    described a newer init (this run is a backfill), its info stays."""
+    before = {info.source_id: info for info in (previous.sources if previous else [])}
+    # a backfill of an older init keeps describing the newest init the manifest lists
+    merged = [
+        before[info.source_id]
+        if info.source_id in before and before[info.source_id].init_time > info.init_time
+        else info
+        for info in infos
+    ]
     done = {info.source_id for info in infos}
-    kept = [info for info in (previous.sources if previous else []) if info.source_id not in done]
-    return sorted([*infos, *kept], key=lambda info: info.source_id)
+    kept = [info for source_id, info in before.items() if source_id not in done]
+    return sorted([*merged, *kept], key=lambda info: info.source_id)
 
 
 def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], point_hash: str) -> bool:

@@ -63,12 +63,15 @@ def _utc(value: np.datetime64) -> datetime:
     return datetime.fromtimestamp(micros / 1e6, tz=UTC)
 
 
-def choose_init(ds: xr.Dataset, init_time: datetime | None = None) -> InitChoice:
+def choose_init(ds: xr.Dataset, init_time: datetime | None = None, skip_newest: int = 0) -> InitChoice:
     """The newest init with ingested data (or exactly ``init_time`` if given and present).
 
-    An init counts as having data when ``ingested_forecast_length`` is set (> 0) for at least one
-    member; stores without that coordinate are assumed complete.
+    ``skip_newest`` passes over that many inits with data first (1 = the one before the newest:
+    a backfill of yesterday's run). An init counts as having data when
+    ``ingested_forecast_length`` is set (> 0) for at least one member; stores without that
+    coordinate are assumed complete.
     """
+    to_skip = skip_newest
     inits = ds[INIT_DIM].values
     lead_seconds = _seconds(ds[LEAD_DIM].values)
     members = ds.sizes.get(MEMBER_DIM, 1)
@@ -86,9 +89,14 @@ def choose_init(ds: xr.Dataset, init_time: datetime | None = None) -> InitChoice
             ingested = np.broadcast_to(row, (members,)).astype(np.float64).copy()
         if not np.any(np.nan_to_num(ingested, nan=0.0) > 0):
             continue
+        if init_time is None and to_skip > 0:
+            to_skip -= 1
+            continue
         expected = float(expected_all[index]) if expected_all is not None else None
         return InitChoice(index, when, lead_seconds, ingested, expected)
-    wanted = f" at {init_time.isoformat()}" if init_time else ""
+    wanted = (
+        f" at {init_time.isoformat()}" if init_time else (f" {skip_newest} before the newest" if skip_newest else "")
+    )
     raise NoInitWithData(f"no init with ingested data{wanted}")
 
 

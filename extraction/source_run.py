@@ -115,10 +115,14 @@ def plan_source(
     map_points_for_region: Sequence[Point] | None,
     settings: MapSummarySettings,
     init_time: datetime | None = None,
+    skip_newest: int = 0,
 ) -> SourcePlan:
-    """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData."""
+    """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData.
+
+    ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
+    """
     ds, pinned, snapshot = _open_pinned(source)
-    init = choose_init(ds, init_time)
+    init = choose_init(ds, init_time, skip_newest)
     grid = grid_spec(ds)
     mapped, outside = map_points(grid, points)
     errors = [

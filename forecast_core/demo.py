@@ -4,7 +4,8 @@ Every step runs the same CLI a user would (as subprocesses), against a local fol
 
 1. ``sample-data`` writes GEFS / IFS ENS sample sources (skipped if present, unless --fresh);
 2. ``init-store`` seeds the store's config with the sample registry and the default points;
-3. ``extract`` runs one extraction into the store, ``inventory`` counts it for the status tab;
+3. ``extract --init previous`` then ``extract`` publish yesterday's and today's inits (so the
+   overview can compare them), ``inventory`` counts the store for the status tab;
 4. ``api`` serves the write-back API on loopback, ``serve`` the dashboard beside it.
 
 ``--check`` starts both servers, waits until they answer, prints their URLs and stops them
@@ -124,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
         seed = ["--points", str(_tiny_points_file(root))]
     registry = str(sources / "source_registry.json")
     _step("seed the store's config", "init-store", "--store", str(store), "--registry", registry, *seed)
+    # yesterday's run first, as a store that has been running for a day holds it: the
+    # overview's "compare with previous init" then has something to compare
+    _step("extract the previous init", "extract", "--store", str(store), "--init", "previous", "--no-progress")
     _step("extract every point", "extract", "--store", str(store))
     _step("take the store's inventory", "inventory", "--store", str(store))
     api_url = f"http://127.0.0.1:{args.api_port}"

@@ -52,6 +52,9 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     manifest = store.read_model(LATEST_MANIFEST_KEY, RunManifest)
     assert {source.source_id for source in manifest.sources} == {"gefs", "ecmwf_ifs_ens"}
     assert len(manifest.point_ids) == 7  # the enabled default points
+    newest, previous = manifest.init_dates("gefs", "temperature_2m")  # yesterday's run is there to compare
+    assert (newest - previous).days == 1
+    assert all(source.init_time.date() == newest for source in manifest.sources)
     status = store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
     assert status.errors == [] and status.run_id == manifest.run_id
     # the servers were stopped when the demo returned
