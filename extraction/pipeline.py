@@ -31,7 +31,6 @@ from extraction.publish import (
     carried_forward,
     publish,
     read_artifact,
-    read_latest,
     read_status,
     write_artifacts,
 )
@@ -121,8 +120,7 @@ def run_extraction(options: RunOptions) -> RunReport:
 def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
     started, moment = time.perf_counter(), utc_now()
     store = options.store
-    seen = _latest_digest(store)
-    previous = read_latest(store)
+    previous, seen = _read_latest(store)
     if previous is not None and parse_run_id(previous.run_id) >= moment:
         moment = parse_run_id(previous.run_id) + timedelta(seconds=1)  # run ids increase strictly
     run_id = make_run_id(moment)
@@ -221,6 +219,16 @@ def _latest_digest(store: ArtifactStore) -> str | None:
         return sha256_hex(store.read_bytes(LATEST_MANIFEST_KEY))
     except ArtifactNotFound:
         return None
+
+
+def _read_latest(store: ArtifactStore) -> tuple[RunManifest | None, str | None]:
+    """The published manifest and the sha256 of the very bytes it was parsed from (one GET, so
+    the digest a ``--points`` run later compares against is the manifest it merged into)."""
+    try:
+        data = store.read_bytes(LATEST_MANIFEST_KEY)
+    except ArtifactNotFound:
+        return None, None
+    return store.decode_model(LATEST_MANIFEST_KEY, data, RunManifest), sha256_hex(data)
 
 
 def _with_previous_sources(infos: list[SourceRunInfo], previous: RunManifest | None) -> list[SourceRunInfo]:

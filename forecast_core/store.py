@@ -196,7 +196,10 @@ class ArtifactStore:
 
     def read_model(self, key: str, model: type[ModelT]) -> ModelT:
         """Read ``key`` and validate it against ``model``; InvalidArtifact says what is wrong."""
-        data = self.read_bytes(key)
+        return self.decode_model(key, self.read_bytes(key), model)
+
+    def decode_model(self, key: str, data: bytes, model: type[ModelT]) -> ModelT:
+        """Validate bytes already read from ``key`` against ``model`` (InvalidArtifact if not)."""
         try:
             return model.model_validate_json(data)
         except ValidationError as error:
