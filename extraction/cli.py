@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from datetime import UTC, datetime
 
+from forecast_core.cli import add_store_arguments
 from forecast_core.init_store import ConfigFileError, load_registry_file
 from forecast_core.store import ArtifactStore, StoreError
 
@@ -19,13 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    default_store = os.environ.get("FORECAST_STORE_URL")
-    parser.add_argument(
-        "--store",
-        required=default_store is None,
-        default=default_store,
-        help="store URL: folder, s3://bucket/prefix or memory:// (default: FORECAST_STORE_URL)",
-    )
+    add_store_arguments(parser)
     parser.add_argument("--registry", help="source registry JSON (default: the store's dashboard/config copy)")
     parser.add_argument("--sources", nargs="+", metavar="ID", help="only these source ids")
     parser.add_argument("--variables", nargs="+", metavar="ID", help="only these output variable ids")
@@ -44,7 +38,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "(the one before the newest) instead of the newest; the newest stays the default view",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
 
 
 def _init_choice(text: str) -> datetime | str:

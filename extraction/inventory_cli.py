@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
+from forecast_core.cli import add_store_arguments
 from forecast_core.observability import STORAGE_BYTES, STORAGE_OBJECTS, Unit, emf_line
 from forecast_core.store import ArtifactStore, StoreError
 
@@ -18,14 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    default_store = os.environ.get("FORECAST_STORE_URL")
-    parser.add_argument(
-        "--store",
-        required=default_store is None,
-        default=default_store,
-        help="store URL: folder, s3://bucket/prefix or memory:// (default: FORECAST_STORE_URL)",
-    )
-    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
+    add_store_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

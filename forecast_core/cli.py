@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -25,6 +26,24 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "api": ("points_api.local_server", "serve the write-back API locally"),
     "smoke": ("forecast_smoke.cli", "smoke tests: zarr-query, s3-upload, s3-read, plot"),
 }
+
+
+STORE_URL_ENV: Final = "FORECAST_STORE_URL"
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--store`` (default ``$FORECAST_STORE_URL``, required when that is unset) and ``--endpoint-url``.
+
+    Every subcommand that works on an artifact store takes its location the same way.
+    """
+    default = os.environ.get(STORE_URL_ENV)
+    parser.add_argument(
+        "--store",
+        required=default is None,
+        default=default,
+        help=f"store URL: folder, s3://bucket/prefix or memory:// (default: ${STORE_URL_ENV})",
+    )
+    parser.add_argument("--endpoint-url", help="S3 endpoint for s3:// stores (default: AWS_ENDPOINT_URL)")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

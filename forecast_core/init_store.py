@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from forecast_core import defaults
+from forecast_core.cli import add_store_arguments
 from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import PreCannedPoints
 from forecast_core.registry import CanonicalVariables, SourceRegistry
@@ -74,12 +75,11 @@ def init_store(
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, help="store URL: folder, s3://bucket/prefix or memory://")
+    add_store_arguments(parser)
     parser.add_argument("--registry", help="source registry JSON (default: production dynamical.org sources)")
     parser.add_argument("--variables", help="canonical variables JSON (default: packaged dictionary)")
     parser.add_argument("--points", help="points JSON (default: packaged default points)")
     parser.add_argument("--reset-points", action="store_true", help="overwrite the store's existing points")
-    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
 
 
 def run(args: argparse.Namespace) -> int:

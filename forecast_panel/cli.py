@@ -13,11 +13,13 @@ import logging
 import os
 from collections.abc import Callable
 
+from forecast_core.cli import add_store_arguments
+
 log = logging.getLogger(__name__)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default=os.environ.get("FORECAST_STORE_URL"), help="artifact store URL")
+    add_store_arguments(parser)
     parser.add_argument("--api", default=os.environ.get("FORECAST_API_URL"), help="write-back API base URL")
     parser.add_argument("--port", type=int, default=5006, help="port (default 5006; 0 = any free port)")
     parser.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -31,7 +33,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--use-xheaders", action="store_true", help="trust X-Forwarded-* headers (behind a proxy)")
     parser.add_argument("--num-procs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--tiles", default=os.environ.get("FORECAST_TILE_URL"), help="tile URL template, or 'none'")
-    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL)")
 
 
 def session_factory(store: str, api: str | None, tiles: str | None) -> Callable[[], object]:
@@ -46,9 +47,6 @@ def session_factory(store: str, api: str | None, tiles: str | None) -> Callable[
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.store:
-        log.error("give --store URL (or set FORECAST_STORE_URL)")
-        return 2
     if args.endpoint_url:
         os.environ.setdefault("AWS_ENDPOINT_URL", args.endpoint_url)
     import panel as pn

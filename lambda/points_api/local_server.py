@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import logging
-import os
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from forecast_core.cli import add_store_arguments
 from points_api import services
 from points_api.settings import ApiSettings
 
@@ -159,14 +159,9 @@ def _base_url(server: ThreadingHTTPServer) -> str:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        default=os.environ.get("FORECAST_STORE_URL"),
-        help="artifact store URL (default: $FORECAST_STORE_URL)",
-    )
+    add_store_arguments(parser)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint for s3:// stores (default: AWS_ENDPOINT_URL)")
     parser.add_argument(
         "--no-extract",
         action="store_true",
@@ -175,9 +170,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.store:
-        log.error("forecast-panel api: give --store URL or set FORECAST_STORE_URL")
-        return 2
     from_env = ApiSettings.from_env()
     settings = ApiSettings(
         artifact_store_url=args.store,
