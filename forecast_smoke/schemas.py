@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from functools import cache
 from importlib import resources
@@ -18,6 +17,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from forecast_core.json_schemas import SchemaSet
 from forecast_smoke.models import QueryResult, QuerySummary, ReadSummary, UploadSummary
 
 SMOKE_MODELS: Final[dict[str, type[BaseModel]]] = {
@@ -33,23 +33,15 @@ class SchemaViolation(ValueError):
     """A document does not match its committed JSON Schema; the message lists the errors."""
 
 
-def schema_for(name: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of output ``name``, as generated from its model."""
-    schema = SMOKE_MODELS[name].model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://forecast-panel.invalid/schemas/smoke/{name}.schema.json"
-    return schema
-
-
-def render(name: str) -> str:
-    return json.dumps(schema_for(name), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+SMOKE_SCHEMAS: Final = SchemaSet(SMOKE_MODELS, SCHEMA_DIR, "https://forecast-panel.invalid/schemas/smoke/")
+schema_for = SMOKE_SCHEMAS.schema_for
+render = SMOKE_SCHEMAS.render
 
 
 @cache
 def committed_schema(name: str) -> dict[str, Any]:
-    """The committed schema file of output ``name``."""
-    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
-    return loaded
+    """The committed schema file of output ``name`` (read once per process)."""
+    return SMOKE_SCHEMAS.committed(name)
 
 
 @cache
@@ -86,18 +78,13 @@ def write_output(name: str, value: BaseModel, path: Path) -> Path:
     return path
 
 
-def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in SMOKE_MODELS:
-        path = directory / f"{name}.schema.json"
-        path.write_text(render(name), encoding="utf-8")
-        written.append(path)
+def write_all() -> list[Path]:
+    """Rewrite the committed schema files from the models (and forget the cached ones)."""
+    written = SMOKE_SCHEMAS.write_all()
     committed_schema.cache_clear()
     _validator.cache_clear()
     return written
 
 
 if __name__ == "__main__":
-    for written_path in write_all():
-        sys.stdout.write(f"wrote {written_path}\n")
+    SMOKE_SCHEMAS.main()
