@@ -7,11 +7,15 @@ is reset before every test that uses it.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -80,3 +84,40 @@ def tiny_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-samples")
     write_samples(str(out), size="tiny", newest_init=SAMPLE_NEWEST_INIT)
     return out
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Loopback test server base: ``answer(path)`` gives (status, JSON document); logs stay quiet.
+
+    ``seen`` records every request's path and headers.
+    """
+
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def answer(self, path: str) -> tuple[int, object]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, dict(self.headers.items())))
+        status, document = self.answer(self.path)
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextmanager
+def serve_json(handler: type[JsonHandler]) -> Iterator[str]:
+    """Serve ``handler`` on an ephemeral loopback port; yields the base URL."""
+    handler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

@@ -2,51 +2,34 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError
+from tests.conftest import JsonHandler, serve_json
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:
-        type(self).seen.append(dict(self.headers.items()))
-        body = json.dumps({"points": []}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+class _Recorder(JsonHandler):
+    def answer(self, path: str) -> tuple[int, object]:
+        return 200, {"points": []}
 
 
 @pytest.fixture
 def recorder() -> Iterator[str]:
-    _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_json(_Recorder) as url:
+        yield url
 
 
 def test_local_api_requests_are_not_signed(recorder: str) -> None:
     assert HttpPointsClient(recorder).list_points() == []
-    assert "Authorization" not in _Recorder.seen[-1]
+    assert "Authorization" not in _Recorder.seen[-1][1]
 
 
 def test_signing_adds_a_sigv4_authorization(recorder: str) -> None:
     client = HttpPointsClient(recorder, sign_aws=True, region="us-west-2")
     assert client.list_points() == []
-    headers = _Recorder.seen[-1]
+    headers = _Recorder.seen[-1][1]
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert "/us-west-2/execute-api/aws4_request" in headers["Authorization"]
     assert "X-Amz-Date" in headers

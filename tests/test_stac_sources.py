@@ -7,35 +7,16 @@ same code path that production uses opens real Icechunk data.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from extraction.sources import SourceUnavailable, open_source
 from forecast_core.registry import SourceEntry, SourceRegistry, StacLocation
+from tests.conftest import JsonHandler, serve_json
 
 DATASET_ID = "noaa-gefs-forecast-35-day"
-
-
-def _catalog_server(documents: dict[str, dict[str, object]]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            document = documents.get(self.path)
-            body = json.dumps(document).encode() if document is not None else b"{}"
-            self.send_response(200 if document is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
 @pytest.fixture
@@ -63,11 +44,13 @@ def stac_catalog(tiny_samples: Path) -> Iterator[str]:
             },
         },
     }
-    server = _catalog_server(documents)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/catalog.json"
-    server.shutdown()
+
+    class Catalog(JsonHandler):
+        def answer(self, path: str) -> tuple[int, object]:
+            return (200, documents[path]) if path in documents else (404, {})
+
+    with serve_json(Catalog) as url:
+        yield f"{url}/catalog.json"
 
 
 def test_dataset_id_resolves_to_the_icechunk_repository(stac_catalog: str) -> None:
