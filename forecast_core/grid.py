@@ -7,6 +7,7 @@ grid cell of a clicked point without touching the forecast store.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -33,6 +34,34 @@ class GridSpec(ContractModel):
     @property
     def is_global_longitude(self) -> bool:
         return math.isclose(abs(self.longitude_step) * self.longitude_count, 360.0, abs_tol=1e-6)
+
+
+@dataclass(frozen=True, slots=True)
+class LatLonBox:
+    """A latitude/longitude box in degrees (longitude −180…180, not crossing the antimeridian)."""
+
+    south: float
+    north: float
+    west: float
+    east: float
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.south <= self.north <= 90 and -180 <= self.west <= self.east <= 180):
+            raise ValueError(f"invalid box {self}: need south ≤ north and west ≤ east, inside the globe")
+
+    @classmethod
+    def parse(cls, text: str) -> LatLonBox:
+        """``S,N,W,E`` in degrees, e.g. ``36.5,41.5,-109.5,-103.5``."""
+        parts = [float(part) for part in text.split(",")]
+        if len(parts) != 4:
+            raise ValueError(f"{text!r} is not S,N,W,E")
+        return cls(*parts)
+
+    @classmethod
+    def around(cls, coordinates: Iterable[tuple[float, float]]) -> LatLonBox:
+        """The smallest box holding every (latitude, longitude)."""
+        latitudes, longitudes = zip(*coordinates, strict=True)
+        return cls(min(latitudes), max(latitudes), min(longitudes), max(longitudes))
 
 
 @dataclass(frozen=True, slots=True)

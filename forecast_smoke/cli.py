@@ -129,10 +129,10 @@ def _fmt(value: float | None) -> str:
 
 
 def _zarr_query(args: argparse.Namespace) -> int:
+    from forecast_core.grid import LatLonBox
     from forecast_core.store import StoreError
     from forecast_smoke.query import (
         SAMPLE_BBOX,
-        BBox,
         load_registry,
         points_from_file,
         random_points,
@@ -148,7 +148,13 @@ def _zarr_query(args: argparse.Namespace) -> int:
         listed = points_from_file(args.points) if args.points else []
         if args.points and not listed:
             raise ValueError(f"{args.points} has no enabled point")
-        bbox = BBox.parse(args.bbox) if args.bbox else BBox.around(listed) if listed else BBox(*SAMPLE_BBOX)
+        bbox = (
+            LatLonBox.parse(args.bbox)
+            if args.bbox
+            else LatLonBox.around((p.latitude, p.longitude) for p in listed)
+            if listed
+            else LatLonBox(*SAMPLE_BBOX)
+        )
     except (OSError, ValueError, StoreError) as error:
         log.error("zarr-query: %s", error)
         return 2

@@ -15,12 +15,12 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from forecast_core.base import utc_now
+from forecast_core.grid import LatLonBox
 from forecast_core.points import PreCannedPoints
 from forecast_core.registry import SourceEntry, SourceRegistry
 from forecast_core.store import ArtifactStore
@@ -36,35 +36,6 @@ SAMPLE_BBOX: Final = (39.0, 40.5, -107.0, -105.0)
 """Default box for random points: the tiny sample region, which every sample size covers (the
 demo region contains it) and which real, global stores cover too."""
 SUMMARY_FILE: Final = "summary.json"
-
-
-@dataclass(frozen=True, slots=True)
-class BBox:
-    """south, north, west, east in degrees (longitude −180…180)."""
-
-    south: float
-    north: float
-    west: float
-    east: float
-
-    def __post_init__(self) -> None:
-        if not (-90 <= self.south <= self.north <= 90 and -180 <= self.west <= self.east <= 180):
-            raise ValueError(f"invalid bbox {self}: need south ≤ north, west ≤ east, inside the globe")
-
-    @classmethod
-    def parse(cls, text: str) -> BBox:
-        """``S,N,W,E`` in degrees."""
-        parts = [float(part) for part in text.split(",")]
-        if len(parts) != 4:
-            raise ValueError("bbox is S,N,W,E")
-        return cls(*parts)
-
-    @classmethod
-    def around(cls, points: list[RequestedPoint]) -> BBox:
-        """The smallest box holding ``points``."""
-        lats = [point.latitude for point in points]
-        lons = [point.longitude for point in points]
-        return cls(min(lats), max(lats), min(lons), max(lons))
 
 
 def read_location(location: str) -> bytes:
@@ -91,7 +62,7 @@ def points_from_file(location: str) -> list[RequestedPoint]:
     ]
 
 
-def random_points(count: int, bbox: BBox, seed: int | None) -> list[RequestedPoint]:
+def random_points(count: int, bbox: LatLonBox, seed: int | None) -> list[RequestedPoint]:
     """``count`` points uniform in ``bbox`` (4 decimals), reproducible for a given ``seed``."""
     rng = random.Random(seed)  # noqa: S311 (sampling, not security)
     return [

@@ -269,3 +269,13 @@ def test_emf_line_is_cloudwatch_shaped() -> None:
     assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ExtractionSuccess", "Unit": "Count"}]
     assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Source"]]
     assert line["ExtractionSuccess"] == 1.0 and line["Source"] == "gefs"
+
+
+def test_lat_lon_box_parses_bounds_and_surrounds_points() -> None:
+    from forecast_core.grid import LatLonBox
+
+    assert LatLonBox.parse("36.5,41.5,-109.5,-103.5") == LatLonBox(36.5, 41.5, -109.5, -103.5)
+    assert LatLonBox.around([(39.0, -106.0), (40.5, -105.0), (39.5, -107.0)]) == LatLonBox(39.0, 40.5, -107.0, -105.0)
+    for bad in ["1,2,3", "41,36,-109,-103", "0,1,-200,0"]:
+        with pytest.raises(ValueError):
+            LatLonBox.parse(bad)

@@ -19,12 +19,12 @@ from extraction.sample_sources.templates import DATASETS
 from extraction.sample_sources.writer import (
     TINY_REGION,
     US_ROCKIES,
-    Region,
     SampleSpec,
     StoreFormat,
     default_init_dates,
     write_store,
 )
+from forecast_core.grid import LatLonBox
 from forecast_core.registry import IcechunkLocation, SourceEntry, SourceLocation, SourceRegistry, ZarrLocation
 from forecast_core.store import s3_endpoint_url
 
@@ -50,7 +50,7 @@ def write_samples(
     out: str,
     *,
     size: SampleSize = "demo",
-    region: Region | None = None,
+    region: LatLonBox | None = None,
     newest_init: date | None = None,
     init_count: int | None = None,
     store_format: StoreFormat = "icechunk",
@@ -99,7 +99,7 @@ def write_samples(
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder or s3://bucket/prefix")
     parser.add_argument("--size", choices=["demo", "tiny"], default="demo", help="demo (full members) or tiny (tests)")
-    parser.add_argument("--region", type=Region.parse, help="south,north,west,east in degrees (default: US Rockies)")
+    parser.add_argument("--region", type=LatLonBox.parse, help="south,north,west,east in degrees (default: US Rockies)")
     parser.add_argument(
         "--newest-init", type=date.fromisoformat, help="newest init date YYYY-MM-DD (default: today UTC)"
     )

@@ -27,6 +27,7 @@ from zarr.core.sync import sync
 
 from extraction.sample_sources import synthetic
 from extraction.sample_sources.templates import DatasetFacts, array_metadata, root_attributes
+from forecast_core.grid import LatLonBox
 
 # Local Icechunk repositories warn on every commit that they are single-writer; the sample
 # writer is the only writer, so keep its console readable unless the user asks for more.
@@ -35,30 +36,8 @@ log = logging.getLogger(__name__)
 StoreFormat = Literal["icechunk", "zarr"]
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
-    """A latitude/longitude box in degrees (longitude −180…180)."""
-
-    south: float
-    north: float
-    west: float
-    east: float
-
-    def __post_init__(self) -> None:
-        if not (-90 <= self.south < self.north <= 90 and -180 <= self.west < self.east < 180):
-            raise ValueError(f"invalid region {self}: need south < north and west < east within the grid")
-
-    @classmethod
-    def parse(cls, text: str) -> Region:
-        """``south,north,west,east`` in degrees."""
-        parts = [float(part) for part in text.split(",")]
-        if len(parts) != 4:
-            raise ValueError("region is south,north,west,east")
-        return cls(*parts)
-
-
-US_ROCKIES = Region(south=36.5, north=41.5, west=-109.5, east=-103.5)
-TINY_REGION = Region(south=39.0, north=40.5, west=-107.0, east=-105.0)
+US_ROCKIES = LatLonBox(south=36.5, north=41.5, west=-109.5, east=-103.5)
+TINY_REGION = LatLonBox(south=39.0, north=40.5, west=-107.0, east=-105.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +45,7 @@ class SampleSpec:
     """What to write for one dataset."""
 
     facts: DatasetFacts
-    region: Region
+    region: LatLonBox
     init_dates: tuple[date, ...]
     member_count: int
 
@@ -79,7 +58,7 @@ def grid_longitude() -> npt.NDArray[np.float64]:
     return np.arange(1440, dtype=np.float64) * 0.25 - 180.0
 
 
-def _region_slices(region: Region) -> tuple[slice, slice]:
+def _region_slices(region: LatLonBox) -> tuple[slice, slice]:
     lat = grid_latitude()
     lon = grid_longitude()
     lat_idx = np.nonzero((lat <= region.north + 1e-9) & (lat >= region.south - 1e-9))[0]
