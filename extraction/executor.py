@@ -64,6 +64,51 @@ def _progress(total: int, enabled: bool) -> tqdm[Any]:
     return tqdm(total=total, desc="tiles", unit="tile", disable=not enabled, file=sys.stderr, leave=False)
 
 
+def execute_groups(
+    groups: Sequence[Sequence[TileJob]],
+    client: Any = None,
+    progress: bool | None = None,
+    task: Callable[[TileJob], TileResult] = run_tile,
+) -> Iterator[list[Outcome]]:
+    """Run every job of every group; yield each group's outcomes (its TileResults, or the
+    exception a job raised, in job order) as soon as that group is done, groups in order.
+
+    In-process, a group runs when the caller asks for it, so the caller can work on one
+    source's results (e.g. encode them on threads) while the next source's tiles are read. On a
+    cluster, all jobs are submitted at once and groups are handed over as they complete.
+    """
+    show = sys.stderr.isatty() if progress is None else progress
+    with _progress(sum(len(group) for group in groups), show) as bar:
+        if client is None:
+            for group in groups:
+                outcomes: list[Outcome] = []
+                for job in group:
+                    try:
+                        outcomes.append(task(job))
+                    except Exception as error:  # noqa: BLE001 (recorded per source by the caller)
+                        outcomes.append(error)
+                    bar.update(1)
+                yield outcomes
+            return
+        from distributed import wait
+
+        submitted = [client.map(task, list(group), pure=False) for group in groups]
+        for futures in submitted:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when="FIRST_COMPLETED")
+                bar.update(len(done))
+            yield [_outcome(future) for future in futures]
+
+
+def _outcome(future: Any) -> Outcome:
+    try:
+        result: TileResult = future.result()
+    except Exception as error:  # noqa: BLE001
+        return error
+    return result
+
+
 def execute(
     jobs: Sequence[TileJob],
     client: Any = None,
@@ -71,26 +116,5 @@ def execute(
     task: Callable[[TileJob], TileResult] = run_tile,
 ) -> list[Outcome]:
     """Run every job; each outcome is its TileResult or the exception it raised (same order)."""
-    show = sys.stderr.isatty() if progress is None else progress
-    outcomes: list[Outcome | None] = [None] * len(jobs)
-    with _progress(len(jobs), show) as bar:
-        if client is None:
-            for index, job in enumerate(jobs):
-                try:
-                    outcomes[index] = task(job)
-                except Exception as error:  # noqa: BLE001 (recorded per source by the caller)
-                    outcomes[index] = error
-                bar.update(1)
-        else:
-            from distributed import as_completed
-
-            futures = client.map(task, list(jobs), pure=False)
-            position = {future.key: index for index, future in enumerate(futures)}
-            for future in as_completed(futures):
-                index = position[future.key]
-                try:
-                    outcomes[index] = future.result()
-                except Exception as error:  # noqa: BLE001
-                    outcomes[index] = error
-                bar.update(1)
-    return [outcome if outcome is not None else RuntimeError("job did not run") for outcome in outcomes]
+    (outcomes,) = execute_groups([jobs], client, progress, task)
+    return outcomes

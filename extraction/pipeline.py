@@ -9,13 +9,12 @@ only when the config cannot be read or a configured bound is exceeded. See
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import logging
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -23,7 +22,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extraction.executor import dask_client, execute, resolve_scheduler
+from extraction.executor import dask_client, execute_groups, resolve_scheduler
 from extraction.plan import NoInitWithData
 from extraction.publish import (
     PendingArtifact,
@@ -174,15 +173,14 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
             message = "skipped: no source's newest init advanced and the point set did not change (use --force)"
             report = RunReport(run_id, "skipped", message, errors)
             return _finish(options, runlog, report, previous, started, moment)
-        jobs = [job for plan in plans for job in plan.jobs]
+        tile_count = sum(len(plan.jobs) for plan in plans)
         given = contextlib.nullcontext(options.client) if options.client is not None else None
-        with given or dask_client(resolve_scheduler(options.scheduler, len(jobs))) as client:
-            clock["planned"] = time.perf_counter()
-            outcomes = execute(jobs, client, options.progress)
-        clock["read"] = time.perf_counter()
         current = {p.point_id for p in [*enabled, *selected]}
-        pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current)
-        clock["built"] = time.perf_counter()
+        with given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client:
+            clock["planned"] = time.perf_counter()
+            outcomes = execute_groups([plan.jobs for plan in plans], client, options.progress)
+            pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current)
+        clock["read_and_built"] = time.perf_counter()
         errors += new_errors
         if not pending:
             report = RunReport(run_id, "failed", "nothing extracted", errors)
@@ -273,53 +271,70 @@ def _covered_points(
 
 def _build(
     plans: list[SourcePlan],
-    outcomes: list[TileResult | BaseException],
+    outcomes: Iterable[list[TileResult | BaseException]],
     previous: RunManifest | None,
     partial_run: bool,
     store: ArtifactStore,
     current: set[str],
 ) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
-    """Artifacts to write per planned source; in a --points run, merged with the published ones."""
-    pending: list[PendingArtifact] = []
+    """Artifacts to write per planned source; in a --points run, merged with the published ones.
+
+    ``outcomes`` holds each plan's tile outcomes, in plan order; a source is assembled as soon
+    as its outcomes arrive and its tables are encoded on threads while the next source's tiles
+    are read."""
+    encoded: list[tuple[str, Future[bytes], int]] = []
     infos: list[SourceRunInfo] = []
     errors: list[ExtractionError] = []
-    offset = 0
-    for plan in plans:
-        results = outcomes[offset : offset + len(plan.jobs)]
-        offset += len(plan.jobs)
-        sid = plan.source.source_id
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            message = f"{len(failures)} of {len(results)} chunk tiles failed: {failures[0]}"
-            errors.append(ExtractionError(kind="store_unreachable", source_id=sid, message=message[:2000]))
-            continue
-        built = assemble_source(plan, [r for r in results if isinstance(r, TileResult)], region_coordinates(plan))
-        errors += built.errors
-        init_date = plan.init.init_time.date()
-        replaced = {m.point.point_id for m in plan.mapped}
-        encode: list[tuple[str, pa.Table, ArtifactKind]] = []
-        for variable_id, tables in built.tables.items():
-            for kind, table in tables.items():
-                key = artifact_key(sid, variable_id, init_date, kind)
-                old = previous.artifact(sid, variable_id, kind, init_date) if previous and partial_run else None
-                if old is not None:
+    # Parquet encoding releases the GIL: two threads encode one variable's tables while the
+    # next variable is assembled (holding at most a few variables' tables in memory)
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        for plan, results in zip(plans, outcomes, strict=True):
+            sid = plan.source.source_id
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                message = f"{len(failures)} of {len(results)} chunk tiles failed: {failures[0]}"
+                errors.append(ExtractionError(kind="store_unreachable", source_id=sid, message=message[:2000]))
+                continue
+            init_date = plan.init.init_time.date()
+            tiles = [r for r in results if isinstance(r, TileResult)]
+            for built in assemble_source(plan, tiles, region_coordinates(plan)):
+                errors += built.errors
+                for kind, table in built.tables.items():
+                    key = artifact_key(sid, built.variable_id, init_date, kind)
                     try:
-                        before = pq.read_table(io.BytesIO(read_artifact(store, old)))
+                        merged = _merged(store, previous if partial_run else None, plan, built.variable_id, kind,
+                                         table, current)  # fmt: skip
                     except StoreError as error:
-                        message = f"cannot merge {key}: {error}"
-                        errors.append(ExtractionError(kind="write_failed", message=message[:2000], source_id=sid,
-                                                      variable_id=variable_id))  # fmt: skip
+                        message = f"cannot merge {key}: {error}"[:2000]
+                        errors.append(ExtractionError(kind="write_failed", message=message, source_id=sid,
+                                                      variable_id=built.variable_id))  # fmt: skip
                         continue
-                    # a --points run keeps the published map (the next full run redraws it)
-                    table = before if kind == "map_summary" else merge_points(before, table, kind, replaced, current)
-                encode.append((key, table, kind))
-        del built  # encode source by source: only one source's tables are in memory at a time
-        # Parquet encoding releases the GIL: a few threads
-        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-            encoded = list(pool.map(lambda item: parquet_bytes(item[1], item[2]), encode))
-        pending += [PendingArtifact(k, data, t.num_rows) for (k, t, _), data in zip(encode, encoded, strict=True)]
-        infos.append(plan.run_info())
+                    encoded.append((key, pool.submit(parquet_bytes, merged, kind), merged.num_rows))
+            infos.append(plan.run_info())
+        pending = [PendingArtifact(key, future.result(), rows) for key, future, rows in encoded]
     return pending, infos, errors
+
+
+def _merged(
+    store: ArtifactStore,
+    published: RunManifest | None,
+    plan: SourcePlan,
+    variable_id: str,
+    kind: ArtifactKind,
+    table: pa.Table,
+    current: set[str],
+) -> pa.Table:
+    """``table`` as it is, or, in a --points run (``published`` given) with an artifact already
+    published, merged into it: the plan's points replaced, points no longer current dropped.
+    Raises StoreError when the published artifact cannot be read."""
+    init_date = plan.init.init_time.date()
+    old = published.artifact(plan.source.source_id, variable_id, kind, init_date) if published else None
+    if old is None:
+        return table
+    before = pq.read_table(pa.BufferReader(read_artifact(store, old)))
+    if kind == "map_summary":
+        return before  # a --points run keeps the published map (the next full run redraws it)
+    return merge_points(before, table, kind, {m.point.point_id for m in plan.mapped}, current)
 
 
 def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: RunManifest | None,

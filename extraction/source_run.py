@@ -2,13 +2,14 @@
 
 ``plan_source`` opens the source (pinned to one Icechunk snapshot), picks the init, maps the
 points, checks each variable's fields and units, and returns picklable ``TileJob``s.
-``assemble_source`` turns the tile results into the three tables per output variable, recording
-``all_nan`` points as errors and leaving them out of the tables.
+``assemble_source`` turns the tile results into the three tables per output variable, one
+variable at a time (so the caller can encode one while the next is built), recording ``all_nan``
+points as errors and leaving them out of the tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -192,22 +193,25 @@ class LimitExceeded(RuntimeError):
 
 
 @dataclass(slots=True)
-class SourceTables:
-    """The tables built for one source: per output variable id, per artifact kind."""
+class VariableTables:
+    """The tables built for one output variable of a source, per artifact kind."""
 
-    tables: dict[str, dict[ArtifactKind, pa.Table]]
+    variable_id: str
+    tables: dict[ArtifactKind, pa.Table]
     errors: list[ExtractionError]
 
 
-def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: dict[str, np.ndarray]) -> SourceTables:
-    """Concatenate tile results per variable and build points / summary / map tables."""
+def assemble_source(
+    plan: SourcePlan, results: Sequence[TileResult], ds_coords: dict[str, np.ndarray]
+) -> Iterator[VariableTables]:
+    """Concatenate tile results per variable and build points / summary / map tables, yielding
+    each variable's tables as soon as they are built."""
     n_members, n_leads = plan.ingested.shape
-    tables: dict[str, dict[ArtifactKind, pa.Table]] = {}
-    errors: list[ExtractionError] = []
     region = plan.region
     cache: ColumnCache = {}
     for variable_id, units in sorted(plan.output_units.items()):
-        values = np.full((n_members, n_leads, len(plan.mapped)), np.nan, dtype=np.float32)
+        # (point, lead, member): the row order of points.parquet, so a point is one contiguous block
+        values = np.full((len(plan.mapped), n_leads, n_members), np.nan, dtype=np.float32)
         mosaic: dict[str, npt.NDArray[np.float32]] = {}
         if region is not None and region.lead_indices:
             shape = (len(region.lead_indices), region.lat_stop - region.lat_start, region.lon_stop - region.lon_start)
@@ -215,11 +219,12 @@ def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: 
             mosaic["member_count"] = np.zeros(shape, dtype=np.float32)
         for positions, box, result in zip(plan.tile_points, plan.tile_map_boxes, results, strict=True):
             if positions:
-                values[:, :, positions] = result.points[variable_id]
+                values[positions] = result.points[variable_id].transpose(2, 1, 0)
             if box is not None and variable_id in result.maps:
                 for name, stat in result.maps[variable_id].items():
                     mosaic[name][:, box[0] : box[1], box[2] : box[3]] = stat
-        has_data = np.isfinite(values).any(axis=(0, 1))
+        has_data = np.isfinite(values).any(axis=(1, 2))
+        errors: list[ExtractionError] = []
         for position in np.nonzero(~has_data)[0]:
             point = plan.mapped[int(position)].point
             errors.append(
@@ -233,18 +238,18 @@ def assemble_source(plan: SourcePlan, results: Sequence[TileResult], ds_coords: 
             )
         keep = [int(i) for i in np.nonzero(has_data)[0]]
         kept_points = [plan.mapped[i] for i in keep]
+        kept_values = values if len(keep) == len(plan.mapped) else values[keep]
         context = SeriesContext(plan.source.source_id, variable_id, units, plan.init.init_time,
                                 plan.init.lead_seconds, plan.members, plan.ingested)  # fmt: skip
         built: dict[ArtifactKind, pa.Table] = {
-            "points": points_table(context, kept_points, values[:, :, keep], cache),
-            "ensemble_summary": summary_table(context, kept_points, values[:, :, keep], cache),
+            "points": points_table(context, kept_points, kept_values, cache),
+            "ensemble_summary": summary_table(context, kept_points, kept_values, cache),
         }
         if mosaic and region is not None:
             lat = ds_coords[LAT_DIM][region.lat_start : region.lat_stop]
             lon = ds_coords[LON_DIM][region.lon_start : region.lon_stop]
             built["map_summary"] = map_table(context, region.lead_indices, lat, lon, mosaic)
-        tables[variable_id] = built
-    return SourceTables(tables=tables, errors=errors)
+        yield VariableTables(variable_id, built, errors)
 
 
 def region_coordinates(plan: SourcePlan) -> dict[str, np.ndarray]:

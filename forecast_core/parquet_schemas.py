@@ -36,13 +36,11 @@ POINTS_SCHEMA: Final = pa.schema(
 
 POINTS_OPTIONAL_FIELDS: Final = pa.schema(
     [
-        pa.field("grid_latitude", pa.float64()),
-        pa.field("grid_longitude", pa.float64()),
-        pa.field("grid_distance_km", pa.float64()),
         pa.field("is_ingested", pa.bool_()),
     ]
 )
-"""Columns the pipeline adds to points.parquet (readers must not require them)."""
+"""Columns the pipeline adds to points.parquet (readers must not require them). The point's grid
+cell is in ensemble_summary.parquet (one row per lead, not per member and lead)."""
 
 ENSEMBLE_SUMMARY_SCHEMA: Final = pa.schema(
     [
@@ -108,15 +106,21 @@ class SchemaMismatch(ValueError):
     """A table lacks a required column or has it with another type."""
 
 
+def _logical_type(data_type: pa.DataType) -> pa.DataType:
+    """The type a column holds: a dictionary-encoded string column is a string column."""
+    return data_type.value_type if pa.types.is_dictionary(data_type) else data_type
+
+
 def validate_schema(schema: pa.Schema, kind: ArtifactKind) -> None:
-    """Raise SchemaMismatch unless ``schema`` has every required column of ``kind`` with its type."""
+    """Raise SchemaMismatch unless ``schema`` has every required column of ``kind`` with its type
+    (dictionary encoding of a column is allowed: writers use it in memory)."""
     required = REQUIRED_SCHEMAS[kind]
     problems: list[str] = []
     for field in required:
         index = schema.get_field_index(field.name)
         if index < 0:
             problems.append(f"missing column {field.name!r}")
-        elif not schema.field(index).type.equals(field.type):
+        elif not _logical_type(schema.field(index).type).equals(field.type):
             problems.append(f"column {field.name!r} is {schema.field(index).type}, expected {field.type}")
     if problems:
         raise SchemaMismatch(f"{kind}: " + "; ".join(problems))

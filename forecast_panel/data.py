@@ -19,7 +19,6 @@ thread-safe.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
@@ -159,7 +159,7 @@ class DataStore:
 
         def build() -> pd.DataFrame:
             data = self._verified_bytes(listed.key)
-            table = pq.read_table(io.BytesIO(data), filters=[("point_id", "==", point_id)])
+            table = pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
             return table.to_pandas()
 
         return self._frame((manifest.run_id, listed.key, point_id), build)
@@ -188,7 +188,7 @@ class DataStore:
 
         def build() -> pd.DataFrame:
             data = self._verified_bytes(listed.key)
-            table = pq.read_table(io.BytesIO(data), filters=[("lead_hours", "==", float(lead_hours))])
+            table = pq.read_table(pa.BufferReader(data), filters=[("lead_hours", "==", float(lead_hours))])
             return table.to_pandas()
 
         return self._frame((manifest.run_id, listed.key, "lead", float(lead_hours)), build)
@@ -200,7 +200,7 @@ class DataStore:
         if manifest is None or listed is None:
             return []
         data = self._verified_bytes(listed.key)
-        column = pq.read_table(io.BytesIO(data), columns=["lead_hours"]).column("lead_hours")
+        column = pq.read_table(pa.BufferReader(data), columns=["lead_hours"]).column("lead_hours")
         return sorted({float(value) for value in column.to_pylist()})
 
     # --- JSON documents ------------------------------------------------------------------------

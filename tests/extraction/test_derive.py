@@ -142,6 +142,22 @@ def test_nan_quantiles_equal_numpy_nanquantile() -> None:
     np.testing.assert_allclose(nan_quantiles(values, levels), expected, equal_nan=True)
 
 
+def test_ensemble_stats_equal_numpy_when_every_position_has_all_members_or_none() -> None:
+    """The common layout (a full ensemble, leads past a partial init empty) takes the slice path."""
+    values = RNG.normal(size=(7, 6, 5)).astype(np.float32)
+    values[:, 4:, :] = np.nan
+    stats = ensemble_stats(np.moveaxis(values, 0, -1), axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        data = values.astype(np.float64)
+        np.testing.assert_allclose(stats["min"], np.nanmin(data, axis=0), equal_nan=True)
+        np.testing.assert_allclose(stats["max"], np.nanmax(data, axis=0), equal_nan=True)
+        np.testing.assert_allclose(stats["mean"], np.nanmean(data, axis=0), rtol=1e-12, equal_nan=True)
+        for name, level in (("q10", 0.1), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("q90", 0.9)):
+            np.testing.assert_allclose(stats[name], np.nanquantile(data, level, axis=0), rtol=1e-12, equal_nan=True)
+    assert stats["member_count"][:4].min() == 7 and stats["member_count"][4:].max() == 0
+
+
 def test_ensemble_stats_use_members_with_data_only() -> None:
     values = RNG.normal(size=(5, 4, 3))
     values[1, :, 0] = np.nan

@@ -136,8 +136,8 @@ def test_points_and_summaries_match_numpy(
 def test_longitude_0_360_maps_to_the_same_cell(published: tuple[ArtifactStore, RunReport]) -> None:
     store, report = published
     assert report.manifest is not None
-    points = _table(store, report.manifest, "gefs", "temperature_2m", "points").to_pandas()
-    bravo = points[points["point_id"] == "bravo-east"].iloc[0]
+    summary = _table(store, report.manifest, "gefs", "temperature_2m", "ensemble_summary").to_pandas()
+    bravo = summary[summary["point_id"] == "bravo-east"].iloc[0]
     assert bravo["grid_longitude"] == pytest.approx(-106.5)  # 253.6° E = −106.4°, nearest 0.25° cell
     assert bravo["grid_latitude"] == pytest.approx(40.0)
     assert 0 < bravo["grid_distance_km"] < 20
