@@ -35,7 +35,7 @@ from extraction.plan import (
     plan_tiles,
 )
 from extraction.sources import open_source_pinned
-from extraction.tables import ColumnCache, SeriesContext, map_table, points_table, summary_table
+from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
 from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ArtifactKind
@@ -58,10 +58,13 @@ class SourcePlan:
     members: npt.NDArray[np.int16]
     ingested: npt.NDArray[np.bool_]
     jobs: list[TileJob]
-    tile_points: list[list[int]]  # per job: positions into ``mapped``
+    tile_cells: list[list[int]]  # per job: the source-wide row of each distinct cell it reads
     tile_map_boxes: list[tuple[int, int, int, int] | None]  # per job: region-relative placement
     snapshot_id: str | None = None
     errors: list[ExtractionError] = field(default_factory=list)
+    point_cells: npt.NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    """Per mapped point, the row of its grid cell: points sharing a cell are derived once."""
+    cell_count: int = 0
 
     def run_info(self) -> SourceRunInfo:
         return SourceRunInfo(
@@ -142,11 +145,13 @@ def plan_source(
     ingested = ingested_mask(init.lead_seconds, init.ingested_seconds)
     fields = sorted({name for job in jobs_vars for name in _fields(job)})
     plan = SourcePlan(source=pinned, init=init, grid=grid, mapped=mapped, region=region, variables=jobs_vars,
-                      output_units=units, members=members, ingested=ingested, jobs=[], tile_points=[],
+                      output_units=units, members=members, ingested=ingested, jobs=[], tile_cells=[],
                       tile_map_boxes=[], snapshot_id=snapshot, errors=errors)  # fmt: skip
     if not fields:
         return plan
     steps = step_seconds(init.lead_seconds)
+    cell_rows: dict[tuple[int, int], int] = {}  # (lat index, lon index) -> row; a cell is in one tile
+    plan.point_cells = np.zeros(len(mapped), dtype=np.intp)
     for tile in plan_tiles(mapped, region, inner_chunks(ds, fields[0]), grid):
         box = local = None
         if region is not None and region.lead_indices:
@@ -160,14 +165,20 @@ def plan_source(
                     lon0 - region.lon_start,
                     lon1 - region.lon_start,
                 )
-        rows = tuple(mapped[i].cell.latitude_index - tile.lat_start for i in tile.point_positions)
-        cols = tuple(mapped[i].cell.longitude_index - tile.lon_start for i in tile.point_positions)
+        first_row = len(cell_rows)
+        for position in tile.point_positions:
+            cell = (mapped[position].cell.latitude_index, mapped[position].cell.longitude_index)
+            plan.point_cells[position] = cell_rows.setdefault(cell, len(cell_rows))
+        cells = list(cell_rows)[first_row:]
+        rows = tuple(lat - tile.lat_start for lat, _ in cells)
+        cols = tuple(lon - tile.lon_start for _, lon in cells)
         plan.jobs.append(
             TileJob(pinned, init.index, tile.lat_start, tile.lat_stop, tile.lon_start, tile.lon_stop, tuple(fields),
                     tuple(jobs_vars), steps, ingested, rows, cols, local, region.lead_indices if region else ())
         )  # fmt: skip
-        plan.tile_points.append(list(tile.point_positions))
+        plan.tile_cells.append(list(range(first_row, len(cell_rows))))
         plan.tile_map_boxes.append(box)
+    plan.cell_count = len(cell_rows)
     return plan
 
 
@@ -210,20 +221,20 @@ def assemble_source(
     region = plan.region
     cache: ColumnCache = {}
     for variable_id, units in sorted(plan.output_units.items()):
-        # (point, lead, member): the row order of points.parquet, so a point is one contiguous block
-        values = np.full((len(plan.mapped), n_leads, n_members), np.nan, dtype=np.float32)
+        # (cell, lead, member): the row order of points.parquet, so a point is one contiguous block
+        values = np.full((plan.cell_count, n_leads, n_members), np.nan, dtype=np.float32)
         mosaic: dict[str, npt.NDArray[np.float32]] = {}
         if region is not None and region.lead_indices:
             shape = (len(region.lead_indices), region.lat_stop - region.lat_start, region.lon_stop - region.lon_start)
             mosaic = {name: np.full(shape, np.nan, dtype=np.float32) for name in ("median", "q10", "q90")}
             mosaic["member_count"] = np.zeros(shape, dtype=np.float32)
-        for positions, box, result in zip(plan.tile_points, plan.tile_map_boxes, results, strict=True):
-            if positions:
-                values[positions] = result.points[variable_id].transpose(2, 1, 0)
+        for cells, box, result in zip(plan.tile_cells, plan.tile_map_boxes, results, strict=True):
+            if cells:
+                values[cells[0] : cells[-1] + 1] = result.points[variable_id].transpose(2, 1, 0)
             if box is not None and variable_id in result.maps:
                 for name, stat in result.maps[variable_id].items():
                     mosaic[name][:, box[0] : box[1], box[2] : box[3]] = stat
-        has_data = np.isfinite(values).any(axis=(1, 2))
+        has_data = np.isfinite(values).any(axis=(1, 2))[plan.point_cells]
         errors: list[ExtractionError] = []
         for position in np.nonzero(~has_data)[0]:
             point = plan.mapped[int(position)].point
@@ -238,12 +249,12 @@ def assemble_source(
             )
         keep = [int(i) for i in np.nonzero(has_data)[0]]
         kept_points = [plan.mapped[i] for i in keep]
-        kept_values = values if len(keep) == len(plan.mapped) else values[keep]
+        series = CellSeries(values, plan.point_cells[keep])
         context = SeriesContext(plan.source.source_id, variable_id, units, plan.init.init_time,
                                 plan.init.lead_seconds, plan.members, plan.ingested)  # fmt: skip
         built: dict[ArtifactKind, pa.Table] = {
-            "points": points_table(context, kept_points, kept_values, cache),
-            "ensemble_summary": summary_table(context, kept_points, kept_values, cache),
+            "points": points_table(context, kept_points, series, cache),
+            "ensemble_summary": summary_table(context, kept_points, series, cache),
         }
         if mosaic and region is not None:
             lat = ds_coords[LAT_DIM][region.lat_start : region.lat_stop]

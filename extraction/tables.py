@@ -101,24 +101,29 @@ def _constant_time(microseconds: int, rows: int) -> pa.Array:
     return pa.array(np.full(rows, microseconds, dtype=np.int64), TIMESTAMP)
 
 
-def _in_order(values: npt.NDArray[np.float32], order: list[int]) -> npt.NDArray[np.float32]:
-    """Rows of ``values`` (point first) in ``order``, without a copy when already in order."""
-    return values if order == list(range(len(order))) else values[order]
+@dataclass(frozen=True, slots=True)
+class CellSeries:
+    """One variable's values per distinct grid cell, ``(cell, lead, member)``, and the cell row
+    of each point: points on one cell share its series (derived and summarised once, stored per
+    point)."""
+
+    values: npt.NDArray[np.float32]
+    cell_of_point: npt.NDArray[np.intp]
 
 
 def points_table(
     context: SeriesContext,
     mapped: Sequence[MappedPoint],
-    values: npt.NDArray[np.float32],
+    series: CellSeries,
     cache: ColumnCache | None = None,
 ) -> pa.Table:
-    """points.parquet rows: ``values`` is ``(point, lead, member)`` aligned with ``mapped``.
+    """points.parquet rows: ``series.cell_of_point`` is aligned with ``mapped``.
 
     Built from numpy buffers without per-row Python work: string columns are dictionary
     arrays, the time/lead/member columns are tiled patterns shared by a source's variables.
     """
     order = _order(mapped)
-    n, leads, members = values.shape
+    n, (_, leads, members) = len(order), series.values.shape
     rows = n * leads * members
     init_us, valid = _timestamps(context.init_time, context.lead_seconds)
     chosen = [mapped[i].point for i in order]
@@ -140,7 +145,7 @@ def points_table(
         "ensemble_member": _shared(
             cache, (*key, "member"), lambda: pa.array(np.tile(context.members, leads * n), pa.int16())
         ),
-        "value": pa.array(_in_order(values, order).reshape(-1), pa.float32(), from_pandas=True),
+        "value": pa.array(series.values[series.cell_of_point[order]].reshape(-1), pa.float32(), from_pandas=True),
         "units_native": labels([context.units], constant),
         "is_ingested": _shared(
             cache, (*key, "ingested"), lambda: pa.array(np.tile(context.ingested.T.reshape(-1), n), pa.bool_())
@@ -154,15 +159,16 @@ def points_table(
 def summary_table(
     context: SeriesContext,
     mapped: Sequence[MappedPoint],
-    values: npt.NDArray[np.float32],
+    series: CellSeries,
     cache: ColumnCache | None = None,
 ) -> pa.Table:
-    """ensemble_summary.parquet rows: statistics over members per (point, lead); ``values`` is
-    ``(point, lead, member)`` aligned with ``mapped``."""
+    """ensemble_summary.parquet rows: statistics over members per (point, lead), computed once
+    per cell; ``series.cell_of_point`` is aligned with ``mapped``."""
     order = _order(mapped)
-    n, leads, _ = values.shape
+    n, leads = len(order), series.values.shape[1]
     rows = n * leads
-    stats = ensemble_stats(_in_order(values, order), SUMMARY_STATS, axis=2)  # each (point, lead)
+    stats = ensemble_stats(series.values, SUMMARY_STATS, axis=2)  # each (cell, lead)
+    cell_rows = series.cell_of_point[order]
     init_us, valid = _timestamps(context.init_time, context.lead_seconds)
     chosen = [mapped[i] for i in order]
     key = ("summary", tuple(item.point.point_id for item in chosen))
@@ -181,7 +187,7 @@ def summary_table(
         "lead_hours": _shared(cache, (*key, "lead"), lambda: pa.array(np.tile(context.lead_seconds / 3600.0, n))),
     }
     for name in SUMMARY_STATS:
-        flat = stats[name].reshape(-1)  # (point, lead) order
+        flat = stats[name][cell_rows].reshape(-1)  # (point, lead) order
         if name == "member_count":
             columns[name] = pa.array(flat.astype(np.int16), pa.int16())
         else:

@@ -54,7 +54,7 @@ class TileJob:
     variables: tuple[VariableJob, ...]
     steps: npt.NDArray[np.float64]
     ingested: npt.NDArray[np.bool_]  # (member, lead)
-    point_rows: tuple[int, ...]  # tile-local latitude index of each point
+    point_rows: tuple[int, ...]  # tile-local latitude index of each distinct cell holding points
     point_cols: tuple[int, ...]
     map_box: tuple[int, int, int, int] | None  # tile-local (lat0, lat1, lon0, lon1) of the map region
     map_leads: tuple[int, ...]
@@ -62,7 +62,7 @@ class TileJob:
 
 @dataclass(frozen=True, slots=True)
 class TileResult:
-    """Per output variable id: point values ``(member, lead, point)`` and map statistics."""
+    """Per output variable id: values at the points' cells ``(member, lead, cell)`` (job order) and map statistics."""
 
     points: dict[str, npt.NDArray[np.float32]]
     maps: dict[str, dict[str, npt.NDArray[np.float32]]]  # stat -> (map lead, lat, lon)

@@ -17,9 +17,11 @@ from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.store import ArtifactStore
 
 WHEN = datetime(2026, 11, 20, tzinfo=UTC)
-# (id, lat, lon): lon in 0…360 for bravo; "far-away" is outside the sample region (all NaN)
+# (id, lat, lon): lon in 0…360 for bravo; "alpha-cabin" shares alpha's grid cell (derived once,
+# stored for both); "far-away" is outside the sample region (all NaN)
 POINTS = [
     ("alpha", 39.6, -106.3),
+    ("alpha-cabin", 39.62, -106.28),
     ("bravo-east", 39.9, 253.6),
     ("charlie", 40.2, -105.4),
     ("far-away", 45.0, -100.0),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import icechunk
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import xarray as xr
@@ -141,6 +142,18 @@ def test_longitude_0_360_maps_to_the_same_cell(published: tuple[ArtifactStore, R
     assert bravo["grid_longitude"] == pytest.approx(-106.5)  # 253.6° E = −106.4°, nearest 0.25° cell
     assert bravo["grid_latitude"] == pytest.approx(40.0)
     assert 0 < bravo["grid_distance_km"] < 20
+
+
+def test_points_sharing_a_cell_get_the_same_series_each(published: tuple[ArtifactStore, RunReport]) -> None:
+    store, report = published
+    assert report.manifest is not None
+    for kind in ("points", "ensemble_summary"):
+        table = _table(store, report.manifest, "gefs", "precipitation_total", kind).to_pandas()
+        own = [c for c in ("point_id", "point_name", "grid_distance_km") if c in table]  # the point's, not the cell's
+        alpha = table[table["point_id"] == "alpha"].drop(columns=own).reset_index(drop=True)
+        cabin = table[table["point_id"] == "alpha-cabin"].drop(columns=own)
+        assert len(alpha) > 0
+        pd.testing.assert_frame_equal(alpha, cabin.reset_index(drop=True))
 
 
 def test_partial_gefs_init_is_marked_and_not_filled(published: tuple[ArtifactStore, RunReport]) -> None:
