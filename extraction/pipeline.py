@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 from extraction.executor import dask_client, execute_groups, resolve_scheduler
 from extraction.plan import NoInitWithData
 from extraction.publish import (
+    ArtifactWriter,
     PendingArtifact,
     RunLog,
     carried_forward,
     publish,
     read_artifact,
     read_status,
-    write_artifacts,
 )
 from extraction.selection import RunFailed, load_config, point_set_hash, select
 from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
@@ -176,18 +176,23 @@ def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
         tile_count = sum(len(plan.jobs) for plan in plans)
         given = contextlib.nullcontext(options.client) if options.client is not None else None
         current = {p.point_id for p in [*enabled, *selected]}
-        with given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client:
+        # a full run writes each artifact as soon as it is encoded; a --points run holds them
+        # until it has checked that it was not superseded (it must not overwrite a newer run's)
+        with (
+            ArtifactWriter(store, hold=partial_run) as writer,
+            given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client,
+        ):
             clock["planned"] = time.perf_counter()
             outcomes = execute_groups([plan.jobs for plan in plans], client, options.progress)
-            pending, manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current)
-        clock["read_and_built"] = time.perf_counter()
-        errors += new_errors
-        if not pending:
-            report = RunReport(run_id, "failed", "nothing extracted", errors)
-            return _finish(options, runlog, report, previous, started, moment)
-        if partial_run and check_superseded and _latest_digest(store) != seen:
-            raise Superseded("another run published meanwhile")
-        written = write_artifacts(store, pending)
+            manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current, writer)
+            clock["read_and_built"] = time.perf_counter()
+            errors += new_errors
+            if not writer.count:
+                report = RunReport(run_id, "failed", "nothing extracted", errors)
+                return _finish(options, runlog, report, previous, started, moment)
+            if partial_run and check_superseded and _latest_digest(store) != seen:
+                raise Superseded("another run published meanwhile")
+            written = writer.written()
         covered = _covered_points(previous, selected, enabled, partial_run)
         manifest = RunManifest(
             run_id=run_id,
@@ -276,13 +281,15 @@ def _build(
     partial_run: bool,
     store: ArtifactStore,
     current: set[str],
-) -> tuple[list[PendingArtifact], list[SourceRunInfo], list[ExtractionError]]:
-    """Artifacts to write per planned source; in a --points run, merged with the published ones.
+    writer: ArtifactWriter,
+) -> tuple[list[SourceRunInfo], list[ExtractionError]]:
+    """Encode the artifacts of every planned source into ``writer``; in a --points run, merged
+    with the published ones.
 
     ``outcomes`` holds each plan's tile outcomes, in plan order; a source is assembled as soon
     as its outcomes arrive and its tables are encoded on threads while the next source's tiles
     are read."""
-    encoded: list[tuple[str, Future[bytes], int]] = []
+    encoded: list[Future[None]] = []
     infos: list[SourceRunInfo] = []
     errors: list[ExtractionError] = []
     # Parquet encoding releases the GIL: two threads encode one variable's tables while the
@@ -309,10 +316,15 @@ def _build(
                         errors.append(ExtractionError(kind="write_failed", message=message, source_id=sid,
                                                       variable_id=built.variable_id))  # fmt: skip
                         continue
-                    encoded.append((key, pool.submit(parquet_bytes, merged, kind), merged.num_rows))
+                    encoded.append(pool.submit(_encode, writer, key, merged, kind))
             infos.append(plan.run_info())
-        pending = [PendingArtifact(key, future.result(), rows) for key, future, rows in encoded]
-    return pending, infos, errors
+        for future in encoded:
+            future.result()
+    return infos, errors
+
+
+def _encode(writer: ArtifactWriter, key: str, table: pa.Table, kind: ArtifactKind) -> None:
+    writer.put(PendingArtifact(key, parquet_bytes(table, kind), table.num_rows))
 
 
 def _merged(

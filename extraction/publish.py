@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -143,11 +144,43 @@ def write_artifact(store: ArtifactStore, pending: PendingArtifact) -> ManifestAr
     )
 
 
-def write_artifacts(store: ArtifactStore, pending: list[PendingArtifact], threads: int = 8) -> list[ManifestArtifact]:
-    """Step 1 of the protocol for every artifact, concurrently (order among data objects does not
-    matter; all of them are written before the manifest)."""
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(pending)))) as pool:
-        return list(pool.map(lambda item: write_artifact(store, item), pending))
+class ArtifactWriter:
+    """Step 1 of the protocol on a thread pool (order among data objects does not matter; all of
+    them are written before the manifest). ``put`` an encoded artifact and it is written at once,
+    or, with ``hold``, only when ``written()`` is called: a --points run first checks that no
+    other run published meanwhile, and must not have overwritten anything before that."""
+
+    def __init__(self, store: ArtifactStore, hold: bool, threads: int = 8) -> None:
+        self._store, self._hold = store, hold
+        self._pool = ThreadPoolExecutor(max_workers=threads)
+        self._held: list[PendingArtifact] = []
+        self._writes: list[Future[ManifestArtifact]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ArtifactWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, item: PendingArtifact) -> None:
+        """Queue one artifact (thread-safe)."""
+        with self._lock:
+            if self._hold:
+                self._held.append(item)
+            else:
+                self._writes.append(self._pool.submit(write_artifact, self._store, item))
+
+    @property
+    def count(self) -> int:
+        return len(self._held) + len(self._writes)
+
+    def written(self) -> list[ManifestArtifact]:
+        """Write what is held, wait for every write; the manifest entries sorted by key."""
+        with self._lock:
+            self._writes += [self._pool.submit(write_artifact, self._store, item) for item in self._held]
+            self._held = []
+        return sorted((write.result() for write in self._writes), key=lambda item: item.key)
 
 
 def carried_forward(previous: RunManifest | None, written: Iterable[ManifestArtifact]) -> list[ManifestArtifact]:

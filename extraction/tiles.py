@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,9 @@ def is_transient(error: BaseException) -> bool:
 
 _OPEN: dict[str, xr.Dataset] = {}
 _OPEN_LOCK = threading.Lock()
+
+
+FIELD_READ_THREADS = 4
 
 
 def _dataset(source: SourceEntry) -> xr.Dataset:
@@ -169,5 +173,9 @@ def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> T
 def run_tile(job: TileJob) -> TileResult:
     """Read the tile's fields (each needed chunk once) and process them."""
     ds = _dataset(job.source)
-    fields = {name: read_block(ds, name, job) for name in job.fields}
-    return process_block(fields, job)
+    if len(job.fields) == 1:
+        return process_block({job.fields[0]: read_block(ds, job.fields[0], job)}, job)
+    # the fields' chunk requests overlap: each read waits on the network, not on the CPU
+    with ThreadPoolExecutor(max_workers=min(len(job.fields), FIELD_READ_THREADS)) as pool:
+        blocks = list(pool.map(lambda name: read_block(ds, name, job), job.fields))
+    return process_block(dict(zip(job.fields, blocks, strict=True)), job)

@@ -34,13 +34,11 @@ POINTS_SCHEMA: Final = pa.schema(
 )
 """points.parquet: every member and lead of every point (value NaN/null where absent)."""
 
-POINTS_OPTIONAL_FIELDS: Final = pa.schema(
-    [
-        pa.field("is_ingested", pa.bool_()),
-    ]
-)
-"""Columns the pipeline adds to points.parquet (readers must not require them). The point's grid
-cell is in ensemble_summary.parquet (one row per lead, not per member and lead)."""
+POINTS_OPTIONAL_FIELDS: Final = pa.schema([])
+"""Columns the pipeline adds to points.parquet (none: at millions of rows every column costs).
+What is per point or per lead lives in ensemble_summary.parquet, one row per lead instead of one
+per member and lead: the point's grid cell and ``is_ingested`` (a partial init's leads past its
+ingested length have null values here and ``is_ingested`` false there)."""
 
 ENSEMBLE_SUMMARY_SCHEMA: Final = pa.schema(
     [

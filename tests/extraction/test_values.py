@@ -165,11 +165,13 @@ def test_partial_gefs_init_is_marked_and_not_filled(published: tuple[ArtifactSto
     assert not ifs.is_partial and ifs.member_count == 5
     assert gefs.grid is not None and gefs.grid.latitude_count == 721
     assert gefs.snapshot_id and ifs.snapshot_id and gefs.snapshot_id != ifs.snapshot_id
-    totals = _table(store, report.manifest, "gefs", "precipitation_total", "points").to_pandas()
-    late = totals[totals["lead_hours"] > 384]
-    assert late["value"].isna().all() and not late["is_ingested"].any()
-    early = totals[totals["lead_hours"] <= 384]
-    assert early["value"].notna().all() and early["is_ingested"].all()
+    for kind, column in (("points", "value"), ("ensemble_summary", "median")):
+        totals = _table(store, report.manifest, "gefs", "precipitation_total", kind).to_pandas()
+        late, early = totals[totals["lead_hours"] > 384], totals[totals["lead_hours"] <= 384]
+        assert late[column].isna().all() and early[column].notna().all()
+    summary = _table(store, report.manifest, "gefs", "precipitation_total", "ensemble_summary").to_pandas()
+    assert not summary.loc[summary["lead_hours"] > 384, "is_ingested"].any()
+    assert summary.loc[summary["lead_hours"] <= 384, "is_ingested"].all()
 
 
 def test_outside_point_is_an_all_nan_error_and_the_run_completes(published: tuple[ArtifactStore, RunReport]) -> None:
