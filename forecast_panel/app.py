@@ -19,6 +19,7 @@ import panel as pn
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
+from forecast_panel.memory import release_memory, use_system_allocator
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
@@ -173,6 +174,10 @@ class ForecastApp:
             self.state.param.watch(push, list(URL_PARAMS))
 
 
+def _release_after_session(_context: Any) -> None:
+    release_memory()
+
+
 def create_app(
     store_url: str | None = None,
     api_url: str | None = None,
@@ -190,8 +195,11 @@ def create_app(
         datastore = shared_datastore(url)
     if service is None:
         service = points_service(api_url or os.environ.get("FORECAST_API_URL"))
+    use_system_allocator()
     app = ForecastApp(datastore, service, tile_url=tile_url or os.environ.get("FORECAST_TILE_URL"), **options)
     app.sync_url()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(_release_after_session)
     return app.template()
 
 

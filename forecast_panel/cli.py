@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_ENDPOINT_URL", args.endpoint_url)
     import panel as pn
 
+    from forecast_panel.memory import use_system_allocator
+
+    use_system_allocator()
     origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
     log.info("serving the dashboard on http://%s:%s/ (store %s, API %s)", args.address, args.port, args.store, args.api)
     pn.serve(
