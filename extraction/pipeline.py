@@ -293,7 +293,8 @@ def _build(
     infos: list[SourceRunInfo] = []
     errors: list[ExtractionError] = []
     # Parquet encoding releases the GIL: two threads encode one variable's tables while the
-    # next variable is assembled (holding at most a few variables' tables in memory)
+    # next variable is assembled. A source's tables share their id, time, lead and member
+    # columns, so a variable waiting to be encoded costs little more than its value column.
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         for plan, results in zip(plans, outcomes, strict=True):
             sid = plan.source.source_id
