@@ -275,7 +275,7 @@ def shown_table(frames: Sequence[SourceFrame], unit: str) -> pd.DataFrame:
             continue
         columns = [
             name
-            for name in ("init_time", "valid_time", "lead_hours", *STAT_COLUMNS, "member_count")
+            for name in ("init_time", "valid_time", "lead_hours", "statistic", *STAT_COLUMNS, "member_count")
             if name in item.summary
         ]
         part = item.summary[columns].copy()

@@ -23,10 +23,11 @@ from forecast_core.registry import CanonicalVariable
 from forecast_core.status import RunManifest
 from forecast_core.units import UnitId
 from forecast_panel import frames as fr
+from forecast_panel.daily import Statistic, daily_frames, daily_statistics
 from forecast_panel.data import DataStore
 
 LATEST = "latest"
-VIEW_MODES = ["boxes", "bands"]
+VIEW_MODES = ["boxes", "daily", "bands"]
 PENDING = " (forecast pending)"
 
 
@@ -69,7 +70,9 @@ class OverviewState(param.Parameterized):
     point_id: Any = param.Selector(default=None, objects=[], doc="point id")
     init: Any = param.Selector(default=LATEST, objects=[LATEST], doc="init date (ISO) or 'latest'")
     units: Any = param.Selector(default="degC", objects=list(get_args(UnitId)), doc="display unit id")
-    view: Any = param.Selector(default="boxes", objects=VIEW_MODES, doc="boxes or percentile bands")
+    view: Any = param.Selector(
+        default="boxes", objects=VIEW_MODES, doc="boxes per lead, daily boxes (from the members) or percentile bands"
+    )
     show_members = param.Boolean(default=False, doc="member traces (points.parquet) over the boxes")
     compare_previous = param.Boolean(default=False, doc="previous init's median as a dashed line")
     threshold = param.Number(default=None, allow_None=True, doc="exceedance threshold in display units")
@@ -239,7 +242,7 @@ class OverviewState(param.Parameterized):
             native = variable.native_units
             summary = fr.to_display(summary, native, self.display_unit(), fr.STAT_COLUMNS)
             members = previous = None
-            if self.show_members or self.has_exceedance():
+            if self.show_members or self.has_exceedance() or self.view == "daily":
                 members = fr.to_display(
                     self.datastore.members(source_id, self.variable, self.point_id, init),
                     native,
@@ -296,11 +299,23 @@ class OverviewState(param.Parameterized):
             out.append({"color": entry.color if entry else "#1f77b4", "text": text})
         return out
 
+    def daily_statistics(self) -> tuple[Statistic, ...]:
+        """How the daily view reduces each member's day for the selected variable."""
+        variable = self.canonical()
+        if variable is None:
+            return ("max", "min")
+        is_total = variable.running_total is not None and self.variable == variable.running_total.variable_id
+        return daily_statistics(variable.kind, is_total)
+
     def frames(self) -> fr.OverviewFrames:
         """What the overview draws for the current selection."""
         sources = self.source_frames()
         step = fr.step_of(sources)
-        whiskers, outer, inner, medians = fr.box_frames(sources, bands=self.view == "bands", step=step)
+        shown = sources
+        if self.view == "daily":
+            shown = daily_frames(sources, self.daily_statistics())
+        box_step = pd.Timedelta(days=1) if self.view == "daily" else step
+        whiskers, outer, inner, medians = fr.box_frames(shown, bands=self.view == "bands", step=box_step)
         variable = self.canonical()
         exceed = fr.empty(fr.EXCEEDANCE_COLUMNS)
         if variable is not None and self.threshold is not None and self.has_exceedance():
@@ -328,7 +343,7 @@ class OverviewState(param.Parameterized):
             previous=fr.previous_segments(sources) if self.compare_previous else fr.empty(fr.SEGMENT_COLUMNS),
             missing=fr.missing_spans(sources, step),
             exceedance=exceed,
-            table=fr.shown_table(sources, self.display_unit()),
+            table=fr.shown_table(shown, self.display_unit()),
             notes=notes,
         )
 

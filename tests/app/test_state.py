@@ -95,6 +95,28 @@ def test_partial_init_leads_are_marked_not_zero(app_store: Path) -> None:
     assert any("not ingested" in note for note in frames.notes)
 
 
+def test_daily_view_has_a_box_per_whole_day_and_statistic(app_store: Path) -> None:
+    datastore = DataStore(str(app_store))
+    state = OverviewState(datastore, point_id="boulder-flatirons", view="daily")
+    state.sources = ["gefs"]
+    per_lead = OverviewState(datastore, point_id="boulder-flatirons", sources=["gefs"]).frames()
+    frames = state.frames()
+    assert set(frames.table["statistic"]) == {"daily max", "daily min"}  # temperature: ECMWF's min/max boxes
+    days = frames.table["valid_time"].nunique()
+    assert 0 < days <= 16 and len(frames.inner) == 2 * days < len(per_lead.inner)
+    span_start = frames.missing["x0"].iloc[0]
+    assert (frames.inner["x1"] <= span_start).all(), "no daily box inside the partial init's missing leads"
+    state.variable = "precipitation"
+    frames = state.frames()
+    assert set(frames.table["statistic"]) == {"daily sum"}
+    members = datastore.members("gefs", "precipitation", "boulder-flatirons")
+    first_day = members[(members["lead_hours"] > 0) & (members["lead_hours"] <= 24)]
+    totals = first_day.groupby("ensemble_member")["value"].sum()
+    row = frames.table.iloc[0]
+    assert row["median"] == pytest.approx(float(np.quantile(totals, 0.5)), rel=1e-5)
+    assert row["member_count"] == totals.size
+
+
 def test_precipitation_exceedance_and_totals(app_store: Path) -> None:
     state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
     state.variable = "precipitation"

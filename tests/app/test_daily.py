@@ -1,0 +1,81 @@
+"""Daily boxes from member series (forecast_panel.daily), checked against plain numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast_panel.daily import daily_statistics, daily_summary
+
+INIT = pd.Timestamp("2026-11-24T00:00", tz="UTC")
+RNG = np.random.default_rng(3)
+
+
+def _members(lead_hours: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """points.parquet-like rows, sorted by (lead, member); ``values`` is ``(lead, member)``."""
+    leads, members = np.meshgrid(lead_hours, np.arange(values.shape[1]), indexing="ij")
+    return pd.DataFrame(
+        {
+            "init_time": INIT,
+            "valid_time": INIT + pd.to_timedelta(leads.reshape(-1), unit="h"),
+            "lead_hours": leads.reshape(-1).astype("float64"),
+            "ensemble_member": members.reshape(-1).astype("int16"),
+            "value": values.reshape(-1),
+        }
+    )
+
+
+def test_statistics_per_kind() -> None:
+    assert daily_statistics("per_step", running_total=False) == ("sum",)
+    assert daily_statistics("per_step", running_total=True) == ("last",)
+    assert daily_statistics("instant", running_total=False) == ("max", "min")
+
+
+def test_daily_sums_cover_whole_days_and_skip_incomplete_members() -> None:
+    leads = np.arange(0, 60 + 1, 3)  # 3-hourly to 60 h: days 1 and 2 complete, day 3 only 12 h
+    amounts = RNG.gamma(0.5, 1.0, size=(leads.size, 4))
+    amounts[0] = np.nan  # no step ends at lead 0
+    amounts[10, 3] = np.nan  # member 3 misses a step on day 2 (lead 30 h)
+    summary = daily_summary(_members(leads, amounts), "sum")
+    assert summary["valid_time"].tolist() == [INIT + pd.Timedelta(hours=12), INIT + pd.Timedelta(hours=36)]
+    day1 = amounts[1:9].sum(axis=0)  # steps ending 03 … 24 h
+    day2 = amounts[9:17, :3].sum(axis=0)  # steps ending 27 … 48 h, member 3 left out
+    for row, expected in zip(summary.itertuples(), (day1, day2), strict=True):
+        assert row.member_count == expected.size
+        assert row.min == pytest.approx(expected.min()) and row.max == pytest.approx(expected.max())
+        assert row.median == pytest.approx(np.quantile(expected, 0.5))
+        assert row.q10 == pytest.approx(np.quantile(expected, 0.1))
+        assert row.q90 == pytest.approx(np.quantile(expected, 0.9))
+
+
+def test_six_hourly_steps_count_by_their_length() -> None:
+    leads = np.concatenate([np.arange(0, 24, 3), np.arange(24, 72 + 1, 6)])  # 3-hourly, then 6-hourly
+    amounts = np.ones((leads.size, 2))
+    amounts[0] = np.nan
+    summary = daily_summary(_members(leads, amounts), "sum")
+    assert summary["median"].tolist() == [8.0, 4.0, 4.0]  # eight 3-h steps, then four 6-h steps
+
+
+def test_daily_max_and_min_need_the_synoptic_hours() -> None:
+    leads = np.arange(0, 42 + 1, 6)  # day 1 complete (00–18 UTC), day 2 has 00–18 too; 42 h is day 2's 18 UTC
+    temperature = RNG.normal(size=(leads.size, 3))
+    high, low = daily_summary(_members(leads, temperature), "max"), daily_summary(_members(leads, temperature), "min")
+    assert len(high) == len(low) == 2
+    assert high["max"].iloc[0] == pytest.approx(temperature[0:4].max())
+    assert low["min"].iloc[1] == pytest.approx(temperature[4:8].min())
+    short = daily_summary(_members(np.arange(0, 12 + 1, 6), temperature[:3]), "max")
+    assert short.empty, "a day without 18 UTC is not a whole day"
+
+
+def test_running_total_is_read_at_the_end_of_each_day() -> None:
+    leads = np.arange(0, 48 + 1, 6)
+    totals = np.cumsum(np.ones((leads.size, 2)), axis=0) - 1  # 0 at lead 0
+    summary = daily_summary(_members(leads, totals), "last")
+    assert summary["median"].tolist() == [4.0, 8.0]  # at 24 h and 48 h; no box for the day before init
+
+
+def test_no_members_no_boxes() -> None:
+    leads = np.arange(0, 48 + 1, 6)
+    assert daily_summary(_members(leads, np.full((leads.size, 2), np.nan)), "sum").empty
+    assert daily_summary(pd.DataFrame(columns=["value"]), "max").empty
