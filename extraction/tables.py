@@ -111,30 +111,25 @@ class CellSeries:
     cell_of_point: npt.NDArray[np.intp]
 
 
-def points_table(
-    context: SeriesContext,
-    mapped: Sequence[MappedPoint],
-    series: CellSeries,
-    cache: ColumnCache | None = None,
-) -> pa.Table:
-    """points.parquet rows: ``series.cell_of_point`` is aligned with ``mapped``.
-
-    Built from numpy buffers without per-row Python work: string columns are dictionary
-    arrays, the time/lead/member columns are tiled patterns shared by a source's variables.
-    """
-    order = _order(mapped)
-    n, (_, leads, members) = len(order), series.values.shape
+def _per_point_columns(
+    context: SeriesContext, chosen: Sequence[MappedPoint], members: int, kind: ArtifactKind, cache: ColumnCache | None
+) -> dict[str, pa.Array]:
+    """The columns both per-point tables share, rows in (point, lead[, member]) order: ids,
+    names, units, init, valid time and lead, each lead repeated ``members`` times (1 for the
+    summary). Built from numpy buffers, no per-row Python work; everything but the variable's
+    own labels is shared by a source's variables through ``cache``."""
+    n, leads = len(chosen), context.lead_seconds.size
     rows = n * leads * members
     init_us, valid = _timestamps(context.init_time, context.lead_seconds)
-    chosen = [mapped[i].point for i in order]
-    key = ("points", tuple(point.point_id for point in chosen))
+    key = (kind, tuple(item.point.point_id for item in chosen))
     per_point = _shared(cache, (*key, "codes"), lambda: _point_codes(n, leads * members))
     constant = _shared(cache, (*key, "zeros"), lambda: pa.array(np.zeros(rows, dtype=np.int32)))
-    columns = {
+    return {
         "source_id": labels([context.source_id], constant),
         "variable_id": labels([context.variable_id], constant),
-        "point_id": labels([point.point_id for point in chosen], per_point),
-        "point_name": labels([point.point_name for point in chosen], per_point),
+        "point_id": labels([item.point.point_id for item in chosen], per_point),
+        "point_name": labels([item.point.point_name for item in chosen], per_point),
+        "units_native": labels([context.units], constant),
         "init_time": _shared(cache, (*key, "init"), lambda: _constant_time(init_us, rows)),
         "valid_time": _shared(
             cache, (*key, "valid"), lambda: pa.array(np.tile(np.repeat(valid, members), n), TIMESTAMP)
@@ -142,15 +137,32 @@ def points_table(
         "lead_hours": _shared(
             cache, (*key, "lead"), lambda: pa.array(np.tile(np.repeat(context.lead_seconds / 3600.0, members), n))
         ),
-        "ensemble_member": _shared(
-            cache, (*key, "member"), lambda: pa.array(np.tile(context.members, leads * n), pa.int16())
-        ),
-        "value": pa.array(series.values[series.cell_of_point[order]].reshape(-1), pa.float32(), from_pandas=True),
-        "units_native": labels([context.units], constant),
     }
+
+
+def points_table(
+    context: SeriesContext,
+    mapped: Sequence[MappedPoint],
+    series: CellSeries,
+    cache: ColumnCache | None = None,
+) -> pa.Table:
+    """points.parquet rows: ``series.cell_of_point`` is aligned with ``mapped``; string columns
+    are dictionary arrays, the time/lead/member columns tiled patterns."""
+    order = _order(mapped)
+    n, (_, leads, members) = len(order), series.values.shape
+    columns = _per_point_columns(context, [mapped[i] for i in order], members, "points", cache)
+    columns["ensemble_member"] = _shared(
+        cache, ("points", "member", n, leads), lambda: pa.array(np.tile(context.members, leads * n), pa.int16())
+    )
+    columns["value"] = pa.array(series.values[series.cell_of_point[order]].reshape(-1), pa.float32(), from_pandas=True)
     table = pa.table(columns, schema=POINTS_TABLE_SCHEMA)
     validate_table(table, "points")
     return table
+
+
+def _cell_column(chosen: Sequence[MappedPoint], attribute: str, leads: int) -> Callable[[], pa.Array]:
+    """Builds a grid-cell attribute column (one value per point, repeated over its leads)."""
+    return lambda: pa.array(np.repeat([getattr(item.cell, attribute) for item in chosen], leads), pa.float64())
 
 
 def summary_table(
@@ -162,38 +174,21 @@ def summary_table(
     """ensemble_summary.parquet rows: statistics over members per (point, lead), computed once
     per cell; ``series.cell_of_point`` is aligned with ``mapped``."""
     order = _order(mapped)
+    chosen = [mapped[i] for i in order]
     n, leads = len(order), series.values.shape[1]
-    rows = n * leads
+    columns = _per_point_columns(context, chosen, 1, "ensemble_summary", cache)
     stats = ensemble_stats(series.values, SUMMARY_STATS, axis=2)  # each (cell, lead)
     cell_rows = series.cell_of_point[order]
-    init_us, valid = _timestamps(context.init_time, context.lead_seconds)
-    chosen = [mapped[i] for i in order]
-    key = ("summary", tuple(item.point.point_id for item in chosen))
-    per_point = _shared(cache, (*key, "codes"), lambda: _point_codes(n, leads))
-    constant = _shared(cache, (*key, "zeros"), lambda: pa.array(np.zeros(rows, dtype=np.int32)))
-
-    def cell(name: str) -> Callable[[], pa.Array]:
-        return lambda: pa.array(np.repeat([getattr(item.cell, name) for item in chosen], leads), pa.float64())
-
-    columns: dict[str, pa.Array] = {
-        "source_id": labels([context.source_id], constant),
-        "variable_id": labels([context.variable_id], constant),
-        "point_id": labels([item.point.point_id for item in chosen], per_point),
-        "init_time": _shared(cache, (*key, "init"), lambda: _constant_time(init_us, rows)),
-        "valid_time": _shared(cache, (*key, "valid"), lambda: pa.array(np.tile(valid, n), TIMESTAMP)),
-        "lead_hours": _shared(cache, (*key, "lead"), lambda: pa.array(np.tile(context.lead_seconds / 3600.0, n))),
-    }
     for name in SUMMARY_STATS:
         flat = stats[name][cell_rows].reshape(-1)  # (point, lead) order
         if name == "member_count":
             columns[name] = pa.array(flat.astype(np.int16), pa.int16())
         else:
             columns[name] = pa.array(flat.astype(np.float32), pa.float32(), from_pandas=True)
-    columns["units_native"] = labels([context.units], constant)
-    columns["point_name"] = labels([item.point.point_name for item in chosen], per_point)
-    columns["grid_latitude"] = _shared(cache, (*key, "lat"), cell("latitude"))
-    columns["grid_longitude"] = _shared(cache, (*key, "lon"), cell("longitude"))
-    columns["grid_distance_km"] = _shared(cache, (*key, "distance"), cell("distance_km"))
+    key = ("ensemble_summary", tuple(item.point.point_id for item in chosen))
+    for column, attribute in (("grid_latitude", "latitude"), ("grid_longitude", "longitude"),
+                              ("grid_distance_km", "distance_km")):  # fmt: skip
+        columns[column] = _shared(cache, (*key, column), _cell_column(chosen, attribute, leads))
     columns["is_ingested"] = _shared(
         cache, (*key, "ingested"), lambda: pa.array(np.tile(context.ingested.any(axis=0), n), pa.bool_())
     )

@@ -95,7 +95,8 @@ class JsonHandler(BaseHTTPRequestHandler):
     seen: list[tuple[str, dict[str, str]]] = []
 
     def answer(self, path: str) -> tuple[int, object]:
-        raise NotImplementedError
+        """(status, JSON document) for ``path``; each test server defines it (abstract)."""
+        raise NotImplementedError(f"{type(self).__name__} must define answer(path)")
 
     def do_GET(self) -> None:
         type(self).seen.append((self.path, dict(self.headers.items())))
