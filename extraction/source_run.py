@@ -58,7 +58,7 @@ class SourcePlan:
     members: npt.NDArray[np.int16]
     ingested: npt.NDArray[np.bool_]
     jobs: list[TileJob]
-    tile_cells: list[list[int]]  # per job: the source-wide row of each distinct cell it reads
+    tile_cells: list[range]  # per job: the source-wide rows of the distinct cells it reads
     tile_map_boxes: list[tuple[int, int, int, int] | None]  # per job: region-relative placement
     snapshot_id: str | None = None
     errors: list[ExtractionError] = field(default_factory=list)
@@ -176,7 +176,7 @@ def plan_source(
             TileJob(pinned, init.index, tile.lat_start, tile.lat_stop, tile.lon_start, tile.lon_stop, tuple(fields),
                     tuple(jobs_vars), steps, ingested, rows, cols, local, region.lead_indices if region else ())
         )  # fmt: skip
-        plan.tile_cells.append(list(range(first_row, len(cell_rows))))
+        plan.tile_cells.append(range(first_row, len(cell_rows)))
         plan.tile_map_boxes.append(box)
     plan.cell_count = len(cell_rows)
     return plan
@@ -230,7 +230,7 @@ def assemble_source(
             mosaic["member_count"] = np.zeros(shape, dtype=np.float32)
         for cells, box, result in zip(plan.tile_cells, plan.tile_map_boxes, results, strict=True):
             if cells:
-                values[cells[0] : cells[-1] + 1] = result.points[variable_id].transpose(2, 1, 0)
+                values[cells.start : cells.stop] = result.points[variable_id].transpose(2, 1, 0)
             if box is not None and variable_id in result.maps:
                 for name, stat in result.maps[variable_id].items():
                     mosaic[name][:, box[0] : box[1], box[2] : box[3]] = stat

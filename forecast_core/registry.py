@@ -236,6 +236,16 @@ class CanonicalVariable(ContractModel):
     exceedance_thresholds: list[float] = []
     derivations: dict[Identifier, Node]
 
+    def is_running_total(self, variable_id: str | None) -> bool:
+        """Whether ``variable_id`` names this variable's running total (not the variable itself)."""
+        return self.running_total is not None and self.running_total.variable_id == variable_id
+
+    def display_name_of(self, variable_id: str | None) -> str:
+        """The display name of this variable, or of its running total when ``variable_id`` names it."""
+        if self.running_total is not None and self.is_running_total(variable_id):
+            return self.running_total.display_name
+        return self.display_name
+
     @model_validator(mode="after")
     def _units_consistent(self) -> CanonicalVariable:
         from forecast_core.units import convertible

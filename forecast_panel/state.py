@@ -135,10 +135,7 @@ class OverviewState(param.Parameterized):
             self._refresh_variable_options()
 
     def _variable_label(self, variable_id: str) -> str:
-        variable = self.datastore.variables().get(variable_id)
-        if variable.running_total is not None and variable.running_total.variable_id == variable_id:
-            return variable.running_total.display_name
-        return variable.display_name
+        return self.datastore.variables().get(variable_id).display_name_of(variable_id)
 
     def point_options(self) -> dict[str, str]:
         """label → point id: forecast points first, then configured ones still pending."""
@@ -304,8 +301,7 @@ class OverviewState(param.Parameterized):
         variable = self.canonical()
         if variable is None:
             return ("max", "min")
-        is_total = variable.running_total is not None and self.variable == variable.running_total.variable_id
-        return daily_statistics(variable.kind, is_total)
+        return daily_statistics(variable.kind, variable.is_running_total(self.variable))
 
     def frames(self) -> fr.OverviewFrames:
         """What the overview draws for the current selection."""
@@ -350,7 +346,5 @@ class OverviewState(param.Parameterized):
     def title(self) -> str:
         """Plain-text plot title (drawn on canvas by Bokeh, so it is never markup)."""
         variable = self.canonical()
-        name = variable.display_name if variable else ""
-        if variable is not None and variable.running_total and self.variable == variable.running_total.variable_id:
-            name = variable.running_total.display_name
+        name = variable.display_name_of(self.variable) if variable else ""
         return f"{self.point_name(self.point_id)} — {name} ({units.label(self.display_unit())})"
