@@ -7,8 +7,13 @@ Contract:
 - Artifact bytes are verified against the manifest's ``sha256`` before use. On a mismatch (a
   newer run replaced the object between reading latest.json and the object) the manifest is
   re-resolved and the read retried once; a second mismatch raises ``ArtifactIntegrityError``.
-- Verified bytes and per-point frames are cached by artifact key *and run id*: when latest.json
+- Verified bytes and per-point tables are cached by artifact key *and run id*: when latest.json
   names a new run, every cache is dropped, so a session never mixes two runs.
+- The cache holds immutable Arrow tables; every call returns a new pandas frame the caller owns
+  (about 1 ms per frame). A cached pandas frame handed to sessions would grow with them: pandas'
+  copy-on-write tracking appends a weak reference to the cached frame for each view a session
+  takes, and those small long-lived objects, scattered through the heap, keep a closed session's
+  memory from being returned to the system.
 - Per-point reads use pyarrow filters on ``point_id`` (one row group per point by the writers'
   contract), so only that point's rows are decoded.
 - No raw forecast cube is ever read here: only the Parquet artifacts the pipeline published.
@@ -78,7 +83,7 @@ class DataStore:
         *,
         manifest_ttl_seconds: float = 30.0,
         max_artifacts: int = 64,
-        max_frames: int = 512,
+        max_tables: int = 512,
     ) -> None:
         self.store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
         self.manifest_ttl_seconds = manifest_ttl_seconds
@@ -86,7 +91,7 @@ class DataStore:
         self._manifest: RunManifest | None = None
         self._manifest_checked = -1e18
         self._bytes = _Lru(max_artifacts)
-        self._frames = _Lru(max_frames)
+        self._tables = _Lru(max_tables)
         self._documents: dict[str, tuple[float, Any]] = {}
         self.reads = 0  # artifact byte reads from the store (for tests and benchmarks)
 
@@ -104,7 +109,7 @@ class DataStore:
                     latest = None
                 if latest is None or self._manifest is None or latest.run_id != self._manifest.run_id:
                     self._bytes.clear()
-                    self._frames.clear()
+                    self._tables.clear()
                     self._documents.clear()
                 self._manifest = latest
             return self._manifest
@@ -136,16 +141,15 @@ class DataStore:
                 return data
         raise ArtifactIntegrityError(f"{key}: content does not match the manifest's sha256 after a retry")
 
-    def _frame(self, cache_key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def _frame(self, cache_key: tuple[Any, ...], read: Callable[[], pa.Table]) -> pd.DataFrame:
+        """A new frame of the cached table ``read`` returns (read once per key and run)."""
         with self._lock:
-            cached = self._frames.get(cache_key)
-        if cached is not None:
-            frame: pd.DataFrame = cached
-            return frame
-        frame = build()
-        with self._lock:
-            self._frames.put(cache_key, frame)
-        return frame
+            table: pa.Table | None = self._tables.get(cache_key)
+        if table is None:
+            table = read()
+            with self._lock:
+                self._tables.put(cache_key, table)
+        return table.to_pandas(split_blocks=True)
 
     def _read_point(
         self, kind: ArtifactKind, source_id: str, variable_id: str, point_id: str, init: date | None
@@ -157,12 +161,11 @@ class DataStore:
         if listed is None:
             return pd.DataFrame()
 
-        def build() -> pd.DataFrame:
+        def read() -> pa.Table:
             data = self._verified_bytes(listed.key)
-            table = pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
-            return table.to_pandas()
+            return pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
 
-        return self._frame((manifest.run_id, listed.key, point_id), build)
+        return self._frame((manifest.run_id, listed.key, point_id), read)
 
     # --- Parquet artifacts ---------------------------------------------------------------------
 
@@ -186,12 +189,11 @@ class DataStore:
         if manifest is None or listed is None:
             return pd.DataFrame()
 
-        def build() -> pd.DataFrame:
+        def read() -> pa.Table:
             data = self._verified_bytes(listed.key)
-            table = pq.read_table(pa.BufferReader(data), filters=[("lead_hours", "==", float(lead_hours))])
-            return table.to_pandas()
+            return pq.read_table(pa.BufferReader(data), filters=[("lead_hours", "==", float(lead_hours))])
 
-        return self._frame((manifest.run_id, listed.key, "lead", float(lead_hours)), build)
+        return self._frame((manifest.run_id, listed.key, "lead", float(lead_hours)), read)
 
     def map_leads(self, source_id: str, variable_id: str, init: date | None = None) -> list[float]:
         """Lead hours present in a map_summary artifact (read from its column only)."""

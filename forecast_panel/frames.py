@@ -8,7 +8,6 @@ turned into zeros; ``missing_spans`` says which valid times are not ingested yet
 
 from __future__ import annotations
 
-import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,24 +54,21 @@ class OverviewFrames:
     notes: list[str] = field(default_factory=list)
 
 
+_EMPTY_TIME_COLUMNS = frozenset({"x0", "x1", "valid_time", "valid"})
+_EMPTY_TEXT_COLUMNS = frozenset({"source", "color"})
+
+
 def empty(columns: Sequence[str]) -> pd.DataFrame:
-    """An empty frame whose x columns are UTC datetimes (so glyphs keep a datetime axis).
+    """A new empty frame whose x columns are datetimes (so glyphs keep a datetime axis), text
+    columns objects and the rest floats. New per call: a shared frame would collect pandas'
+    reference tracking from every session that takes a view of it."""
+    return pd.DataFrame({name: np.empty(0, _empty_dtype(name)) for name in columns})
 
-    The same (shared, never mutated) frame is returned for the same columns.
-    """
-    return _empty(tuple(columns))
 
-
-@functools.lru_cache(maxsize=32)
-def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
-    for name in ("x0", "x1", "valid_time", "valid"):
-        if name in frame:
-            frame[name] = pd.Series(dtype="datetime64[ns]")
-    for name in ("source", "color"):
-        if name in frame:
-            frame[name] = pd.Series(dtype="object")
-    return frame
+def _empty_dtype(column: str) -> str | type:
+    if column in _EMPTY_TIME_COLUMNS:
+        return "datetime64[ns]"
+    return object if column in _EMPTY_TEXT_COLUMNS else "float64"
 
 
 def to_display(frame: pd.DataFrame, native_unit: str, display_unit: str, columns: Sequence[str]) -> pd.DataFrame:
@@ -122,66 +118,66 @@ def box_frames(
     """
     step = step_of(frames) if step is None else step
     count = max(len(frames), 1)
-    slot = step * 0.8 / count
-    whiskers, outer, inner, medians = [], [], [], []
+    slot = (step * 0.8 / count).to_timedelta64()
+    half_step = (step / 2).to_timedelta64()
+    whiskers, outer, inner = _Columns(SEGMENT_COLUMNS), _Columns(BOX_COLUMNS), _Columns(BOX_COLUMNS)
+    medians = _Columns(SEGMENT_COLUMNS)
     for index, item in enumerate(frames):
         rows = item.summary.dropna(subset=["q25", "median", "q75"])
         if rows.empty:
             continue
-        times = naive_utc(rows["valid_time"])
-        common = {"source": item.display_name, "color": item.color}
+        times = naive_utc(rows["valid_time"]).to_numpy()
         stats = {name: rows[name].to_numpy(dtype="float64") for name in QUANTILE_COLUMNS}
         stats["members"] = rows["member_count"].to_numpy(dtype="float64")
-        stats["valid"] = times.to_numpy()
+        common = {"source": item.display_name, "color": item.color}
+        hover = {"valid": times, **common, **stats}
         if bands:
-            x0, x1 = times - step / 2, times + step / 2
-            outer.append(pd.DataFrame({"x0": x0, "y0": rows.q10, "x1": x1, "y1": rows.q90, **common, **stats}))
-            inner.append(pd.DataFrame({"x0": x0, "y0": rows.q25, "x1": x1, "y1": rows.q75, **common, **stats}))
-            medians.append(_line(times, rows["median"].to_numpy(), common))
+            x0, x1 = times - half_step, times + half_step
+            outer.add(x0=x0, y0=stats["q10"], x1=x1, y1=stats["q90"], **hover)
+            inner.add(x0=x0, y0=stats["q25"], x1=x1, y1=stats["q75"], **hover)
+            medians.add(**_line_columns(times, stats["median"]), **common)
             continue
-        centre = times + (index - (count - 1) / 2) * slot
-        wide, narrow = slot * 0.45, slot * 0.2
-        whiskers.append(pd.DataFrame({"x0": centre, "y0": rows["min"], "x1": centre, "y1": rows["max"], **common}))
-        outer.append(
-            pd.DataFrame(
-                {"x0": centre - narrow, "y0": rows.q10, "x1": centre + narrow, "y1": rows.q90, **common, **stats}
-            )
+        centre = times + (slot * (index - (count - 1) / 2)).astype("timedelta64[ns]")
+        wide, narrow = (slot * 0.45).astype("timedelta64[ns]"), (slot * 0.2).astype("timedelta64[ns]")
+        whiskers.add(x0=centre, y0=stats["min"], x1=centre, y1=stats["max"], **common)
+        outer.add(
+            x0=centre - narrow, y0=stats["q10"], x1=centre + narrow, y1=stats["q90"], valid=times, **common, **stats
         )
-        inner.append(
-            pd.DataFrame({"x0": centre - wide, "y0": rows.q25, "x1": centre + wide, "y1": rows.q75, **common, **stats})
-        )
-        medians.append(
-            pd.DataFrame(
-                {"x0": centre - wide, "y0": rows["median"], "x1": centre + wide, "y1": rows["median"], **common}
-            )
-        )
-    return (
-        _concat(whiskers, SEGMENT_COLUMNS),
-        _concat(outer, BOX_COLUMNS),
-        _concat(inner, BOX_COLUMNS),
-        _concat(medians, SEGMENT_COLUMNS),
-    )
+        inner.add(x0=centre - wide, y0=stats["q25"], x1=centre + wide, y1=stats["q75"], valid=times, **common, **stats)
+        medians.add(x0=centre - wide, y0=stats["median"], x1=centre + wide, y1=stats["median"], **common)
+    return whiskers.frame(), outer.frame(), inner.frame(), medians.frame()
 
 
-def _line(times: pd.Series, values: np.ndarray, common: dict[str, str]) -> pd.DataFrame:
-    """Segments joining consecutive finite points (a gap stays a gap)."""
-    frame = pd.DataFrame({"x0": times.to_numpy()[:-1], "y0": values[:-1], "x1": times.to_numpy()[1:], "y1": values[1:]})
-    frame = frame.dropna()
-    for key, value in common.items():
-        frame[key] = value
-    return frame
+class _Columns:
+    """Columns gathered source by source and joined into one frame at the end (one frame build
+    instead of one per source plus a concat). ``add`` takes arrays of one length, or scalars
+    (text) repeated to it; columns not in the layout are ignored."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in self.columns}
+
+    def add(self, **values: object) -> None:
+        length = next(len(value) for value in values.values() if isinstance(value, np.ndarray))
+        for name in self.columns:
+            value = values[name]
+            self.parts[name].append(value if isinstance(value, np.ndarray) else np.full(length, value, dtype=object))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts[self.columns[0]]:
+            return empty(self.columns)
+        return pd.DataFrame({name: np.concatenate(parts) for name, parts in self.parts.items()})
 
 
-def _concat(parts: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
-    parts = [part for part in parts if not part.empty]
-    if not parts:
-        return empty(columns)
-    return pd.concat(parts, ignore_index=True)[list(columns)]
+def _line_columns(times: np.ndarray, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Segments joining consecutive finite points (a gap stays a gap), as x0, y0, x1, y1."""
+    keep = np.isfinite(values[:-1]) & np.isfinite(values[1:])
+    return {"x0": times[:-1][keep], "y0": values[:-1][keep], "x1": times[1:][keep], "y1": values[1:][keep]}
 
 
 def member_segments(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     """Every member's trace as segments (members of one point, from points.parquet)."""
-    parts = []
+    segments = _Columns(SEGMENT_COLUMNS)
     for item in frames:
         if item.members is None or item.members.empty:
             continue
@@ -190,45 +186,44 @@ def member_segments(frames: Sequence[SourceFrame]) -> pd.DataFrame:
         values = rows["value"].to_numpy(dtype="float64")
         member = rows["ensemble_member"].to_numpy()
         keep = (member[1:] == member[:-1]) & np.isfinite(values[1:]) & np.isfinite(values[:-1])
-        parts.append(
-            pd.DataFrame(
-                {
-                    "x0": times[:-1][keep],
-                    "y0": values[:-1][keep],
-                    "x1": times[1:][keep],
-                    "y1": values[1:][keep],
-                    "source": item.display_name,
-                    "color": item.color,
-                }
-            )
+        segments.add(
+            x0=times[:-1][keep],
+            y0=values[:-1][keep],
+            x1=times[1:][keep],
+            y1=values[1:][keep],
+            source=item.display_name,
+            color=item.color,
         )
-    return _concat(parts, SEGMENT_COLUMNS)
+    return segments.frame()
 
 
 def previous_segments(frames: Sequence[SourceFrame]) -> pd.DataFrame:
     """The previous init's median per source (how the forecast changed since that run)."""
-    parts = []
+    segments = _Columns(SEGMENT_COLUMNS)
     for item in frames:
         if item.previous is None or item.previous.empty:
             continue
         rows = item.previous.sort_values("lead_hours")
-        common = {"source": f"{item.display_name} (previous init)", "color": item.color}
-        parts.append(_line(naive_utc(rows["valid_time"]), rows["median"].to_numpy(dtype="float64"), common))
-    return _concat(parts, SEGMENT_COLUMNS)
+        line = _line_columns(naive_utc(rows["valid_time"]).to_numpy(), rows["median"].to_numpy(dtype="float64"))
+        segments.add(**line, source=f"{item.display_name} (previous init)", color=item.color)
+    return segments.frame()
 
 
 def missing_spans(frames: Sequence[SourceFrame], step: pd.Timedelta | None = None) -> pd.DataFrame:
     """Valid-time ranges past a partial init's ingested length (drawn as shaded spans)."""
     step = step_of(frames) if step is None else step
-    spans = []
+    spans = _Columns(SPAN_COLUMNS)
     for item in frames:
         if item.summary.empty:
             continue
         mask = ~ingested_mask(item.summary, item.ingested_lead_hours)
         if mask.any():
             times = naive_utc(item.summary.loc[mask, "valid_time"])
-            spans.append(pd.DataFrame({"x0": [times.min() - step / 2], "x1": [times.max() + step / 2]}))
-    return _concat(spans, SPAN_COLUMNS)
+            spans.add(
+                x0=np.array([times.min() - step / 2], dtype="datetime64[ns]"),
+                x1=np.array([times.max() + step / 2], dtype="datetime64[ns]"),
+            )
+    return spans.frame()
 
 
 def exceedance(frames: Sequence[SourceFrame], threshold: float, step: pd.Timedelta | None = None) -> pd.DataFrame:
@@ -240,7 +235,7 @@ def exceedance(frames: Sequence[SourceFrame], threshold: float, step: pd.Timedel
     step = step_of(frames) if step is None else step
     count = max(len(frames), 1)
     slot = step * 0.8 / count
-    parts = []
+    bars = _Columns(EXCEEDANCE_COLUMNS)
     for index, item in enumerate(frames):
         if item.members is None or item.members.empty:
             continue
@@ -250,21 +245,17 @@ def exceedance(frames: Sequence[SourceFrame], threshold: float, step: pd.Timedel
         times = naive_utc(pd.Series(probability.index))
         centre = times + (index - (count - 1) / 2) * slot
         values = probability.to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "x0": centre - slot * 0.45,
-                    "y0": 0.0,
-                    "x1": centre + slot * 0.45,
-                    "y1": values,
-                    "source": item.display_name,
-                    "color": item.color,
-                    "valid": times.to_numpy(),
-                    "probability": values,
-                }
-            )
+        bars.add(
+            x0=(centre - slot * 0.45).to_numpy(),
+            y0=np.zeros(len(values)),
+            x1=(centre + slot * 0.45).to_numpy(),
+            y1=values,
+            source=item.display_name,
+            color=item.color,
+            valid=times.to_numpy(),
+            probability=values,
         )
-    return _concat(parts, EXCEEDANCE_COLUMNS)
+    return bars.frame()
 
 
 def shown_table(frames: Sequence[SourceFrame], unit: str) -> pd.DataFrame:

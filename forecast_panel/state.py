@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import pandas as pd
 import param
@@ -81,6 +81,7 @@ class OverviewState(param.Parameterized):
         self.datastore = datastore
         self.points: list[Point] = []
         self._threshold_for: str | None = None
+        self._reads: dict[tuple[Any, ...], pd.DataFrame] = {}  # this refresh's artifact reads
         self.adjusting = 0  # > 0 while a change is cascading into dependent parameters
         super().__init__(**params)
         self.refresh_options()
@@ -223,8 +224,20 @@ class OverviewState(param.Parameterized):
             return str(self.units or "")
         return str(self.units) if self.units in variable.display_units else variable.display_units[0]
 
+    def _read(self, kind: Literal["summary", "members"], source_id: str, init: date | None) -> pd.DataFrame:
+        """The selected point's rows of one artifact, read once per refresh (``source_frames``
+        starts a refresh): the DataStore hands out a new frame per call. Callers copy, never
+        mutate, what this returns."""
+        key = (self.datastore.run_id, kind, source_id, self.variable, self.point_id, init)
+        frame = self._reads.get(key)
+        if frame is None:
+            reader = self.datastore.summary if kind == "summary" else self.datastore.members
+            frame = self._reads[key] = reader(source_id, self.variable, self.point_id, init)
+        return frame
+
     def source_frames(self) -> list[fr.SourceFrame]:
         """Per selected source: summary (+ members, previous init) converted to display units."""
+        self._reads = {}
         manifest = self.manifest()
         variable = self.canonical()
         if manifest is None or variable is None or self.point_id is None or self.variable is None:
@@ -235,13 +248,13 @@ class OverviewState(param.Parameterized):
             info = next((item for item in manifest.sources if item.source_id == source_id), None)
             entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
             init = self.init_date(source_id)
-            summary = self.datastore.summary(source_id, self.variable, self.point_id, init)
+            summary = self._read("summary", source_id, init)
             native = variable.native_units
             summary = fr.to_display(summary, native, self.display_unit(), fr.STAT_COLUMNS)
             members = previous = None
             if self.show_members or self.has_exceedance() or self.view == "daily":
                 members = fr.to_display(
-                    self.datastore.members(source_id, self.variable, self.point_id, init),
+                    self._read("members", source_id, init),
                     native,
                     self.display_unit(),
                     ["value"],
@@ -251,7 +264,7 @@ class OverviewState(param.Parameterized):
                 older = [item for item in manifest.init_dates(source_id, self.variable) if item < shown]
                 if older:
                     previous = fr.to_display(
-                        self.datastore.summary(source_id, self.variable, self.point_id, older[0]),
+                        self._read("summary", source_id, older[0]),
                         native,
                         self.display_unit(),
                         fr.STAT_COLUMNS,
@@ -279,11 +292,8 @@ class OverviewState(param.Parameterized):
         for source_id in self.sources:
             entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
             info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
-            summary = (
-                self.datastore.summary(source_id, self.variable, self.point_id, self.init_date(source_id))
-                if self.variable and self.point_id
-                else None
-            )
+            selected = self.variable and self.point_id
+            summary = self._read("summary", source_id, self.init_date(source_id)) if selected else None
             text = entry.display_name if entry else source_id
             cell = grid_cell(summary, point, info.grid if info else None)
             if cell:
