@@ -9,6 +9,9 @@ Store: give one written by the real pipeline on the demo-size samples (2 sources
 horizon); without ``--store`` the script builds one in a temporary folder
 (sample-data → init-store → extract), which takes about a minute.
 
+Runs with the server's allocator setting (``PYTHONMALLOC=malloc``, see forecast_panel/memory.py),
+re-executing itself with it unless ``PYTHONMALLOC`` is set.
+
 Run: .venv/bin/python -m benchmarks.bench_app_server [--store DIR] [--changes 100]
 """
 
@@ -111,6 +114,9 @@ def run(store: str, count: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    from forecast_panel.memory import run_with_server_allocator
+
+    run_with_server_allocator()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", help="store written by the pipeline (default: build a demo-size one)")
     parser.add_argument("--changes", type=int, default=100)
@@ -119,6 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = args.store or str(build_demo_store(Path(folder)))
         result = run(store, args.changes)
+    result["python_allocator"] = os.environ.get("PYTHONMALLOC", "pymalloc")
     result["load_average_1m"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
     print(json.dumps(result, indent=2))

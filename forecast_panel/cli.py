@@ -47,11 +47,12 @@ def session_factory(store: str, api: str | None, tiles: str | None) -> Callable[
 
 
 def run(args: argparse.Namespace) -> int:
+    from forecast_panel.memory import run_with_server_allocator, use_system_allocator
+
+    run_with_server_allocator()  # returns closed sessions' memory to the system (see memory.py)
     if args.endpoint_url:
         os.environ.setdefault("AWS_ENDPOINT_URL", args.endpoint_url)
     import panel as pn
-
-    from forecast_panel.memory import use_system_allocator
 
     use_system_allocator()
     origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]

@@ -28,9 +28,11 @@ RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /tmp --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 COPY deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh
+# PYTHONMALLOC=malloc: closed sessions' memory goes back to the system (forecast_panel/memory.py)
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONMALLOC=malloc \
     HOME=/tmp
 WORKDIR /tmp
 USER 10001:10001

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pyarrow as pa
@@ -35,3 +38,25 @@ def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release(monkeyp
     assert len(runs) == 2, "the burst was not followed by one release"
     time.sleep(0.5)
     assert len(runs) == 2  # one deferred release for the whole burst, not one per call
+
+
+REPORT_ALLOCATOR = (
+    "from forecast_panel.memory import run_with_server_allocator; import os, sys; "
+    "run_with_server_allocator(); print(os.environ.get('PYTHONMALLOC'), sys.argv[1:])"
+)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "malloc"), ("pymalloc", "pymalloc")])
+def test_the_server_reexecutes_itself_with_its_allocator_unless_one_is_chosen(given: str | None, expected: str) -> None:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONMALLOC"}
+    if given:
+        environment["PYTHONMALLOC"] = given
+    result = subprocess.run(
+        [sys.executable, "-c", REPORT_ALLOCATOR, "--port", "5006"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == f"{expected} ['--port', '5006']"  # same arguments after the re-exec

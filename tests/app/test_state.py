@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from forecast_core import layout
 from forecast_core.status import ExtractionStatus, RunManifest
 from forecast_core.store import ArtifactStore
+from forecast_panel import frames as fr
 from forecast_panel.data import ArtifactIntegrityError, DataStore
 from forecast_panel.state import LATEST, OverviewState
 from forecast_panel.views.status import FreshnessThresholds, banner_text, freshness
@@ -35,6 +37,21 @@ def test_summary_is_filtered_to_one_point_and_cached_per_run(app_store: Path) ->
     assert datastore.reads == reads, "a second point of the same artifact reuses the verified bytes"
     members = datastore.members("gefs", "temperature_2m", "boulder-flatirons")
     assert members["ensemble_member"].nunique() == manifest.sources[0].member_count
+
+
+def test_sessions_get_their_own_frames_and_the_cache_keeps_only_arrow(app_store: Path) -> None:
+    """A session's pandas views never attach to what the process keeps (see DataStore)."""
+    datastore = DataStore(str(app_store))
+    first = datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    views = [first["median"], first.assign(extra=1.0), first.iloc[:5]]
+    second = datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert second is not first and second.equals(first)
+    assert all(isinstance(table, pa.Table) for table in datastore._tables.items.values())
+    first.loc[0, "median"] = -999.0  # the caller owns its frame
+    third = datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert third["median"].iloc[0] == second["median"].iloc[0] != -999.0 and len(views) == 3
+    assert fr.empty(fr.BOX_COLUMNS) is not fr.empty(fr.BOX_COLUMNS)
+    assert str(fr.empty(fr.BOX_COLUMNS)["x0"].dtype) == "datetime64[ns]"
 
 
 def test_checksum_mismatch_raises_after_a_retry(fresh_store: Path) -> None:
