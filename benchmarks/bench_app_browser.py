@@ -27,6 +27,9 @@ from typing import Any
 
 from benchmarks.bench_app_server import build_demo_store, percentiles
 
+# Bokeh destroys a closed session at its next unused-session check (every 17 s) once it has been
+# unused for 15 s; the app then releases memory within its 10 s throttle: 45 s covers all three.
+SESSION_CLEANUP_SECONDS = 45
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARGS += ["--disable-sync", "--no-first-run"]
 SERVE = [sys.executable, "-m", "forecast_core.cli", "serve"]
@@ -101,7 +104,7 @@ def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
         result["websocket_bytes_per_interaction"] = {"median": sorted(sizes)[len(sizes) // 2], "max": max(sizes)}
         context.close()
         if sessions:
-            time.sleep(2)
+            time.sleep(SESSION_CLEANUP_SECONDS)  # baseline: a warm idle server, its sessions destroyed
             baseline = _rss_mb(pid)
             contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
             pages = [item.new_page() for item in contexts]
@@ -124,7 +127,7 @@ def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
             peak = max(peak, _rss_mb(pid))
             for session_context in contexts:
                 session_context.close()
-            time.sleep(25)  # Bokeh destroys sessions after the websocket closes (unused lifetime ~15 s)
+            time.sleep(SESSION_CLEANUP_SECONDS)
             after = _rss_mb(pid)
             result["concurrent_sessions"] = {
                 "sessions": sessions,

@@ -140,10 +140,8 @@ def box_frames(
         centre = times + (slot * (index - (count - 1) / 2)).astype("timedelta64[ns]")
         wide, narrow = (slot * 0.45).astype("timedelta64[ns]"), (slot * 0.2).astype("timedelta64[ns]")
         whiskers.add(x0=centre, y0=stats["min"], x1=centre, y1=stats["max"], **common)
-        outer.add(
-            x0=centre - narrow, y0=stats["q10"], x1=centre + narrow, y1=stats["q90"], valid=times, **common, **stats
-        )
-        inner.add(x0=centre - wide, y0=stats["q25"], x1=centre + wide, y1=stats["q75"], valid=times, **common, **stats)
+        outer.add(x0=centre - narrow, y0=stats["q10"], x1=centre + narrow, y1=stats["q90"], **hover)
+        inner.add(x0=centre - wide, y0=stats["q25"], x1=centre + wide, y1=stats["q75"], **hover)
         medians.add(x0=centre - wide, y0=stats["median"], x1=centre + wide, y1=stats["median"], **common)
     return whiskers.frame(), outer.frame(), inner.frame(), medians.frame()
 
