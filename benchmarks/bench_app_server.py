@@ -76,12 +76,12 @@ def run(store: str, count: int) -> dict[str, Any]:
     import panel as pn
     from bokeh.document import Document
 
-    from forecast_panel.app import _extension
+    from forecast_panel.app import load_extensions
     from forecast_panel.data import DataStore
     from forecast_panel.state import OverviewState
     from forecast_panel.views.overview import OverviewView
 
-    _extension()
+    load_extensions()
     datastore = DataStore(store, manifest_ttl_seconds=3600)
     state = OverviewState(datastore)
     view = OverviewView(state)

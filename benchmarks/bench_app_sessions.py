@@ -100,11 +100,11 @@ def _warm(datastore: Any, changes: int) -> None:
 
 
 def run(store: str, sessions: int, changes_per_session: int, seed: int) -> dict[str, Any]:
-    from forecast_panel.app import _extension
+    from forecast_panel.app import load_extensions
     from forecast_panel.data import DataStore
     from forecast_panel.memory import release_memory, use_system_allocator
 
-    _extension()
+    load_extensions()
     use_system_allocator()
     process = psutil.Process()
     datastore = DataStore(store, manifest_ttl_seconds=3600)

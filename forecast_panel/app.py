@@ -52,7 +52,10 @@ MOBILE_CSS = """
 _EXTENSION_LOADED = False
 
 
-def _extension() -> None:
+def load_extensions() -> None:
+    """HoloViews' Bokeh backend and Panel's extension with the app's settings. Idempotent;
+    ``forecast-panel serve`` calls it at start-up (with this module's imports, ~5 s on a cold
+    process) so the first session does not wait for them."""
     global _EXTENSION_LOADED
     if not _EXTENSION_LOADED:
         hv.extension("bokeh", logo=False)
@@ -123,7 +126,7 @@ class ForecastApp:
         thresholds: FreshnessThresholds | None = None,
         tile_url: str | None = None,
     ) -> None:
-        _extension()
+        load_extensions()
         self.datastore = datastore
         self.service = service
         self.thresholds = thresholds or thresholds_from_env()

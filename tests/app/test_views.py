@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from forecast_core.points import PointPayload
 from forecast_core.points_client import PointsApiError
-from forecast_panel.app import _extension, apply_query, query_of
+from forecast_panel.app import apply_query, load_extensions, query_of
 from forecast_panel.data import DataStore
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import NO_OVERLAY, MapView, validation_message
@@ -47,7 +47,7 @@ def test_csv_download_is_what_is_shown(app_store: Path) -> None:
 
 
 def test_map_preview_overlay_and_messages(app_store: Path) -> None:
-    _extension()  # GeoViews elements take Bokeh options
+    load_extensions()  # GeoViews elements take Bokeh options
     datastore = DataStore(str(app_store))
     state = OverviewState(datastore)
     view = MapView(datastore, state, None, tile_url="none")
