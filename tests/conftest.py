@@ -12,8 +12,9 @@ import os
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,39 +87,40 @@ def tiny_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-class JsonHandler(BaseHTTPRequestHandler):
-    """Loopback test server base: ``answer(path)`` gives (status, JSON document); logs stay quiet.
+JsonAnswer = Callable[[str], tuple[int, object]]
 
-    ``seen`` records every request's path and headers.
-    """
 
-    seen: list[tuple[str, dict[str, str]]] = []
+@dataclass
+class JsonServer:
+    """A loopback JSON server: its base URL and every request's (path, headers) so far."""
 
-    def answer(self, path: str) -> tuple[int, object]:
-        """(status, JSON document) for ``path``; each test server defines it (abstract)."""
-        raise NotImplementedError(f"{type(self).__name__} must define answer(path)")
-
-    def do_GET(self) -> None:
-        type(self).seen.append((self.path, dict(self.headers.items())))
-        status, document = self.answer(self.path)
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+    url: str
+    seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 @contextmanager
-def serve_json(handler: type[JsonHandler]) -> Iterator[str]:
-    """Serve ``handler`` on an ephemeral loopback port; yields the base URL."""
-    handler.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serve_json(answer: JsonAnswer) -> Iterator[JsonServer]:
+    """Serve GET requests with ``answer(path)`` → (status, JSON document) on an ephemeral
+    loopback port (logs quiet); yields the server's URL and request record."""
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, dict(self.headers.items())))
+            status, document = answer(self.path)
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield JsonServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
     finally:
         server.shutdown()

@@ -7,29 +7,24 @@ from collections.abc import Iterator
 import pytest
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError
-from tests.conftest import JsonHandler, serve_json
-
-
-class _Recorder(JsonHandler):
-    def answer(self, path: str) -> tuple[int, object]:
-        return 200, {"points": []}
+from tests.conftest import JsonServer, serve_json
 
 
 @pytest.fixture
-def recorder() -> Iterator[str]:
-    with serve_json(_Recorder) as url:
-        yield url
+def recorder() -> Iterator[JsonServer]:
+    with serve_json(lambda path: (200, {"points": []})) as server:
+        yield server
 
 
-def test_local_api_requests_are_not_signed(recorder: str) -> None:
-    assert HttpPointsClient(recorder).list_points() == []
-    assert "Authorization" not in _Recorder.seen[-1][1]
+def test_local_api_requests_are_not_signed(recorder: JsonServer) -> None:
+    assert HttpPointsClient(recorder.url).list_points() == []
+    assert "Authorization" not in recorder.seen[-1][1]
 
 
-def test_signing_adds_a_sigv4_authorization(recorder: str) -> None:
-    client = HttpPointsClient(recorder, sign_aws=True, region="us-west-2")
+def test_signing_adds_a_sigv4_authorization(recorder: JsonServer) -> None:
+    client = HttpPointsClient(recorder.url, sign_aws=True, region="us-west-2")
     assert client.list_points() == []
-    headers = _Recorder.seen[-1][1]
+    headers = recorder.seen[-1][1]
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert "/us-west-2/execute-api/aws4_request" in headers["Authorization"]
     assert "X-Amz-Date" in headers

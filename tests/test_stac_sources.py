@@ -14,7 +14,7 @@ import pytest
 
 from extraction.sources import SourceUnavailable, open_source
 from forecast_core.registry import SourceEntry, SourceRegistry, StacLocation
-from tests.conftest import JsonHandler, serve_json
+from tests.conftest import serve_json
 
 DATASET_ID = "noaa-gefs-forecast-35-day"
 
@@ -45,12 +45,11 @@ def stac_catalog(tiny_samples: Path) -> Iterator[str]:
         },
     }
 
-    class Catalog(JsonHandler):
-        def answer(self, path: str) -> tuple[int, object]:
-            return (200, documents[path]) if path in documents else (404, {})
+    def answer(path: str) -> tuple[int, object]:
+        return (200, documents[path]) if path in documents else (404, {})
 
-    with serve_json(Catalog) as url:
-        yield f"{url}/catalog.json"
+    with serve_json(answer) as server:
+        yield f"{server.url}/catalog.json"
 
 
 def test_dataset_id_resolves_to_the_icechunk_repository(stac_catalog: str) -> None:
