@@ -111,7 +111,10 @@ class DataStore:
                     self._bytes.clear()
                     self._tables.clear()
                     self._documents.clear()
-                self._manifest = latest
+                if latest != self._manifest:
+                    # An unchanged manifest keeps its first copy: a new copy made every TTL
+                    # while sessions run would scatter long-lived objects over their heap pages.
+                    self._manifest = latest
             return self._manifest
 
     @property
@@ -208,7 +211,8 @@ class DataStore:
     # --- JSON documents ------------------------------------------------------------------------
 
     def _document(self, key: str, load: Callable[[], _Loaded], ttl: float | None = None) -> _Loaded:
-        """A small JSON document, cached for the manifest TTL (status and config change rarely)."""
+        """A small JSON document (a model, a list of models or None), cached for the manifest
+        TTL (status and config change rarely); an unchanged re-read keeps the cached copy."""
         ttl = self.manifest_ttl_seconds if ttl is None else ttl
         now = time.monotonic()
         with self._lock:
@@ -218,6 +222,8 @@ class DataStore:
                 return value
         value = load()
         with self._lock:
+            if cached is not None and cached[1] == value:
+                value = cached[1]  # see manifest(): fresh copies would pin heap pages
             self._documents[key] = (now, value)
         return value
 

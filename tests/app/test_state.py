@@ -79,6 +79,18 @@ def test_new_run_id_drops_the_caches(fresh_store: Path) -> None:
     assert datastore.reads == reads + 1
 
 
+def test_unchanged_manifest_and_documents_are_kept_not_replaced_at_each_refresh(fresh_store: Path) -> None:
+    datastore = DataStore(str(fresh_store), manifest_ttl_seconds=0)
+    first = datastore.manifest()
+    datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    reads = datastore.reads
+    registry, points = datastore.registry(), datastore.configured_points()
+    assert datastore.manifest() is first  # re-read (TTL 0) and found equal
+    assert datastore.registry() is registry and datastore.configured_points() is points
+    datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
+    assert datastore.reads == reads  # the caches stay
+
+
 def test_state_defaults_and_unit_conversion(app_store: Path) -> None:
     state = OverviewState(DataStore(str(app_store)))
     assert state.sources and state.variable == "temperature_2m" and state.init == LATEST
