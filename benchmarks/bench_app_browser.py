@@ -4,10 +4,17 @@
 2. Selection → redrawn plot: point switches via the Point select, timed until the header names
    the new point (the plot data arrive in the same websocket message); websocket bytes received
    per interaction.
-3. ``--sessions`` concurrent sessions (separate browser contexts) each switching points at
-   once: per-switch latency; server RSS before, at peak and after they close.
+3. ``--bursts`` times, ``--sessions`` concurrent sessions (separate browser contexts) each
+   switching points at once: per-switch latency; server RSS before, at peak and after they
+   close. The first burst's figures lead; later bursts show whether memory keeps growing.
 
-Run: .venv/bin/python -m benchmarks.bench_app_browser [--store DIR] [--switches 40] [--sessions 20]
+Latencies are read twice: in the page (until the new header is rendered), and on the wire
+(``WireLog``: from the change message leaving Chromium's network stack to the last frame of the
+server's reply arriving, as Chromium timestamps them). On a small machine the wire figure is the
+server's, without the pages' rendering. ``--pin`` keeps the server on the first CPU and this
+script, Playwright and Chromium on the others, as in production where browsers are elsewhere.
+
+Run: .venv/bin/python -m benchmarks.bench_app_browser [--store DIR] [--switches 40] [--sessions 20] [--bursts 2] [--pin]
 Without ``--store`` a demo-size store is built first (as in bench_app_server).
 """
 
@@ -22,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +77,106 @@ def _wait_header(page: Any, label: str) -> None:
     page.locator(".fp-title b").get_by_text(label, exact=True).first.wait_for(timeout=30000)
 
 
-def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
+@dataclass
+class _Message:
+    """One Bokeh protocol message: header, metadata and content text frames, then a text header
+    and a binary payload frame per buffer (``num_buffers`` in the header)."""
+
+    direction: str
+    msgtype: str
+    frames_left: int
+    end: float
+    text: str = ""
+
+
+class WireLog:
+    """One page's websocket messages, timed by Chromium's network stack (CDP ``Network`` events:
+    monotonic seconds, taken when a frame leaves or arrives, not when the page handles it)."""
+
+    def __init__(self, context: Any, page: Any) -> None:
+        self.messages: list[_Message] = []
+        session = context.new_cdp_session(page)
+        session.on("Network.webSocketFrameSent", lambda event: self._frame("sent", event))
+        session.on("Network.webSocketFrameReceived", lambda event: self._frame("received", event))
+        session.send("Network.enable")
+
+    def _frame(self, direction: str, event: dict[str, Any]) -> None:
+        frame, arrived = event["response"], float(event["timestamp"])
+        text = frame["payloadData"] if frame["opcode"] == 1 else ""
+        current = next((item for item in reversed(self.messages) if item.direction == direction), None)
+        if current is None or current.frames_left == 0:
+            header = json.loads(text or "{}")
+            frames = 2 + 2 * int(header.get("num_buffers", 0))
+            self.messages.append(_Message(direction, str(header.get("msgtype")), frames, arrived))
+            return
+        current.frames_left -= 1
+        current.end = arrived
+        current.text += text
+
+    def mark(self) -> int:
+        return len(self.messages)
+
+    @staticmethod
+    def _is_change(message: _Message) -> bool:
+        return message.direction == "sent" and message.msgtype == "PATCH-DOC"
+
+    def reply_seconds(self, since: int, label: str) -> float | None:
+        """From the first change sent after ``since`` to the end of the first reply naming
+        ``label``; None when either is missing."""
+        changes = [i for i in range(since, len(self.messages)) if self._is_change(self.messages[i])]
+        if not changes:
+            return None
+        sent = changes[0]
+        for item in self.messages[sent + 1 :]:
+            if item.direction == "received" and item.frames_left == 0 and label in item.text:
+                return item.end - self.messages[sent].end
+        return None
+
+
+def _wire_percentiles(replies: list[float | None]) -> dict[str, Any]:
+    timed = [value for value in replies if value is not None]
+    return {**(percentiles(timed) if timed else {}), "timed": len(timed), "of": len(replies)}
+
+
+def _burst(browser: Any, url: str, pid: int, labels: list[str], sessions: int) -> dict[str, Any]:
+    """``sessions`` pages open at once and switch points together three times, then close; the
+    server's RSS at peak and ``SESSION_CLEANUP_SECONDS`` after the close."""
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
+    pages = [item.new_page() for item in contexts]
+    wires = [WireLog(item, page) for item, page in zip(contexts, pages, strict=True)]
+    for page in pages:
+        _open(page, url)
+    peak = _rss_mb(pid)
+    latencies: list[float] = []
+    replies: list[float | None] = []
+    for round_ in range(3):
+        targets = [labels[(round_ + index) % len(labels)] for index in range(sessions)]
+        targets = [
+            label if label != page.locator(".fp-title b").first.inner_text() else labels[-1]
+            for label, page in zip(targets, pages, strict=True)
+        ]
+        marks = [wire.mark() for wire in wires]
+        started = time.perf_counter()
+        for page, label in zip(pages, targets, strict=True):
+            _switch(page, label)
+        for page, label in zip(pages, targets, strict=True):
+            _wait_header(page, label)
+            latencies.append(time.perf_counter() - started)
+        time.sleep(0.5)  # the last network events reach Playwright
+        replies += [wire.reply_seconds(mark, label) for wire, mark, label in zip(wires, marks, targets, strict=True)]
+    peak = max(peak, _rss_mb(pid))
+    for context in contexts:
+        context.close()
+    time.sleep(SESSION_CLEANUP_SECONDS)
+    return {
+        "switch_latency": percentiles(latencies),
+        "switch_reply_on_the_wire": _wire_percentiles(replies),
+        "rss_mb_peak": round(peak, 1),
+        "rss_mb_after_close": round(_rss_mb(pid), 1),
+    }
+
+
+def measure(url: str, pid: int, switches: int, sessions: int, bursts: int = 1) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     result: dict[str, Any] = {}
@@ -83,16 +190,17 @@ def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
             socket_.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload)))
 
         page.on("websocket", on_socket)
+        wire = WireLog(context, page)
         _open(page, url)  # warm the server's process (imports, first artifact reads)
         loads = [_open(page, url) for _ in range(5)]
         result["first_load_to_interactive"] = percentiles(loads)
         labels = _point_labels(page)
-        latencies, sizes = [], []
+        latencies, sizes, replies = [], [], []
         for index in range(switches):
             label = labels[(index + 1) % len(labels)]
             if label == page.locator(".fp-title b").first.inner_text():
                 continue
-            before = received[0]
+            before, mark = received[0], wire.mark()
             started = time.perf_counter()
             _switch(page, label)
             _wait_header(page, label)
@@ -100,42 +208,27 @@ def measure(url: str, pid: int, switches: int, sessions: int) -> dict[str, Any]:
             latencies.append(time.perf_counter() - started)
             time.sleep(0.05)
             sizes.append(received[0] - before)
+            replies.append(wire.reply_seconds(mark, label))
         result["selection_to_redraw"] = percentiles(latencies)
+        result["selection_reply_on_the_wire"] = _wire_percentiles(replies)
         result["websocket_bytes_per_interaction"] = {"median": sorted(sizes)[len(sizes) // 2], "max": max(sizes)}
         context.close()
-        if sessions:
+        if sessions and bursts:
             time.sleep(SESSION_CLEANUP_SECONDS)  # baseline: a warm idle server, its sessions destroyed
             baseline = _rss_mb(pid)
-            contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
-            pages = [item.new_page() for item in contexts]
-            for item in pages:
-                _open(item, url)
-            peak = _rss_mb(pid)
-            concurrent = []
-            for round_ in range(3):
-                targets = [labels[(round_ + index) % len(labels)] for index in range(sessions)]
-                targets = [
-                    label if label != item.locator(".fp-title b").first.inner_text() else labels[-1]
-                    for label, item in zip(targets, pages, strict=True)
-                ]
-                started = time.perf_counter()
-                for item, label in zip(pages, targets, strict=True):
-                    _switch(item, label)
-                for item, label in zip(pages, targets, strict=True):
-                    _wait_header(item, label)
-                    concurrent.append(time.perf_counter() - started)
-            peak = max(peak, _rss_mb(pid))
-            for session_context in contexts:
-                session_context.close()
-            time.sleep(SESSION_CLEANUP_SECONDS)
-            after = _rss_mb(pid)
+            runs = [_burst(browser, url, pid, labels, sessions) for _ in range(bursts)]
+            first = runs[0]
             result["concurrent_sessions"] = {
                 "sessions": sessions,
-                "switch_latency": percentiles(concurrent),
+                "switch_latency": first["switch_latency"],
+                "switch_reply_on_the_wire": first["switch_reply_on_the_wire"],
                 "rss_mb_baseline": round(baseline, 1),
-                "rss_mb_peak": round(peak, 1),
-                "rss_mb_after_close": round(after, 1),
-                "after_over_baseline": round(after / baseline, 3),
+                "rss_mb_peak": first["rss_mb_peak"],
+                "rss_mb_after_close": first["rss_mb_after_close"],
+                "after_over_baseline": round(first["rss_mb_after_close"] / baseline, 3),
+                "later_bursts": [
+                    {**run, "after_over_baseline": round(run["rss_mb_after_close"] / baseline, 3)} for run in runs[1:]
+                ],
             }
         browser.close()
     return result
@@ -146,27 +239,24 @@ def main() -> None:
     parser.add_argument("--store", help="store written by the pipeline (default: build a demo-size one)")
     parser.add_argument("--switches", type=int, default=40)
     parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--bursts", type=int, default=2, help="rounds of --sessions, one after another")
+    parser.add_argument("--pin", action="store_true", help="server on the first CPU, browsers on the others")
     args = parser.parse_args()
     os.environ.setdefault("ICECHUNK_LOG", "error")
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = args.pin and len(cpus) > 1
     with tempfile.TemporaryDirectory() as folder:
         store = args.store or str(build_demo_store(Path(folder)))
         port = _port()
+        if pinned:
+            os.sched_setaffinity(0, cpus[:1])  # inherited by the server
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "forecast_core.cli",
-                "serve",
-                "--store",
-                store,
-                "--port",
-                str(port),
-                "--tiles",
-                "none",
-            ],
+            [*SERVE, "--store", store, "--port", str(port), "--tiles", "none"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        if pinned:
+            os.sched_setaffinity(0, cpus[1:])  # inherited by Playwright's driver and Chromium
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -175,13 +265,15 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.3)
-            result = measure(f"http://127.0.0.1:{port}/", server.pid, args.switches, args.sessions)
+            result = measure(f"http://127.0.0.1:{port}/", server.pid, args.switches, args.sessions, args.bursts)
         finally:
             server.terminate()
             server.wait(timeout=20)
     result["benchmark"] = "app_browser"
     result["load_average_1m"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
+    result["server_cpus"] = cpus[:1] if pinned else cpus
+    result["browser_cpus"] = cpus[1:] if pinned else cpus
     print(json.dumps(result, indent=2))
 
 
