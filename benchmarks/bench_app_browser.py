@@ -95,7 +95,9 @@ class WireLog:
 
     def __init__(self, context: Any, page: Any) -> None:
         self.messages: list[_Message] = []
+        self._unfinished: dict[str, _Message] = {}  # per direction, on the page's current socket
         session = context.new_cdp_session(page)
+        session.on("Network.webSocketCreated", lambda _event: self._unfinished.clear())
         session.on("Network.webSocketFrameSent", lambda event: self._frame("sent", event))
         session.on("Network.webSocketFrameReceived", lambda event: self._frame("received", event))
         session.send("Network.enable")
@@ -103,15 +105,21 @@ class WireLog:
     def _frame(self, direction: str, event: dict[str, Any]) -> None:
         frame, arrived = event["response"], float(event["timestamp"])
         text = frame["payloadData"] if frame["opcode"] == 1 else ""
-        current = next((item for item in reversed(self.messages) if item.direction == direction), None)
-        if current is None or current.frames_left == 0:
-            header = json.loads(text or "{}")
+        current = self._unfinished.pop(direction, None)
+        if current is None:
+            try:
+                header = json.loads(text or "{}")
+            except ValueError:  # not a header: counted as a one-message frame, never matched
+                header = {"num_buffers": -1}
             frames = 2 + 2 * int(header.get("num_buffers", 0))
-            self.messages.append(_Message(direction, str(header.get("msgtype")), frames, arrived))
-            return
-        current.frames_left -= 1
-        current.end = arrived
-        current.text += text
+            current = _Message(direction, str(header.get("msgtype")), frames, arrived)
+            self.messages.append(current)
+        else:
+            current.frames_left -= 1
+            current.end = arrived
+            current.text += text
+        if current.frames_left:
+            self._unfinished[direction] = current
 
     def mark(self) -> int:
         return len(self.messages)
