@@ -1,9 +1,10 @@
 """Browser-side figures of the dashboard in headless Chromium (Debian's); prints JSON.
 
 1. First load to interactive: ``goto`` until the title and the plot canvas are visible.
-2. Selection → redrawn plot: point switches via the Point select, timed until the header names
-   the new point (the plot data arrive in the same websocket message); websocket bytes received
-   per interaction.
+2. Selection → redrawn plot: point switches via the Point select, timed until the header and
+   the main plot's title name the new point and the next frame is painted (the server sends the
+   header, then the plot data, then the title, as separate messages that BokehJS applies in
+   order); websocket bytes received per interaction.
 3. ``--bursts`` times, ``--sessions`` concurrent sessions (separate browser contexts) each
    switching points at once: per-switch latency; server RSS before, at peak and after they
    close. The first burst's figures lead; later bursts show whether memory keeps growing.
@@ -77,6 +78,17 @@ def _wait_header(page: Any, label: str) -> None:
     page.locator(".fp-title b").get_by_text(label, exact=True).first.wait_for(timeout=30000)
 
 
+# The main plot's title is "<point name> — <variable> (<unit>)" and is set after its data.
+TITLE_NAMES = """(label) => Bokeh.documents.some((doc) => [...doc.all_models].some(
+    (model) => model.type === "Title" && typeof model.text === "string" && model.text.startsWith(label + " —")))"""
+
+
+def _wait_redrawn(page: Any, label: str) -> None:
+    """Until the header and the main plot (its data, then its title) show ``label``."""
+    _wait_header(page, label)
+    page.wait_for_function(TITLE_NAMES, arg=label, timeout=30000)
+
+
 @dataclass
 class _Message:
     """One Bokeh protocol message: header, metadata and content text frames, then a text header
@@ -124,20 +136,19 @@ class WireLog:
     def mark(self) -> int:
         return len(self.messages)
 
-    @staticmethod
-    def _is_change(message: _Message) -> bool:
-        return message.direction == "sent" and message.msgtype == "PATCH-DOC"
-
-    def reply_seconds(self, since: int, label: str) -> float | None:
-        """From the first change sent after ``since`` to the end of the first reply naming
-        ``label``; None when either is missing."""
-        changes = [i for i in range(since, len(self.messages)) if self._is_change(self.messages[i])]
+    def reply_seconds(self, since: int, label: str, until: int | None = None) -> float | None:
+        """From the first widget value change sent in ``messages[since:until]`` to the end of
+        the first reply setting the main plot's title to ``label`` (the last message of a
+        redraw); None when either is missing. Other messages the page sends (the URL, ranges)
+        and the header's update before the plot's data are not the ends."""
+        window = self.messages[since:until]
+        changes = [i for i, item in enumerate(window) if item.direction == "sent" and '"attr":"value"' in item.text]
         if not changes:
             return None
-        sent = changes[0]
-        for item in self.messages[sent + 1 :]:
-            if item.direction == "received" and item.frames_left == 0 and label in item.text:
-                return item.end - self.messages[sent].end
+        title = '"attr":"text","new":' + json.dumps(label)[:-1]
+        for item in window[changes[0] + 1 :]:
+            if item.direction == "received" and item.frames_left == 0 and title in item.text:
+                return item.end - window[changes[0]].end
         return None
 
 
@@ -168,9 +179,9 @@ def _burst(browser: Any, url: str, pid: int, labels: list[str], sessions: int) -
         for page, label in zip(pages, targets, strict=True):
             _switch(page, label)
         for page, label in zip(pages, targets, strict=True):
-            _wait_header(page, label)
+            _wait_redrawn(page, label)
             latencies.append(time.perf_counter() - started)
-        time.sleep(0.5)  # the last network events reach Playwright
+        pages[0].wait_for_timeout(500)  # the last network events reach Playwright (it runs only in its calls)
         replies += [wire.reply_seconds(mark, label) for wire, mark, label in zip(wires, marks, targets, strict=True)]
     peak = max(peak, _rss_mb(pid))
     for context in contexts:
@@ -203,20 +214,23 @@ def measure(url: str, pid: int, switches: int, sessions: int, bursts: int = 1) -
         loads = [_open(page, url) for _ in range(5)]
         result["first_load_to_interactive"] = percentiles(loads)
         labels = _point_labels(page)
-        latencies, sizes, replies = [], [], []
+        latencies, sizes, marks = [], [], []
         for index in range(switches):
             label = labels[(index + 1) % len(labels)]
             if label == page.locator(".fp-title b").first.inner_text():
                 continue
-            before, mark = received[0], wire.mark()
+            before = received[0]
+            marks.append((wire.mark(), label))
             started = time.perf_counter()
             _switch(page, label)
-            _wait_header(page, label)
+            _wait_redrawn(page, label)
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
             latencies.append(time.perf_counter() - started)
             time.sleep(0.05)
             sizes.append(received[0] - before)
-            replies.append(wire.reply_seconds(mark, label))
+        page.wait_for_timeout(500)  # the last network events reach Playwright
+        ends = [mark for mark, _ in marks[1:]] + [None]
+        replies = [wire.reply_seconds(mark, label, end) for (mark, label), end in zip(marks, ends, strict=True)]
         result["selection_to_redraw"] = percentiles(latencies)
         result["selection_reply_on_the_wire"] = _wire_percentiles(replies)
         result["websocket_bytes_per_interaction"] = {"median": sorted(sizes)[len(sizes) // 2], "max": max(sizes)}
