@@ -15,6 +15,7 @@ import param
 from forecast_core import units
 from forecast_panel import frames as fr
 from forecast_panel.state import OverviewState, age_text
+from forecast_panel.views import choices
 from forecast_panel.views.meteogram import Meteogram
 
 STATE_PARAMS = [
@@ -54,7 +55,7 @@ class OverviewView(param.Parameterized):
         # The exceedance plot is added to / removed from this holder (a pane that starts hidden
         # never gets a size in Bokeh's layout, so toggling ``visible`` would leave it blank).
         self.exceedance_holder = pn.Column(sizing_mode="stretch_width")
-        self.units_widget = pn.widgets.RadioButtonGroup(label="Units", options={}, sizing_mode="stretch_width")
+        self.units_widget = choices.RadioButtonGroup(label="Units", options={}, sizing_mode="stretch_width")
         self.threshold_widget = pn.widgets.FloatInput.from_param(
             state.param.threshold, label="Exceedance threshold", sizing_mode="stretch_width"
         )
@@ -125,18 +126,18 @@ class OverviewView(param.Parameterized):
             state,
             parameters=[name for name in STATE_PARAMS if name not in ("units", "threshold")],
             widgets={
-                "sources": {"widget_type": pn.widgets.CheckBoxGroup, "name": "Sources", "sizing_mode": "stretch_width"},
-                "variable": {"widget_type": pn.widgets.Select, "name": "Variable", "sizing_mode": "stretch_width"},
-                "point_id": {"widget_type": pn.widgets.Select, "name": "Point", "sizing_mode": "stretch_width"},
-                "init": {"widget_type": pn.widgets.Select, "name": "Init date", "sizing_mode": "stretch_width"},
-                "view": {"widget_type": pn.widgets.RadioButtonGroup, "name": "View", "sizing_mode": "stretch_width"},
+                "sources": {"widget_type": choices.CheckBoxGroup, "name": "Sources", "sizing_mode": "stretch_width"},
+                "variable": {"widget_type": choices.Select, "name": "Variable", "sizing_mode": "stretch_width"},
+                "point_id": {"widget_type": choices.Select, "name": "Point", "sizing_mode": "stretch_width"},
+                "init": {"widget_type": choices.Select, "name": "Init date", "sizing_mode": "stretch_width"},
+                "view": {"widget_type": choices.RadioButtonGroup, "name": "View", "sizing_mode": "stretch_width"},
                 "show_members": {
-                    "widget_type": pn.widgets.Checkbox,
+                    "widget_type": choices.Checkbox,
                     "name": "Member traces",
                     "sizing_mode": "stretch_width",
                 },
                 "compare_previous": {
-                    "widget_type": pn.widgets.Checkbox,
+                    "widget_type": choices.Checkbox,
                     "name": "Compare with previous init",
                     "sizing_mode": "stretch_width",
                 },

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import panel as pn
 import pytest
 from pydantic import ValidationError
 
@@ -35,6 +36,18 @@ def test_url_query_round_trip_and_bad_values_ignored(app_store: Path) -> None:
         "kt",
     )
     assert other.init == "latest" and other.show_members
+
+
+def test_choices_reach_the_server_without_panels_debounce(app_store: Path) -> None:
+    load_extensions()
+    view = OverviewView(OverviewState(DataStore(str(app_store))))
+    widgets = view.controls().select(pn.widgets.Widget)
+    choices = [item for item in widgets if isinstance(item, (pn.widgets.Select, pn.widgets.CheckBoxGroup))]
+    choices += [item for item in widgets if isinstance(item, (pn.widgets.RadioButtonGroup, pn.widgets.Checkbox))]
+    names = {item.name for item in choices}
+    assert {"Sources", "Variable", "Point", "Init date", "View", "Units", "Member traces"} <= names
+    assert all(item._debounce == 0 for item in choices)
+    assert view.threshold_widget._debounce > 0  # typing is still coalesced
 
 
 def test_csv_download_is_what_is_shown(app_store: Path) -> None:
