@@ -89,10 +89,11 @@ class DataStore:
         self.manifest_ttl_seconds = manifest_ttl_seconds
         self._lock = threading.RLock()
         self._manifest: RunManifest | None = None
+        self._manifest_raw: bytes | None = None
         self._manifest_checked = -1e18
         self._bytes = _Lru(max_artifacts)
         self._tables = _Lru(max_tables)
-        self._documents: dict[str, tuple[float, Any]] = {}
+        self._documents: dict[str, tuple[float, bytes | None, Any]] = {}  # key → (read at, bytes, decoded)
         self.reads = 0  # artifact byte reads from the store (for tests and benchmarks)
 
     # --- manifest and run-scoped caches ---------------------------------------------------------
@@ -103,18 +104,15 @@ class DataStore:
             now = time.monotonic()
             if force or now - self._manifest_checked >= self.manifest_ttl_seconds:
                 self._manifest_checked = now
-                try:
-                    latest = self.store.read_model(layout.LATEST_MANIFEST_KEY, RunManifest)
-                except ArtifactNotFound:
-                    latest = None
-                if latest is None or self._manifest is None or latest.run_id != self._manifest.run_id:
-                    self._bytes.clear()
-                    self._tables.clear()
-                    self._documents.clear()
-                if latest != self._manifest:
-                    # An unchanged manifest keeps its first copy: a new copy made every TTL
-                    # while sessions run would scatter long-lived objects over their heap pages.
-                    self._manifest = latest
+                key = layout.LATEST_MANIFEST_KEY
+                raw = self._read_optional(key)
+                if raw is None or raw != self._manifest_raw:  # unchanged bytes keep the parsed copy
+                    latest = None if raw is None else self.store.decode_model(key, raw, RunManifest)
+                    if latest is None or self._manifest is None or latest.run_id != self._manifest.run_id:
+                        self._bytes.clear()
+                        self._tables.clear()
+                        self._documents.clear()
+                    self._manifest, self._manifest_raw = latest, raw
             return self._manifest
 
     @property
@@ -210,31 +208,31 @@ class DataStore:
 
     # --- JSON documents ------------------------------------------------------------------------
 
-    def _document(self, key: str, load: Callable[[], _Loaded], ttl: float | None = None) -> _Loaded:
-        """A small JSON document (a model, a list of models or None), cached for the manifest
-        TTL (status and config change rarely); an unchanged re-read keeps the cached copy."""
-        ttl = self.manifest_ttl_seconds if ttl is None else ttl
+    def _read_optional(self, key: str) -> bytes | None:
+        try:
+            return self.store.read_bytes(key)
+        except ArtifactNotFound:
+            return None
+
+    def _document(self, key: str, decode: Callable[[bytes | None], _Loaded]) -> _Loaded:
+        """A small JSON document decoded from its bytes (None when absent), re-read after the
+        manifest TTL (status and config change rarely) and decoded again only if its bytes
+        changed: a fresh copy every TTL while sessions run would scatter long-lived objects
+        over the heap pages the sessions free, and keep them resident."""
         now = time.monotonic()
         with self._lock:
             cached = self._documents.get(key)
-            if cached is not None and now - cached[0] < ttl:
-                value: _Loaded = cached[1]
+            if cached is not None and now - cached[0] < self.manifest_ttl_seconds:
+                value: _Loaded = cached[2]
                 return value
-        value = load()
+        raw = self._read_optional(key)
+        value = cached[2] if cached is not None and raw is not None and raw == cached[1] else decode(raw)
         with self._lock:
-            if cached is not None and cached[1] == value:
-                value = cached[1]  # see manifest(): fresh copies would pin heap pages
-            self._documents[key] = (now, value)
+            self._documents[key] = (now, raw, value)
         return value
 
     def _optional_model(self, key: str, model: type[ModelT]) -> ModelT | None:
-        def load() -> ModelT | None:
-            try:
-                return self.store.read_model(key, model)
-            except ArtifactNotFound:
-                return None
-
-        return self._document(key, load)
+        return self._document(key, lambda raw: None if raw is None else self.store.decode_model(key, raw, model))
 
     def extraction_status(self) -> ExtractionStatus | None:
         return self._optional_model(layout.EXTRACTION_STATUS_KEY, ExtractionStatus)
@@ -245,13 +243,9 @@ class DataStore:
     def inventory_history(self) -> list[InventoryHistoryRow]:
         """Rows of inventory_history.jsonl; malformed lines are skipped (the trend is advisory)."""
 
-        def load() -> list[InventoryHistoryRow]:
-            try:
-                text = self.store.read_bytes(layout.INVENTORY_HISTORY_KEY).decode("utf-8")
-            except ArtifactNotFound:
-                return []
-            rows = []
-            for line in text.splitlines():
+        def decode(raw: bytes | None) -> list[InventoryHistoryRow]:
+            rows: list[InventoryHistoryRow] = []
+            for line in (raw or b"").decode("utf-8").splitlines():
                 if line.strip():
                     try:
                         rows.append(InventoryHistoryRow.model_validate_json(line))
@@ -259,7 +253,7 @@ class DataStore:
                         continue
             return rows
 
-        return self._document(layout.INVENTORY_HISTORY_KEY, load)
+        return self._document(layout.INVENTORY_HISTORY_KEY, decode)
 
     def registry(self) -> SourceRegistry | None:
         return self._optional_model(layout.SOURCE_REGISTRY_KEY, SourceRegistry)
