@@ -51,6 +51,12 @@ def _port() -> int:
         return port
 
 
+def _server_malloc(pid: int) -> str:
+    """``jemalloc`` when the server process has it mapped (preloaded), else ``system``."""
+    maps = Path(f"/proc/{pid}/maps")
+    return "jemalloc" if maps.exists() and "libjemalloc" in maps.read_text() else "system"
+
+
 def _rss_mb(pid: int) -> float:
     import psutil
 
@@ -288,6 +294,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.3)
             result = measure(f"http://127.0.0.1:{port}/", server.pid, args.switches, args.sessions, args.bursts)
+            result["server_malloc"] = _server_malloc(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=20)

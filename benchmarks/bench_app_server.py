@@ -9,8 +9,8 @@ Store: give one written by the real pipeline on the demo-size samples (2 sources
 horizon); without ``--store`` the script builds one in a temporary folder
 (sample-data → init-store → extract), which takes about a minute.
 
-Runs with the server's allocator setting (``PYTHONMALLOC=malloc``, see forecast_panel/memory.py),
-re-executing itself with it unless ``PYTHONMALLOC`` is set.
+Runs with the server's allocator setting (``PYTHONMALLOC=malloc`` and jemalloc where installed,
+see forecast_panel/memory.py), re-executing itself with it unless ``PYTHONMALLOC`` is set.
 
 Run: .venv/bin/python -m benchmarks.bench_app_server [--store DIR] [--changes 100]
 """
@@ -114,7 +114,7 @@ def run(store: str, count: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    from forecast_panel.memory import run_with_server_allocator
+    from forecast_panel.memory import allocator, run_with_server_allocator
 
     run_with_server_allocator()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +126,7 @@ def main() -> None:
         store = args.store or str(build_demo_store(Path(folder)))
         result = run(store, args.changes)
     result["python_allocator"] = os.environ.get("PYTHONMALLOC", "pymalloc")
+    result["malloc"] = allocator()
     result["load_average_1m"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
     print(json.dumps(result, indent=2))

@@ -16,10 +16,10 @@ cleaned up, view forgotten, document cleared) followed by the app's own ``releas
 two rounds: a second round that does not grow RSS shows the remainder is a high-water mark, not
 sessions leaking.
 
-The benchmark runs with the server's allocator setting (``PYTHONMALLOC=malloc``, as
-``forecast-panel serve`` and the app image do; see forecast_panel/memory.py): it re-executes
-itself with it unless ``PYTHONMALLOC`` is set. ``PYTHONMALLOC=pymalloc`` measures Python's
-default allocator instead.
+The benchmark runs with the server's allocator setting (``PYTHONMALLOC=malloc`` and jemalloc
+where installed, as ``forecast-panel serve`` and the app image do; see forecast_panel/memory.py):
+it re-executes itself with it unless ``PYTHONMALLOC`` is set. ``PYTHONMALLOC=pymalloc`` measures
+Python's default allocator on glibc's malloc instead.
 
 Run: .venv/bin/python -m benchmarks.bench_app_sessions --store demo-data/store [--sessions 20]
 """
@@ -140,7 +140,7 @@ def run(store: str, sessions: int, changes_per_session: int, seed: int) -> dict[
 
 
 def main() -> None:
-    from forecast_panel.memory import run_with_server_allocator
+    from forecast_panel.memory import allocator, run_with_server_allocator
 
     run_with_server_allocator()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -154,6 +154,7 @@ def main() -> None:
         store = args.store or str(build_demo_store(Path(folder)))
         result = run(store, args.sessions, args.changes, args.seed)
     result["python_allocator"] = os.environ.get("PYTHONMALLOC", "pymalloc")
+    result["malloc"] = allocator()
     result["load_average_1m"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
     print(json.dumps(result, indent=2))

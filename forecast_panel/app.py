@@ -16,6 +16,7 @@ from typing import Any
 
 import holoviews as hv
 import panel as pn
+from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
@@ -46,6 +47,8 @@ MOBILE_CSS = """
   #main { padding: 4px !important; min-width: 0; }
 }
 .fp-note { color: #8a5a00; margin: 2px 0; }
+body.fp-busy .fp-main, body.fp-busy .fp-header { opacity: 0.55; transition: opacity 0.2s 0.1s; }
+body.fp-busy { cursor: progress; }
 .fp-status th { text-align: left; padding-right: 1em; font-weight: 600; }
 """
 
@@ -58,6 +61,9 @@ def load_extensions() -> None:
     process) so the first session does not wait for them."""
     global _EXTENSION_LOADED
     if not _EXTENSION_LOADED:
+        # Bokeh looks this setting up (override, environment, config file …) for every array
+        # it serialises; fixing its current value once saved ~10 % of a redraw's server CPU.
+        bokeh_settings.simple_ids.set_value(bokeh_settings.simple_ids())
         hv.extension("bokeh", logo=False)
         pn.extension(raw_css=[MOBILE_CSS], notifications=True, loading_indicator=True, sizing_mode="stretch_width")
         _EXTENSION_LOADED = True
@@ -160,6 +166,7 @@ class ForecastApp:
             meta_viewport="width=device-width, initial-scale=1",
             sidebar_width=300,
             header_background="#1f3b57",
+            busy_indicator=None,  # process-wide in Panel; the overview marks its own session busy
         )
         return template
 

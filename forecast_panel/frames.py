@@ -40,7 +40,10 @@ class SourceFrame:
 
 @dataclass(slots=True)
 class OverviewFrames:
-    """Everything the overview plot shows (each frame in the column layout its glyph needs)."""
+    """Everything the overview plot shows (each frame in the column layout its glyph needs).
+
+    ``table`` (the CSV download) is built from ``shown`` in ``unit`` on first use, not on every
+    redraw."""
 
     whiskers: pd.DataFrame
     outer: pd.DataFrame
@@ -50,8 +53,16 @@ class OverviewFrames:
     previous: pd.DataFrame
     missing: pd.DataFrame
     exceedance: pd.DataFrame
-    table: pd.DataFrame
+    shown: Sequence[SourceFrame] = ()
+    unit: str = ""
     notes: list[str] = field(default_factory=list)
+    _table: pd.DataFrame | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = shown_table(self.shown, self.unit)
+        return self._table
 
 
 _EMPTY_TIME_COLUMNS = frozenset({"x0", "x1", "valid_time", "valid"})
@@ -123,12 +134,17 @@ def box_frames(
     whiskers, outer, inner = _Columns(SEGMENT_COLUMNS), _Columns(BOX_COLUMNS), _Columns(BOX_COLUMNS)
     medians = _Columns(SEGMENT_COLUMNS)
     for index, item in enumerate(frames):
-        rows = item.summary.dropna(subset=["q25", "median", "q75"])
-        if rows.empty:
+        summary = item.summary
+        if summary.empty:
             continue
-        times = naive_utc(rows["valid_time"]).to_numpy()
-        stats = {name: rows[name].to_numpy(dtype="float64") for name in QUANTILE_COLUMNS}
-        stats["members"] = rows["member_count"].to_numpy(dtype="float64")
+        # numpy columns and one row mask: cheaper than dropna, which takes every column
+        stats = {name: summary[name].to_numpy(dtype="float64") for name in QUANTILE_COLUMNS}
+        keep = np.isfinite(stats["q25"]) & np.isfinite(stats["median"]) & np.isfinite(stats["q75"])
+        if not keep.any():
+            continue
+        stats = {name: values[keep] for name, values in stats.items()}
+        stats["members"] = summary["member_count"].to_numpy(dtype="float64")[keep]
+        times = naive_utc(summary["valid_time"]).to_numpy()[keep]
         common = {"source": item.display_name, "color": item.color}
         hover = {"valid": times, **common, **stats}
         if bands:

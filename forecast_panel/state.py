@@ -349,7 +349,8 @@ class OverviewState(param.Parameterized):
             previous=fr.previous_segments(sources) if self.compare_previous else fr.empty(fr.SEGMENT_COLUMNS),
             missing=fr.missing_spans(sources, step),
             exceedance=exceed,
-            table=fr.shown_table(shown, self.display_unit()),
+            shown=shown,
+            unit=self.display_unit(),
             notes=notes,
         )
 

@@ -26,13 +26,19 @@ RUN uv sync --locked --no-dev --extra app --no-editable
 FROM python:3.12.12-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /tmp --no-create-home --shell /usr/sbin/nologin app
+# jemalloc: with PYTHONMALLOC=malloc, closed sessions' memory goes back to the system
+# (forecast_panel/memory.py: server_environment, JEMALLOC_CONF; a test checks they agree).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjemalloc2=5.3.0-1 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 COPY deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh
-# PYTHONMALLOC=malloc: closed sessions' memory goes back to the system (forecast_panel/memory.py)
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONMALLOC=malloc \
+    LD_PRELOAD=libjemalloc.so.2 \
+    MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0 \
     HOME=/tmp
 WORKDIR /tmp
 USER 10001:10001

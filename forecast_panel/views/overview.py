@@ -7,16 +7,26 @@ glyphs (a data update, never a rebuilt figure), shared by the main and the excee
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, cast
 
 import panel as pn
 import param
+from bokeh.models import CustomJS
 
 from forecast_core import units
 from forecast_panel import frames as fr
 from forecast_panel.state import OverviewState, age_text
 from forecast_panel.views import choices
 from forecast_panel.views.meteogram import Meteogram
+
+# A session's own busy cue. Panel's template busy indicator is one process-wide state: every
+# session's change set it in every open session, sending each of them two messages (with 20
+# sessions that doubled the server's CPU per change). Instead the browser marks itself busy the
+# moment a control changes, and the redraw clears it (the main figure's ``tags`` carry the
+# revision, the last property a refresh sets); a reply that never comes clears it after 15 s.
+BUSY_ON = """document.body.classList.add('fp-busy'); clearTimeout(window.fpBusyTimer);
+window.fpBusyTimer = setTimeout(() => document.body.classList.remove('fp-busy'), 15000);"""
+BUSY_OFF = """document.body.classList.remove('fp-busy'); clearTimeout(window.fpBusyTimer);"""
 
 STATE_PARAMS = [
     "sources",
@@ -66,6 +76,7 @@ class OverviewView(param.Parameterized):
         self._render_text()
         self._place_exceedance()
         self._push()
+        self.meteogram.main.js_on_change("tags", CustomJS(code=BUSY_OFF))
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -80,6 +91,7 @@ class OverviewView(param.Parameterized):
         self._place_exceedance()
         self._push()
         self.revision += 1
+        self.meteogram.main.tags = [self.revision]  # last: the browser's busy cue ends with it
 
     def _place_exceedance(self) -> None:
         wanted = [self.exceedance_pane] if self.state.has_exceedance() else []
@@ -150,6 +162,9 @@ class OverviewView(param.Parameterized):
             show_name=False,
             sizing_mode="stretch_width",
         )
+        for widget in [*cast(pn.Column, widgets.layout).objects, self.units_widget, self.threshold_widget]:
+            if isinstance(widget, pn.widgets.Widget) and "value" in widget.param:
+                widget.jscallback(value=BUSY_ON)
         return pn.Column(widgets, self.units_widget, self.threshold_widget, self.download, sizing_mode="stretch_width")
 
     def _sync_units_widget(self, *_: Any) -> None:

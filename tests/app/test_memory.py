@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -41,14 +42,18 @@ def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release(monkeyp
 
 
 REPORT_ALLOCATOR = (
-    "from forecast_panel.memory import run_with_server_allocator; import os, sys; "
-    "run_with_server_allocator(); print(os.environ.get('PYTHONMALLOC'), sys.argv[1:])"
+    "from forecast_panel import memory; import os, sys; memory.run_with_server_allocator(); "
+    "print(os.environ.get('PYTHONMALLOC'), memory.allocator(), memory.release_memory(force=True), sys.argv[1:])"
 )
+JEMALLOC = ctypes.util.find_library("jemalloc")
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, "malloc"), ("pymalloc", "pymalloc")])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(None, f"malloc {'jemalloc' if JEMALLOC else 'system'}"), ("pymalloc", "pymalloc system")],
+)
 def test_the_server_reexecutes_itself_with_its_allocator_unless_one_is_chosen(given: str | None, expected: str) -> None:
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONMALLOC"}
+    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONMALLOC", "LD_PRELOAD")}
     if given:
         environment["PYTHONMALLOC"] = given
     result = subprocess.run(
@@ -59,4 +64,39 @@ def test_the_server_reexecutes_itself_with_its_allocator_unless_one_is_chosen(gi
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == f"{expected} ['--port', '5006']"  # same arguments after the re-exec
+    # same arguments after the re-exec, and memory is released through the allocator in use
+    assert result.stdout.strip() == f"{expected} True ['--port', '5006']"
+
+
+def test_jemalloc_is_preloaded_with_its_settings_unless_already_chosen() -> None:
+    assert memory.server_environment({}, None) == {"PYTHONMALLOC": "malloc"}
+    assert memory.server_environment({}, "libjemalloc.so.2") == {
+        "PYTHONMALLOC": "malloc",
+        "LD_PRELOAD": "libjemalloc.so.2",
+        "MALLOC_CONF": memory.JEMALLOC_CONF,
+    }
+    kept = memory.server_environment({"LD_PRELOAD": "libother.so", "MALLOC_CONF": "narenas:2"}, "libjemalloc.so.2")
+    assert kept == {"PYTHONMALLOC": "malloc", "LD_PRELOAD": "libjemalloc.so.2 libother.so"}
+    already = memory.server_environment({"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"}, "libjemalloc.so.2")
+    assert already == {"PYTHONMALLOC": "malloc"}
+
+
+@pytest.mark.skipif(JEMALLOC is None, reason="jemalloc is not installed (scripts/dev test installs libjemalloc2)")
+def test_a_served_process_runs_on_jemalloc_and_returns_its_free_pages() -> None:
+    """The settings reach jemalloc (read back through mallctl) and a purge after freeing a large
+    allocation lowers RSS."""
+    script = (
+        "import ctypes, os, psutil; from forecast_panel import memory; memory.run_with_server_allocator(); "
+        "f = memory._mallctl(); value = ctypes.c_ssize_t(); size = ctypes.c_size_t(8); "
+        "f(b'arenas.dirty_decay_ms', ctypes.byref(value), ctypes.byref(size), None, 0); "
+        "blocks = [bytearray(60_000) for _ in range(2000)]; high = psutil.Process().memory_info().rss; "
+        "del blocks; memory.release_memory(force=True); low = psutil.Process().memory_info().rss; "
+        "print(memory.allocator(), value.value, round((high - low) / 1e6))"
+    )
+    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONMALLOC", "LD_PRELOAD")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120, check=True
+    )
+    name, decay, returned_mb = result.stdout.split()
+    assert (name, decay) == ("jemalloc", "1000")
+    assert int(returned_mb) >= 100  # of the 120 MB freed

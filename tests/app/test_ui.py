@@ -92,6 +92,38 @@ def test_overview_switches_source_variable_and_point(page: Any, app_url: str) ->
     assert not page.dialogs
 
 
+WATCH_BUSY = """() => { window.fpBusySeen = false;
+  new MutationObserver(() => { if (document.body.classList.contains('fp-busy')) window.fpBusySeen = true; })
+    .observe(document.body, {attributes: true, attributeFilter: ['class']}); }"""
+
+
+def test_a_change_marks_only_its_own_page_busy_until_the_redraw(browser: Any, app_url: str) -> None:
+    pages = [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(2)]
+    received = [0]
+    pages[1].on(
+        "websocket", lambda socket: socket.on("framereceived", lambda _: received.__setitem__(0, received[0] + 1))
+    )
+    try:
+        for item in pages:
+            open_app(item, app_url)
+            item.evaluate(WATCH_BUSY)
+        mine, other = pages
+        other.wait_for_timeout(1000)
+        received[0] = 0
+        options = mine.locator("select").nth(1).locator("option").all_inner_texts()
+        label = next(item for item in options if "pending" not in item and item not in header(mine))
+        mine.locator("select").nth(1).select_option(label=label)
+        wait_until(lambda: label in header(mine), message="point switch")
+        wait_until(lambda: not mine.evaluate("document.body.classList.contains('fp-busy')"), message="busy cleared")
+        assert mine.evaluate("window.fpBusySeen"), "the page was marked busy while the server redrew"
+        other.wait_for_timeout(300)
+        assert not other.evaluate("window.fpBusySeen"), "another session's change does not mark this page busy"
+        assert received[0] == 0, "another session's change sends this page nothing (no process-wide busy state)"
+    finally:
+        for item in pages:
+            item.context.close()
+
+
 def test_hostile_point_name_renders_as_text(page: Any, app_url: str) -> None:
     open_app(page, app_url)
     page.locator("select").nth(1).select_option(label=HOSTILE_NAME)

@@ -96,6 +96,19 @@ def test_app_image_exposes_panel_and_its_health_check() -> None:
     assert "/liveness" in health
 
 
+def test_app_image_runs_the_servers_allocator() -> None:
+    """The image sets the variables ``forecast-panel serve`` would re-execute itself with."""
+    from forecast_panel import memory
+
+    final = stages("app")[-1]
+    environment = parse("app").envs
+    assert {key: environment.get(key) for key in ("PYTHONMALLOC", "LD_PRELOAD", "MALLOC_CONF")} == (
+        memory.server_environment({}, "libjemalloc.so.2")
+    )
+    installs = " ".join(item["value"] for item in final if item["instruction"] == "RUN")
+    assert re.search(r"apt-get install -y --no-install-recommends libjemalloc2=\S+", installs)
+
+
 def test_build_context_paths_exist() -> None:
     for stem in IMAGES:
         for item in stages(stem)[0]:
