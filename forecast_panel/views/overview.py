@@ -28,6 +28,15 @@ BUSY_ON = """document.body.classList.add('fp-busy'); clearTimeout(window.fpBusyT
 window.fpBusyTimer = setTimeout(() => document.body.classList.remove('fp-busy'), 15000);"""
 BUSY_OFF = """document.body.classList.remove('fp-busy'); clearTimeout(window.fpBusyTimer);"""
 
+
+class TextPane(pn.pane.HTML):
+    """An HTML pane whose new content is sent as its text alone. Panel's HTML pane sends every
+    property again with each new object, its stylesheets (~1 KB of CSS) included."""
+
+    def _update(self, ref: str, model: Any) -> None:
+        model.update(text=self._transform_object(self.object)["object"])
+
+
 STATE_PARAMS = [
     "sources",
     "variable",
@@ -50,8 +59,8 @@ class OverviewView(param.Parameterized):
         super().__init__(**params)
         self.state = state
         self.current = state.frames()
-        self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-header"])
-        self.notes = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-notes"])
+        self.header = TextPane("", sizing_mode="stretch_width", css_classes=["fp-header"])
+        self.notes = TextPane("", sizing_mode="stretch_width", css_classes=["fp-notes"])
         self.meteogram = Meteogram()
         self.main_pane = pn.pane.Bokeh(
             self.meteogram.main, sizing_mode="stretch_width", min_height=360, css_classes=["fp-main"]

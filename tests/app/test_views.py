@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import panel as pn
 import pytest
+from bokeh.document import Document
 from pydantic import ValidationError
 
 from forecast_core.points import PointPayload
@@ -48,6 +50,23 @@ def test_choices_reach_the_server_without_panels_debounce(app_store: Path) -> No
     assert {"Sources", "Variable", "Point", "Init date", "View", "Units", "Member traces"} <= names
     assert all(item._debounce == 0 for item in choices)
     assert view.threshold_widget._debounce > 0  # typing is still coalesced
+
+
+def test_a_redraw_sends_data_title_header_text_and_the_busy_end_nothing_more(app_store: Path) -> None:
+    load_extensions()
+    state = OverviewState(DataStore(str(app_store)))
+    view = OverviewView(state)
+    document = Document()
+    root = view.panel().get_root(document)
+    document.add_root(root)
+    changed: list[tuple[Any, str]] = []
+    document.on_change(lambda event: changed.append((event.model, getattr(event, "attr", "data"))))
+    state.point_id = next(item.point_id for item in state.points if item.point_id != state.point_id)
+    header = view.header._models[root.ref["id"]][0]
+    assert [attr for model, attr in changed if model is header] == ["text"]
+    assert view.meteogram.main.tags == [view.revision] and (view.meteogram.main, "tags") in changed
+    assert (view.meteogram.main.title, "text") in changed
+    assert {attr for model, attr in changed if model in view.meteogram.sources.values()} == {"data"}
 
 
 def test_csv_download_is_what_is_shown(app_store: Path) -> None:
