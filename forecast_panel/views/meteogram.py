@@ -66,6 +66,20 @@ def _data(frame: pd.DataFrame, columns: list[str], palette: list[str]) -> dict[s
     return data
 
 
+def _same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two ColumnDataSource data hold equal columns (same names, dtypes and values;
+    NaN equals NaN), so that an unchanged source is not sent again."""
+    if old.keys() != new.keys():
+        return False
+    for name, values in new.items():
+        before = np.asarray(old[name])
+        if before.dtype != values.dtype or before.shape != values.shape:
+            return False
+        if not np.array_equal(before, values, equal_nan=values.dtype.kind in "fc"):
+            return False
+    return True
+
+
 def _figure(height: int, **options: Any) -> Any:
     settings: dict[str, Any] = {
         "x_axis_type": "datetime",
@@ -87,7 +101,10 @@ class Meteogram:
 
     def __init__(self) -> None:
         self.colors = LinearColorMapper(palette=["#1f77b4"], low=-0.5, high=0.5)
-        self.sources = {name: ColumnDataSource(_data(fr.empty([]), columns, [])) for name, columns in COLUMNS.items()}
+        # typed like every later update (datetime x, float32 y), so an empty update matches them
+        self.sources = {
+            name: ColumnDataSource(_data(fr.empty(columns), columns, [])) for name, columns in COLUMNS.items()
+        }
         color = {"field": "k", "transform": self.colors}
         sources = self.sources
         self.offsets = {
@@ -159,7 +176,9 @@ class Meteogram:
         palette = palette or ["#1f77b4"]
         self.colors.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
         for name, frame in by_name.items():
-            self.sources[name].data = _data(frame, COLUMNS[name], palette)
+            data = _data(frame, COLUMNS[name], palette)
+            if not _same_data(self.sources[name].data, data):  # each new data is a message of its own
+                self.sources[name].data = data
         self.whiskers.visible = self.ticks.visible = not bands
         self.median.visible = bands
         self.main.title.text = title

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
@@ -18,6 +19,7 @@ from forecast_panel.app import apply_query, load_extensions, query_of
 from forecast_panel.data import DataStore
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import NO_OVERLAY, MapView, validation_message
+from forecast_panel.views.meteogram import _same_data
 from forecast_panel.views.overview import OverviewView
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -66,7 +68,21 @@ def test_a_redraw_sends_data_title_header_text_and_the_busy_end_nothing_more(app
     assert [attr for model, attr in changed if model is header] == ["text"]
     assert view.meteogram.main.tags == [view.revision] and (view.meteogram.main, "tags") in changed
     assert (view.meteogram.main.title, "text") in changed
-    assert {attr for model, attr in changed if model in view.meteogram.sources.values()} == {"data"}
+    sources = view.meteogram.sources
+    assert {attr for model, attr in changed if model in sources.values()} == {"data"}
+    assert (sources["boxes"], "data") in changed
+    assert (sources["members"], "data") not in changed, "member traces are off: still empty, not sent again"
+    assert (sources["previous"], "data") not in changed
+
+
+def test_unchanged_plot_data_are_recognised() -> None:
+    times = np.array(["2026-11-26T00", "2026-11-26T06"], dtype="datetime64[ns]")
+    data = {"xc": times, "q50": np.array([1.0, np.nan], dtype="float32"), "source": np.array(["a", "b"], dtype=object)}
+    assert _same_data(data, {name: values.copy() for name, values in data.items()})  # NaN equals NaN
+    assert not _same_data(data, {**data, "q50": np.array([1.0, 2.0], dtype="float32")})
+    assert not _same_data(data, {**data, "q50": np.array([1.0, np.nan], dtype="float64")})
+    assert not _same_data(data, {**data, "source": np.array(["a", "c"], dtype=object)})
+    assert not _same_data(data, {"xc": times})
 
 
 def test_csv_download_is_what_is_shown(app_store: Path) -> None:
