@@ -20,7 +20,7 @@ from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
-from forecast_panel.memory import release_memory, use_system_allocator
+from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
@@ -209,6 +209,8 @@ def create_app(
     app = ForecastApp(datastore, service, tile_url=tile_url or os.environ.get("FORECAST_TILE_URL"), **options)
     app.sync_url()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # once the session's document is built, its objects leave the collector's full passes
+        pn.state.curdoc.add_next_tick_callback(freeze_heap)
         pn.state.on_session_destroyed(_release_after_session)
     return app.template()
 

@@ -47,7 +47,7 @@ def session_factory(store: str, api: str | None, tiles: str | None) -> Callable[
 
 
 def run(args: argparse.Namespace) -> int:
-    from forecast_panel.memory import run_with_server_allocator, use_system_allocator
+    from forecast_panel.memory import freeze_heap, run_with_server_allocator, use_system_allocator
 
     run_with_server_allocator()  # returns closed sessions' memory to the system (see memory.py)
     if args.endpoint_url:
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     use_system_allocator()
     load_extensions()  # the app's imports and extensions load now, not in the first user's session
+    freeze_heap()  # the collector's full passes skip the imported modules' objects
     origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
     log.info("serving the dashboard on http://%s:%s/ (store %s, API %s)", args.address, args.port, args.store, args.api)
     pn.serve(

@@ -100,3 +100,28 @@ def test_a_served_process_runs_on_jemalloc_and_returns_its_free_pages() -> None:
     name, decay, returned_mb = result.stdout.split()
     assert (name, decay) == ("jemalloc", "1000")
     assert int(returned_mb) >= 100  # of the 120 MB freed
+
+
+FROZEN_CYCLE = """
+import gc, weakref
+from forecast_panel import memory
+
+class Node:
+    pass
+
+node = Node(); node.self = node  # a reference cycle, as a closed session's models and document
+alive = weakref.ref(node)
+memory.freeze_heap()
+del node
+gc.collect()
+kept_while_frozen = alive() is not None
+memory.release_memory(force=True)
+print(kept_while_frozen, alive() is None, gc.get_freeze_count() > 0)
+"""
+
+
+def test_frozen_cycles_are_collected_by_the_release_and_survivors_stay_frozen() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FROZEN_CYCLE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split() == ["True", "True", "True"]
