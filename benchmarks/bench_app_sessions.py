@@ -5,8 +5,9 @@ Builds 20 sessions the way ``panel serve`` does (one Bokeh document, ``OverviewS
 change point, variable, source set and init with a random think time (0.3–1.5 s, seeded). A
 Bokeh server runs every session's work on its one IO-loop thread, so does this benchmark: users
 hand their changes to a single "loop" thread. A change's latency is its wait for the loop plus
-its own processing, the server's share of what a user waits for. Network and browser rendering
-are not included (see ``bench_app_browser.py`` for one real browser end to end).
+its own processing. Network, Bokeh's protocol work and browser rendering are not included, so
+this understates a change's cost: ``bench_app_websockets.py`` measures 20 sessions over real
+websockets, ``bench_app_browser.py`` real browsers end to end.
 
 Memory: the baseline is a warm idle server: the app's allocator setting applied and one session
 rendered through every scripted change and closed, so the shared artifact caches are full and
