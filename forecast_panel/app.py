@@ -47,7 +47,7 @@ MOBILE_CSS = """
   #main { padding: 4px !important; min-width: 0; }
 }
 .fp-note { color: #8a5a00; margin: 2px 0; }
-body.fp-busy .fp-main, body.fp-busy .fp-header { opacity: 0.55; transition: opacity 0.2s 0.1s; }
+body.fp-busy #main { opacity: 0.6; transition: opacity 0.2s 0.1s; }
 body.fp-busy { cursor: progress; }
 .fp-status th { text-align: left; padding-right: 1em; font-weight: 600; }
 """

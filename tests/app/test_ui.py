@@ -119,6 +119,9 @@ def test_a_change_marks_only_its_own_page_busy_until_the_redraw(browser: Any, ap
         other.wait_for_timeout(300)
         assert not other.evaluate("window.fpBusySeen"), "another session's change does not mark this page busy"
         assert received[0] == 0, "another session's change sends this page nothing (no process-wide busy state)"
+        other.evaluate("document.body.classList.add('fp-busy')")  # what a busy page looks like
+        other.wait_for_timeout(600)
+        assert float(other.locator("#main").evaluate("e => getComputedStyle(e).opacity")) < 1, "busy dims the page"
     finally:
         for item in pages:
             item.context.close()
