@@ -115,6 +115,8 @@ class Session:
     def other_point(self, offset: int) -> str:
         """A point other than the selected one (``offset`` ≥ 0 picks which)."""
         values = sorted(self.labels)
+        if len(values) < 2:
+            raise RuntimeError("the store needs two points with a forecast to switch between")
         start = values.index(self.current) if self.current in values else 0
         return values[(start + 1 + offset % (len(values) - 1)) % len(values)]
 
