@@ -22,6 +22,7 @@ Without ``--store`` a demo-size store is built first (as in bench_app_server).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,53 @@ def _port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True)
+class ServedDashboard:
+    """A running ``forecast-panel serve``: its base URL (ending in ``/``), pid, and the CPUs
+    the server and this process (and what it starts later) run on."""
+
+    url: str
+    pid: int
+    server_cpus: list[int]
+    client_cpus: list[int]
+
+
+@contextlib.contextmanager
+def served_dashboard(store: str | None, pin: bool) -> Iterator[ServedDashboard]:
+    """``forecast-panel serve`` on a free port, tiles off, answering ``/liveness``; stopped on
+    exit. Without ``store`` a demo-size store is built first. ``pin`` (with 2+ CPUs) keeps the
+    server on the first CPU and this process on the others."""
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = pin and len(cpus) > 1
+    with tempfile.TemporaryDirectory() as folder:
+        store = store or str(build_demo_store(Path(folder)))
+        port = _port()
+        if pinned:
+            os.sched_setaffinity(0, cpus[:1])  # inherited by the server
+        server = subprocess.Popen(
+            [*SERVE, "--store", store, "--port", str(port), "--tiles", "none"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if pinned:
+            os.sched_setaffinity(0, cpus[1:])  # inherited by browsers and clients started later
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}liveness", timeout=2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError(f"the dashboard server did not come up on {url}") from None
+                    time.sleep(0.3)
+            yield ServedDashboard(url, server.pid, cpus[:1] if pinned else cpus, cpus[1:] if pinned else cpus)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 def _server_malloc(pid: int) -> str:
@@ -271,38 +320,14 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true", help="server on the first CPU, browsers on the others")
     args = parser.parse_args()
     os.environ.setdefault("ICECHUNK_LOG", "error")
-    cpus = sorted(os.sched_getaffinity(0))
-    pinned = args.pin and len(cpus) > 1
-    with tempfile.TemporaryDirectory() as folder:
-        store = args.store or str(build_demo_store(Path(folder)))
-        port = _port()
-        if pinned:
-            os.sched_setaffinity(0, cpus[:1])  # inherited by the server
-        server = subprocess.Popen(
-            [*SERVE, "--store", store, "--port", str(port), "--tiles", "none"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if pinned:
-            os.sched_setaffinity(0, cpus[1:])  # inherited by Playwright's driver and Chromium
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2).close()
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            result = measure(f"http://127.0.0.1:{port}/", server.pid, args.switches, args.sessions, args.bursts)
-            result["server_malloc"] = _server_malloc(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with served_dashboard(args.store, args.pin) as served:
+        result = measure(served.url, served.pid, args.switches, args.sessions, args.bursts)
+        result["server_malloc"] = _server_malloc(served.pid)
     result["benchmark"] = "app_browser"
     result["load_average_1m"] = os.getloadavg()[0]
     result["cpu_count"] = os.cpu_count()
-    result["server_cpus"] = cpus[:1] if pinned else cpus
-    result["browser_cpus"] = cpus[1:] if pinned else cpus
+    result["server_cpus"] = served.server_cpus
+    result["browser_cpus"] = served.client_cpus
     print(json.dumps(result, indent=2))
 
 

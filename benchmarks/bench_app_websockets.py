@@ -33,18 +33,15 @@ import json
 import os
 import random
 import re
-import subprocess
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from benchmarks.bench_app_browser import SERVE, _port
-from benchmarks.bench_app_server import build_demo_store, percentiles
+from benchmarks.bench_app_browser import served_dashboard
+from benchmarks.bench_app_server import percentiles
 
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')
 SWITCH_TIMEOUT_SECONDS = 60.0  # a reply that never comes fails the benchmark, never hangs it
@@ -230,33 +227,8 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true", help="server on the first CPU, the clients on the others")
     args = parser.parse_args()
     os.environ.setdefault("ICECHUNK_LOG", "error")
-    cpus = sorted(os.sched_getaffinity(0))
-    pinned = args.pin and len(cpus) > 1
-    with tempfile.TemporaryDirectory() as folder:
-        store = args.store or str(build_demo_store(Path(folder)))
-        port = _port()
-        if pinned:
-            os.sched_setaffinity(0, cpus[:1])  # inherited by the server
-        server = subprocess.Popen(
-            [*SERVE, "--store", store, "--port", str(port), "--tiles", "none"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if pinned:
-            os.sched_setaffinity(0, cpus[1:])
-        try:
-            base = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(f"{base}liveness", timeout=2).close()
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            result = asyncio.run(measure(base, server.pid, args.sessions, args.switches, args.seed))
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with served_dashboard(args.store, args.pin) as served:
+        result = asyncio.run(measure(served.url, served.pid, args.sessions, args.switches, args.seed))
     result.update(
         benchmark="app_websockets",
         sessions=args.sessions,
@@ -264,7 +236,7 @@ def main() -> None:
         goal="p95 ≤ 500 ms with 20 concurrent sessions",
         load_average_1m=os.getloadavg()[0],
         cpu_count=os.cpu_count(),
-        server_cpus=cpus[:1] if pinned else cpus,
+        server_cpus=served.server_cpus,
     )
     print(json.dumps(result, indent=2))
 
