@@ -53,6 +53,7 @@ def _init_choice(text: str) -> datetime | str:
 
 def run(args: argparse.Namespace) -> int:
     from extraction.pipeline import RunOptions, run_extraction
+    from extraction.termination import TerminationRequested, stop_on_sigterm
 
     try:
         registry = load_registry_file(args.registry) if args.registry else None
@@ -60,21 +61,25 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigFileError, StoreError) as error:
         log.error("%s", error)
         return 2
-    report = run_extraction(
-        RunOptions(
-            store=store,
-            registry=registry,
-            sources=args.sources,
-            variables=args.variables,
-            point_ids=args.points,
-            max_points=args.max_points,
-            scheduler=args.scheduler,
-            force=args.force,
-            progress=False if args.no_progress else None,
-            init_time=args.init if isinstance(args.init, datetime) else None,
-            inits_back=1 if args.init == "previous" else 0,
-        )
+    options = RunOptions(
+        store=store,
+        registry=registry,
+        sources=args.sources,
+        variables=args.variables,
+        point_ids=args.points,
+        max_points=args.max_points,
+        scheduler=args.scheduler,
+        force=args.force,
+        progress=False if args.no_progress else None,
+        init_time=args.init if isinstance(args.init, datetime) else None,
+        inits_back=1 if args.init == "previous" else 0,
     )
+    try:
+        with stop_on_sigterm():
+            report = run_extraction(options)
+    except TerminationRequested as stop:
+        log.warning("%s before publishing: the previous run stays in force", stop)
+        return stop.exit_code
     for problem in report.errors:
         log.warning("%s: %s", problem.kind, problem.message)
     log.info("run %s: %s (%s) in %.1f s", report.run_id, report.outcome, report.message, report.duration_seconds)

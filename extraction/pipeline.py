@@ -1,9 +1,11 @@
-"""One extraction run: config → plan per source → tile jobs on Dask → artifacts → publish.
+"""One extraction run: plan → extract → commit, then the status and the run's log.
 
 ``run_extraction`` never raises for a failure of one source, variable or point: it records it in
 ``extraction_status.errors`` and completes the rest. It fails as a whole (outcome ``failed``)
-only when the config cannot be read or a configured bound is exceeded. See
-``extraction.publish`` for the publish protocol.
+only when the config cannot be read, a configured bound is exceeded, or nothing was extracted.
+Publishing follows ``extraction.publish``; what a run lists on the run in force follows
+``extraction.compose``. A run stopped by a signal before its commit leaves the run in force
+and re-raises ``TerminationRequested`` (``extraction.termination``).
 """
 
 from __future__ import annotations
@@ -11,49 +13,32 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
+import random
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from extraction import termination
+from extraction.compose import Extracted, Restart, RunKind, Superseded, compose
 from extraction.executor import dask_client, execute_groups, resolve_scheduler
-from extraction.plan import NoInitWithData
-from extraction.publish import (
-    ArtifactWriter,
-    PendingArtifact,
-    RunLog,
-    carried_forward,
-    publish,
-    read_artifact,
-    read_status,
-)
-from extraction.selection import RunFailed, load_config, point_set_hash, select
-from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
-from extraction.sources import SourceUnavailable
-from extraction.tables import merge_points, parquet_bytes
-from extraction.tiles import TileResult
+from extraction.extract import InitRequest, build_artifacts, plan_sources
+from extraction.publish import ArtifactWriter, RunLog, archive, cleanup, commit
+from extraction.selection import RunFailed, Selection, load_config, point_set_hash, select
+from extraction.source_run import SourcePlan
 from forecast_core.base import utc_now
-from forecast_core.layout import (
-    EXTRACTION_STATUS_KEY,
-    LATEST_MANIFEST_KEY,
-    ArtifactKind,
-    artifact_key,
-    make_run_id,
-    parse_run_id,
-)
+from forecast_core.layout import EXTRACTION_STATUS_KEY, make_run_id, parse_run_id
 from forecast_core.points import Point
+from forecast_core.published import read_latest_versioned
 from forecast_core.registry import SourceRegistry
 from forecast_core.status import ExtractionError, ExtractionStatus, RunManifest, SourceRunInfo
-from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
+from forecast_core.store import ArtifactStore, StoreError, Versioned
 
-Outcome = Literal["success", "partial", "failed", "skipped"]
+RunOutcome = Literal["success", "partial", "failed", "skipped"]
 log = logging.getLogger(__name__)
+RESTARTS = 2  # extractions started over because the run in force moved to another init
+COMMIT_ATTEMPTS = 8  # compare-and-swaps of latest.json lost to other runs before giving up
 
 
 @dataclass(slots=True)
@@ -73,13 +58,19 @@ class RunOptions:
     init_time: datetime | None = None  # backfill this init instead of the newest
     inits_back: int = 0  # backfill the init this many before the newest (1 = yesterday's run)
 
+    @property
+    def kind(self) -> RunKind:
+        if self.init_time is not None or self.inits_back:
+            return "backfill"
+        return "points" if self.point_ids else "full"
+
 
 @dataclass(slots=True)
 class RunReport:
     """The result of a run."""
 
     run_id: str
-    outcome: Outcome
+    outcome: RunOutcome
     message: str
     errors: list[ExtractionError] = field(default_factory=list)
     manifest: RunManifest | None = None
@@ -91,168 +82,154 @@ class RunReport:
         return {"success": 0, "skipped": 0, "partial": 1, "failed": 2}[self.outcome]
 
 
-class Superseded(RuntimeError):
-    """Another run published while a --points run was merging into the previous one."""
+@dataclass(slots=True)
+class _Run:
+    """One attempt's context: where it started from and what it has recorded."""
 
+    options: RunOptions
+    base: tuple[RunManifest, Versioned] | None
+    run_id: str
+    moment: datetime
+    runlog: RunLog
+    started: float = field(default_factory=time.perf_counter)
+    errors: list[ExtractionError] = field(default_factory=list)
+    clock: dict[str, float] = field(default_factory=dict)
 
-SUPERSEDED_RETRIES = 2
+    @property
+    def previous(self) -> RunManifest | None:
+        return self.base[0] if self.base else None
 
 
 def run_extraction(options: RunOptions) -> RunReport:
-    """Do one run and publish it (or record why not); see the module docstring.
-
-    A ``--points`` run merges into the published run it read at its start. If another run
-    publishes before this one writes its data (e.g. two points added seconds apart), the merge
-    would drop that run's points, so the run starts over from the new latest.json (up to
-    SUPERSEDED_RETRIES times; the last attempt publishes regardless). The check is not atomic:
-    a publish inside the few hundred milliseconds of the data writes can still be lost until the
-    next full run, whose point-set hash then differs and forces a re-extraction.
-    """
-    for attempt in range(SUPERSEDED_RETRIES + 1):
+    """Do one run and publish it (or record why not); see the module docstring."""
+    for attempt in range(RESTARTS + 1):
+        run = _start(options)
         try:
-            return _run_once(options, check_superseded=attempt < SUPERSEDED_RETRIES)
-        except Superseded as superseded:
-            log.info("%s; starting over", superseded)
-    raise AssertionError("unreachable: the last attempt does not check")
+            return _attempt(run, may_restart=attempt < RESTARTS)
+        except Restart as restart:
+            log.info("%s; extracting again", restart)
+        except termination.TerminationRequested as stop:
+            message = f"{stop} before publishing; the previous run stays in force"
+            _finish(run, RunReport(run.run_id, "failed", message, [*run.errors, _error("interrupted", message)]))
+            raise
+    raise AssertionError("unreachable: the last attempt does not restart")
 
 
-def _run_once(options: RunOptions, check_superseded: bool) -> RunReport:
-    started, moment = time.perf_counter(), utc_now()
-    store = options.store
-    previous, seen = _read_latest(store)
-    if previous is not None and parse_run_id(previous.run_id) >= moment:
-        moment = parse_run_id(previous.run_id) + timedelta(seconds=1)  # run ids increase strictly
+def _start(options: RunOptions) -> _Run:
+    base = read_latest_versioned(options.store)
+    moment = _after(base[0] if base else None, utc_now())
     run_id = make_run_id(moment)
-    runlog = RunLog(run_id)
-    errors: list[ExtractionError] = []
+    return _Run(options, base, run_id, moment, RunLog(run_id))
+
+
+def _after(previous: RunManifest | None, moment: datetime) -> datetime:
+    """``moment``, or one second after the previous run's id: run ids increase strictly."""
+    if previous is not None and parse_run_id(previous.run_id) >= moment:
+        return parse_run_id(previous.run_id) + timedelta(seconds=1)
+    return moment
+
+
+def _attempt(run: _Run, may_restart: bool) -> RunReport:
+    options = run.options
     try:
-        registry, variables, points = load_config(store, options.registry)
+        registry, variables, points = load_config(options.store, options.registry)
         chosen = select(registry, variables, points, options)
-        sources, chosen_vars, wanted, enabled, selected = (
-            chosen.sources, chosen.variables, chosen.wanted, chosen.enabled, chosen.selected
-        )  # fmt: skip
-        runlog.event("start", sources=[s.source_id for s in sources], variables=sorted(wanted), points=len(selected))
-        partial_run = bool(options.point_ids)
-        backfill = options.init_time or options.inits_back or None  # an explicit init: never skipped
-        plans: list[SourcePlan] = []
-        clock = {"start": time.perf_counter()}
-        for source in sources:
-            pinned_init = options.init_time
-            if backfill is None and partial_run and previous is not None:
-                info = next((i for i in previous.sources if i.source_id == source.source_id), None)
-                pinned_init = info.init_time if info else None
-            try:
-                try:
-                    plan = plan_source(
-                        source,
-                        chosen_vars,
-                        wanted,
-                        selected,
-                        enabled,
-                        registry.map_summary,
-                        pinned_init,
-                        options.inits_back,
-                    )
-                except NoInitWithData:
-                    if pinned_init is None or backfill is not None:
-                        raise
-                    plan = plan_source(source, chosen_vars, wanted, selected, enabled, registry.map_summary)
-            except (SourceUnavailable, NoInitWithData) as error:
-                errors.append(
-                    ExtractionError(kind="store_unreachable", message=str(error)[:2000], source_id=source.source_id)
-                )
-                continue
-            except LimitExceeded as error:
-                raise RunFailed("limit_exceeded", str(error)) from error
-            errors += plan.errors
-            runlog.event("planned", source=source.source_id, init=plan.init.init_time, partial=plan.init.is_partial,
-                         snapshot=plan.snapshot_id, tiles=len(plan.jobs), points=len(plan.mapped))  # fmt: skip
-            plans.append(plan)
-        hash_now = point_set_hash(enabled)
-        if not options.force and not partial_run and not backfill and _nothing_new(previous, plans, hash_now):
+        run.runlog.event("start", sources=[s.source_id for s in chosen.sources], variables=sorted(chosen.wanted),
+                         points=len(chosen.selected), kind=options.kind)  # fmt: skip
+        request = InitRequest(options.init_time, options.inits_back)
+        plans, errors = plan_sources(chosen, registry.map_summary, options.kind, request, run.previous)
+        run.errors += errors
+        for plan in plans:
+            run.runlog.event("planned", source=plan.source.source_id, init=plan.init.init_time,
+                             partial=plan.init.is_partial, snapshot=plan.snapshot_id, tiles=len(plan.jobs),
+                             points=len(plan.mapped))  # fmt: skip
+        if options.kind == "full" and not options.force and _nothing_new(run.previous, plans, chosen.enabled):
             message = "skipped: no source's newest init advanced and the point set did not change (use --force)"
-            report = RunReport(run_id, "skipped", message, errors)
-            return _finish(options, runlog, report, previous, started, moment)
-        tile_count = sum(len(plan.jobs) for plan in plans)
-        given = contextlib.nullcontext(options.client) if options.client is not None else None
-        current = {p.point_id for p in [*enabled, *selected]}
-        # a full run writes each artifact as soon as it is encoded; a --points run holds them
-        # until it has checked that it was not superseded (it must not overwrite a newer run's)
-        with (
-            ArtifactWriter(store, hold=partial_run) as writer,
-            given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client,
-        ):
-            clock["planned"] = time.perf_counter()
-            outcomes = execute_groups([plan.jobs for plan in plans], client, options.progress)
-            manifest_sources, new_errors = _build(plans, outcomes, previous, partial_run, store, current, writer)
-            clock["read_and_built"] = time.perf_counter()
-            errors += new_errors
-            if not writer.count:
-                report = RunReport(run_id, "failed", "nothing extracted", errors)
-                return _finish(options, runlog, report, previous, started, moment)
-            if partial_run and check_superseded and _latest_digest(store) != seen:
-                raise Superseded("another run published meanwhile")
-            written = writer.written()
-        covered = _covered_points(previous, selected, enabled, partial_run)
-        manifest = RunManifest(
-            run_id=run_id,
-            created_utc=moment,
-            previous_run_id=previous.run_id if previous else None,
-            sources=_with_previous_sources(manifest_sources, previous),
-            point_ids=sorted(p.point_id for p in covered),
-            point_set_hash=point_set_hash(covered),
-            artifacts=written + carried_forward(previous, written),
-        )
-        publish(store, manifest)
-        clock["published"] = time.perf_counter()
-        steps = list(clock.items())
-        seconds = {name: round(end - begin, 3) for (_, begin), (name, end) in itertools.pairwise(steps)}
-        runlog.event("published", artifacts=len(manifest.artifacts), seconds=seconds)
-        outcome: Outcome = "partial" if errors else "success"
-        report = RunReport(run_id, outcome, f"published {len(written)} artifacts", errors, manifest, manifest_sources)
-        return _finish(options, runlog, report, previous, started, moment)
+            return _finish(run, RunReport(run.run_id, "skipped", message, run.errors))
+        extracted = _extract(run, plans, chosen)
+        if extracted.empty:
+            return _finish(run, RunReport(run.run_id, "failed", "nothing extracted", run.errors))
+        with termination.critical():
+            return _publish(run, extracted, {p.point_id: p for p in chosen.enabled})
     except RunFailed as failure:
-        errors.append(ExtractionError(kind=failure.kind, message=str(failure)[:2000]))
-        return _finish(options, runlog, RunReport(run_id, "failed", str(failure), errors), previous, started, moment)
+        run.errors.append(_error(failure.kind, str(failure)))
+        return _finish(run, RunReport(run.run_id, "failed", str(failure), run.errors))
+    except Superseded as stale:
+        return _finish(run, RunReport(run.run_id, "skipped", f"skipped: {stale}", run.errors))
+    except Restart as restart:
+        if may_restart:
+            raise
+        message = f"nothing published: {restart}, again; the run in force stays"
+        return _finish(run, RunReport(run.run_id, "failed", message, [*run.errors, _error("internal", message)]))
 
 
-def _latest_digest(store: ArtifactStore) -> str | None:
-    """sha256 of latest.json's bytes (None before the first run): identifies a publish exactly."""
+def _extract(run: _Run, plans: list[SourcePlan], chosen: Selection) -> Extracted:
+    """Read every planned source's tiles and build (and, but in a --points run, write) its
+    artifacts."""
+    options = run.options
+    tile_count = sum(len(plan.jobs) for plan in plans)
+    given = contextlib.nullcontext(options.client) if options.client is not None else None
+    run.clock["start"] = time.perf_counter()
+    with (
+        ArtifactWriter(options.store) as writer,
+        given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client,
+    ):
+        run.clock["planned"] = time.perf_counter()
+        outcomes = execute_groups([plan.jobs for plan in plans], client, options.progress)
+        extracted, errors = build_artifacts(plans, outcomes, chosen, options.kind, writer)
+    run.clock["read_and_built"] = time.perf_counter()
+    run.errors += errors
+    return extracted
+
+
+def _publish(run: _Run, extracted: Extracted, current: dict[str, Point]) -> RunReport:
+    """Compose the manifest on the run in force and swap it in; on a lost swap, compose again
+    on the run that won. Then archive it and clean up."""
+    store, base = run.options.store, run.base
+    for attempt in range(COMMIT_ATTEMPTS):
+        previous = base[0] if base else None
+        manifest = compose(store, extracted, previous, current, run_id=run.run_id, created=run.moment)
+        if commit(store, manifest, base[1].version if base else None):
+            return _committed(run, manifest, extracted)
+        base = read_latest_versioned(store)
+        run.run_id = make_run_id(_after(base[0] if base else None, run.moment))
+        run.runlog.run_id = run.run_id
+        current = _enabled_now(store, run.options.registry)
+        run.runlog.event("rebase", on=base[0].run_id if base else None, attempt=attempt + 1)
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not crypto)
+    raise RunFailed("internal", f"latest.json kept changing: {COMMIT_ATTEMPTS} commits lost to other runs")
+
+
+def _committed(run: _Run, manifest: RunManifest, extracted: Extracted) -> RunReport:
+    store = run.options.store
+    archive(store, manifest)
+    run.clock["published"] = time.perf_counter()
+    steps = list(run.clock.items())
+    seconds = {name: round(end - begin, 3) for (_, begin), (name, end) in itertools.pairwise(steps)}
+    run.runlog.event("published", artifacts=len(manifest.artifacts), seconds=seconds)
     try:
-        return sha256_hex(store.read_bytes(LATEST_MANIFEST_KEY))
-    except ArtifactNotFound:
-        return None
+        removed = cleanup(store)
+        run.runlog.event("cleanup", deleted=removed.deleted, kept_unlisted=removed.kept_unlisted)
+    except StoreError as error:
+        log.warning("cleanup failed (the next run retries): %s", error)
+    outcome: RunOutcome = "partial" if run.errors else "success"
+    new = len({item.key for item in manifest.artifacts} - _listed(run.previous))
+    report = RunReport(run.run_id, outcome, f"published {new} new artifacts", run.errors, manifest, extracted.infos)
+    return _finish(run, report)
 
 
-def _read_latest(store: ArtifactStore) -> tuple[RunManifest | None, str | None]:
-    """The published manifest and the sha256 of the very bytes it was parsed from (one GET, so
-    the digest a ``--points`` run later compares against is the manifest it merged into)."""
-    try:
-        data = store.read_bytes(LATEST_MANIFEST_KEY)
-    except ArtifactNotFound:
-        return None, None
-    return store.decode_model(LATEST_MANIFEST_KEY, data, RunManifest), sha256_hex(data)
+def _listed(manifest: RunManifest | None) -> set[str]:
+    return {item.key for item in manifest.artifacts} if manifest else set()
 
 
-def _with_previous_sources(infos: list[SourceRunInfo], previous: RunManifest | None) -> list[SourceRunInfo]:
-    """This run's source infos plus the previous run's for sources this run did not publish
-    (failed or not selected), whose artifacts are carried forward too; where the previous run
-    described a newer init (this run is a backfill), its info stays."""
-    before = {info.source_id: info for info in (previous.sources if previous else [])}
-    # a backfill of an older init keeps describing the newest init the manifest lists
-    merged = [
-        before[info.source_id]
-        if info.source_id in before and before[info.source_id].init_time > info.init_time
-        else info
-        for info in infos
-    ]
-    done = {info.source_id for info in infos}
-    kept = [info for source_id, info in before.items() if source_id not in done]
-    return sorted([*merged, *kept], key=lambda info: info.source_id)
+def _enabled_now(store: ArtifactStore, registry: SourceRegistry | None) -> dict[str, Point]:
+    """The enabled points as the store's config holds them now."""
+    _, _, points = load_config(store, registry)
+    return {point.point_id: point for point in points.enabled_points()}
 
 
-def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], point_hash: str) -> bool:
-    if previous is None or previous.point_set_hash != point_hash or not plans:
+def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], enabled: list[Point]) -> bool:
+    if previous is None or previous.point_set_hash != point_set_hash(enabled) or not plans:
         return False
     before = {info.source_id: info for info in previous.sources}
     for plan in plans:
@@ -264,109 +241,29 @@ def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], point_ha
     return True
 
 
-def _covered_points(
-    previous: RunManifest | None, selected: list[Point], enabled: list[Point], partial: bool
-) -> list[Point]:
-    if not partial:
-        return enabled
-    ids = {p.point_id for p in selected} | set(previous.point_ids if previous else [])
-    by_id = {p.point_id: p for p in [*enabled, *selected]}
-    return [by_id[i] for i in sorted(ids) if i in by_id]
+def _error(kind: str, message: str) -> ExtractionError:
+    return ExtractionError.model_validate({"kind": kind, "message": message[:2000]})
 
 
-def _build(
-    plans: list[SourcePlan],
-    outcomes: Iterable[list[TileResult | BaseException]],
-    previous: RunManifest | None,
-    partial_run: bool,
-    store: ArtifactStore,
-    current: set[str],
-    writer: ArtifactWriter,
-) -> tuple[list[SourceRunInfo], list[ExtractionError]]:
-    """Encode the artifacts of every planned source into ``writer``; in a --points run, merged
-    with the published ones.
-
-    ``outcomes`` holds each plan's tile outcomes, in plan order; a source is assembled as soon
-    as its outcomes arrive and its tables are encoded on threads while the next source's tiles
-    are read."""
-    encoded: list[Future[None]] = []
-    infos: list[SourceRunInfo] = []
-    errors: list[ExtractionError] = []
-    # Parquet encoding releases the GIL: two threads encode one variable's tables while the
-    # next variable is assembled. A source's tables share their id, time, lead and member
-    # columns, so a variable waiting to be encoded costs little more than its value column.
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        for plan, results in zip(plans, outcomes, strict=True):
-            sid = plan.source.source_id
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if failures:
-                message = f"{len(failures)} of {len(results)} chunk tiles failed: {failures[0]}"
-                errors.append(ExtractionError(kind="store_unreachable", source_id=sid, message=message[:2000]))
-                continue
-            init_date = plan.init.init_time.date()
-            tiles = [r for r in results if isinstance(r, TileResult)]
-            for built in assemble_source(plan, tiles, region_coordinates(plan)):
-                errors += built.errors
-                for kind, table in built.tables.items():
-                    key = artifact_key(sid, built.variable_id, init_date, kind)
-                    try:
-                        merged = _merged(store, previous if partial_run else None, plan, built.variable_id, kind,
-                                         table, current)  # fmt: skip
-                    except StoreError as error:
-                        message = f"cannot merge {key}: {error}"[:2000]
-                        errors.append(ExtractionError(kind="write_failed", message=message, source_id=sid,
-                                                      variable_id=built.variable_id))  # fmt: skip
-                        continue
-                    encoded.append(pool.submit(_encode, writer, key, merged, kind))
-            infos.append(plan.run_info())
-        for future in encoded:
-            future.result()
-    return infos, errors
-
-
-def _encode(writer: ArtifactWriter, key: str, table: pa.Table, kind: ArtifactKind) -> None:
-    writer.put(PendingArtifact(key, parquet_bytes(table, kind), table.num_rows))
-
-
-def _merged(
-    store: ArtifactStore,
-    published: RunManifest | None,
-    plan: SourcePlan,
-    variable_id: str,
-    kind: ArtifactKind,
-    table: pa.Table,
-    current: set[str],
-) -> pa.Table:
-    """``table`` as it is, or, in a --points run (``published`` given) with an artifact already
-    published, merged into it: the plan's points replaced, points no longer current dropped.
-    Raises StoreError when the published artifact cannot be read."""
-    init_date = plan.init.init_time.date()
-    old = published.artifact(plan.source.source_id, variable_id, kind, init_date) if published else None
-    if old is None:
-        return table
-    before = pq.read_table(pa.BufferReader(read_artifact(store, old)))
-    if kind == "map_summary":
-        return before  # a --points run keeps the published map (the next full run redraws it)
-    return merge_points(before, table, kind, {m.point.point_id for m in plan.mapped}, current)
-
-
-def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: RunManifest | None,
-            started: float, moment: datetime) -> RunReport:  # fmt: skip
+def _finish(run: _Run, report: RunReport) -> RunReport:
+    """Write the status and the run's log, emit metrics; a run that published nothing leaves
+    the published run's figures standing."""
     from extraction.metrics import emit_run_metrics
 
-    store = options.store
-    report.duration_seconds = time.perf_counter() - started
-    before = read_status(store)
+    store = run.options.store
+    report.duration_seconds = time.perf_counter() - run.started
+    before = _read_status(store)
     published = report.manifest is not None
-    manifest = report.manifest or previous
+    manifest = report.manifest or run.previous
     infos = report.processed
+    keep_before = before is not None and not published
+    last_success = before.last_successful_extract_utc if before else None
     status = ExtractionStatus(
-        last_successful_extract_utc=moment if published else (before.last_successful_extract_utc if before else None),
+        last_successful_extract_utc=run.moment if published else last_success,
         run_id=manifest.run_id if manifest else None,
-        # a run that published nothing (skipped, failed) leaves the published run's figures standing
-        sources_processed=sorted(i.source_id for i in infos) if published or not before else before.sources_processed,
+        sources_processed=before.sources_processed if keep_before and before else sorted(i.source_id for i in infos),
         variables_processed=(
-            sorted({v for i in infos for v in i.variables}) if published or not before else before.variables_processed
+            before.variables_processed if keep_before and before else sorted({v for i in infos for v in i.variables})
         ),
         errors=report.errors,
         outcome=report.outcome,
@@ -376,10 +273,17 @@ def _finish(options: RunOptions, runlog: RunLog, report: RunReport, previous: Ru
     try:
         store.write_model(EXTRACTION_STATUS_KEY, status)
     except StoreError as error:
-        report.errors.append(ExtractionError(kind="write_failed", message=f"status: {error}"[:2000]))
+        report.errors.append(_error("write_failed", f"status: {error}"))
     problems = [problem.model_dump() for problem in report.errors]
     seconds = round(report.duration_seconds, 3)
-    runlog.event("finished", outcome=report.outcome, message=report.message, errors=problems, seconds=seconds)
-    runlog.write(store)
+    run.runlog.event("finished", outcome=report.outcome, message=report.message, errors=problems, seconds=seconds)
+    run.runlog.write(store)
     emit_run_metrics(report, manifest)
     return report
+
+
+def _read_status(store: ArtifactStore) -> ExtractionStatus | None:
+    try:
+        return store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
+    except StoreError:
+        return None

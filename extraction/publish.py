@@ -1,23 +1,18 @@
-"""Publishing a run: data first, then its manifest, then ``latest.json``, then the status.
+"""The writer half of the publish protocol: artifacts, then latest.json by compare-and-swap.
 
-The protocol (what readers may rely on)
----------------------------------------
-Artifact keys are fixed per (source, variable, init_date) (``forecast_core.layout``), so a new
-run overwrites the objects an earlier manifest lists. Each single-key write is atomic (S3 PUT;
-temp file + rename locally), and the order is:
+The reader half, and what readers may rely on, is ``forecast_core.published``. A run:
 
-1. every Parquet artifact (skipped when the stored bytes already have the same sha256);
-2. ``manifests/run_id=<id>.json`` listing every artifact with size, sha256 and, on a versioned
-   S3 bucket, the object's ``version_id``;
-3. ``manifests/latest.json`` (a copy of that manifest) — the commit point;
-4. ``dashboard/status/extraction_status.json`` and ``logs/extraction/<run_id>.jsonl``.
-
-A run that dies before step 3 leaves the previous latest.json in force. A reader resolves
-latest.json, then reads exactly the listed artifacts and checks each one's sha256 (or reads the
-listed ``version_id``, which returns those exact bytes even after a later overwrite). A checksum
-mismatch means another run replaced the object after that latest.json was written: the reader
-gets ``ArtifactChanged`` — a clear, retryable error — and retries from latest.json; it never
-silently mixes two runs. ``read_published`` below is the reference reader.
+1. writes every Parquet artifact under its content-addressed key (``forecast_core.layout``): a
+   key names one content, so nothing a published manifest lists is ever overwritten; an object
+   already stored under the key is not written again;
+2. swaps ``manifests/latest.json`` from the manifest it built on to its own, only if latest.json
+   is still that one (``ArtifactStore.replace_if``) — the commit point. A run killed at any
+   moment before it leaves the run in force untouched; a run that loses the swap to another
+   run rebuilds its manifest on the new one (``extraction.compose``) and tries again;
+3. then archives its manifest as ``manifests/run_id=<id>.json`` and writes the status and its
+   log (after the commit, so a run that lost a swap never overwrites the archive of the run
+   that won);
+4. finally deletes, by age, what no recent manifest lists (``cleanup``).
 """
 
 from __future__ import annotations
@@ -28,132 +23,96 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from forecast_core.layout import (
-    EXTRACTION_STATUS_KEY,
+    FORECASTS_PREFIX,
     LATEST_MANIFEST_KEY,
+    MANIFESTS_PREFIX,
     ArtifactKind,
+    LayoutError,
+    artifact_key,
     extraction_log_key,
-    parse_artifact_key,
+    parse_run_id,
     run_manifest_key,
 )
-from forecast_core.status import ExtractionStatus, ManifestArtifact, RunManifest
-from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
+from forecast_core.published import read_latest
+from forecast_core.status import ManifestArtifact, RunManifest
+from forecast_core.store import (
+    ArtifactNotFound,
+    ArtifactStore,
+    InvalidArtifact,
+    StoreError,
+    as_datetime,
+    sha256_hex,
+)
 
 log = logging.getLogger(__name__)
 KEEP_INIT_DATES = 3  # per (source, variable): the new init plus at least the previous one
-
-
-class ArtifactChanged(StoreError):
-    """A listed artifact's bytes differ from the manifest (a newer run replaced it): retry."""
-
-
-def read_latest(store: ArtifactStore) -> RunManifest | None:
-    """The published manifest, or None before the first run."""
-    try:
-        return store.read_model(LATEST_MANIFEST_KEY, RunManifest)
-    except ArtifactNotFound:
-        return None
-
-
-def read_status(store: ArtifactStore) -> ExtractionStatus | None:
-    try:
-        return store.read_model(EXTRACTION_STATUS_KEY, ExtractionStatus)
-    except (ArtifactNotFound, StoreError):
-        return None
-
-
-def _version_id(store: ArtifactStore, key: str) -> str | None:
-    """The S3 object version just written (None locally or on an unversioned bucket)."""
-    if not store.is_s3:
-        return None
-    try:
-        info = store.fs.info(store.path(key), refresh=True)
-    except Exception:  # noqa: BLE001 (the version id is an optional extra)
-        return None
-    version = info.get("VersionId")
-    return str(version) if version and version != "null" else None
-
-
-def read_artifact(store: ArtifactStore, artifact: ManifestArtifact) -> bytes:
-    """The exact bytes a manifest lists, or ArtifactChanged (retry from latest.json)."""
-    versioned = artifact.version_id is not None and store.is_s3
-    data = _read_version(store, artifact) if versioned else store.read_bytes(artifact.key)
-    if sha256_hex(data) != artifact.sha256:
-        raise ArtifactChanged(f"{artifact.key} changed since the manifest was written; re-read latest.json")
-    return data
-
-
-def _read_version(store: ArtifactStore, artifact: ManifestArtifact) -> bytes:
-    import boto3
-
-    bucket, _, key = store.path(artifact.key).partition("/")
-    client = boto3.client("s3", endpoint_url=store.endpoint_url)
-    response = client.get_object(Bucket=bucket, Key=key, VersionId=artifact.version_id)
-    body: bytes = response["Body"].read()
-    return body
-
-
-def read_published(store: ArtifactStore, retries: int = 3) -> tuple[RunManifest, dict[str, bytes]]:
-    """latest.json and every artifact it lists, all from that one run (retrying on a change)."""
-    for attempt in range(retries):
-        manifest = read_latest(store)
-        if manifest is None:
-            raise ArtifactNotFound(f"{LATEST_MANIFEST_KEY} not found in {store.url}")
-        try:
-            return manifest, {item.key: read_artifact(store, item) for item in manifest.artifacts}
-        except ArtifactChanged:
-            if attempt == retries - 1:
-                raise
-    raise AssertionError("unreachable")
+CLEANUP_GRACE = timedelta(hours=24)
+"""How long an unlisted artifact is kept: longer than any run takes (a run's artifacts are
+unlisted until it commits) and than any reader holds a manifest (the app re-reads it every 30 s)."""
 
 
 @dataclass(slots=True)
 class PendingArtifact:
     """An artifact built by this run, not yet written."""
 
-    key: str
+    source_id: str
+    variable_id: str
+    init_date: date
+    kind: ArtifactKind
     data: bytes
     row_count: int
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sha256 = sha256_hex(self.data)
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.source_id, self.variable_id, self.init_date, self.kind, self.sha256)
 
 
 def write_artifact(store: ArtifactStore, pending: PendingArtifact) -> ManifestArtifact:
-    """Write one artifact (unless identical bytes are already stored) and describe it."""
-    digest = sha256_hex(pending.data)
-    try:  # a size check (one HEAD) first: only same-size objects are fetched and hashed
-        same_size = int(store.fs.size(store.path(pending.key))) == len(pending.data)
-        unchanged = same_size and sha256_hex(store.read_bytes(pending.key)) == digest
-    except (StoreError, OSError):
-        unchanged = False
-    if not unchanged:
-        store.write_bytes(pending.key, pending.data)
-    ref = parse_artifact_key(pending.key)
-    kind: ArtifactKind = ref.kind
+    """Write one artifact under its content-addressed key (unless it is already stored there)
+    and describe it for the manifest."""
+    key = pending.key
+    if not _stored_recently(store, key, len(pending.data)):
+        store.write_bytes(key, pending.data)
     return ManifestArtifact(
-        key=pending.key,
-        kind=kind,
-        source_id=ref.source_id,
-        variable_id=ref.variable_id,
-        init_date=ref.init_date,
+        key=key,
+        kind=pending.kind,
+        source_id=pending.source_id,
+        variable_id=pending.variable_id,
+        init_date=pending.init_date,
         size_bytes=len(pending.data),
-        sha256=digest,
+        sha256=pending.sha256,
         row_count=pending.row_count,
-        version_id=_version_id(store, pending.key),
     )
 
 
-class ArtifactWriter:
-    """Step 1 of the protocol on a thread pool (order among data objects does not matter; all of
-    them are written before the manifest). ``put`` an encoded artifact and it is written at once,
-    or, with ``hold``, only when ``written()`` is called: a --points run first checks that no
-    other run published meanwhile, and must not have overwritten anything before that."""
+def _stored_recently(store: ArtifactStore, key: str, size: int) -> bool:
+    """Whether ``key`` holds an object of ``size`` bytes written within half the cleanup grace
+    (one HEAD). The key names the content, so such an object is these bytes; an older one is
+    written again, so that a concurrent cleanup cannot delete it before this run commits."""
+    try:
+        info = store.fs.info(store.path(key))
+    except (StoreError, OSError):
+        return False
+    modified = as_datetime(info.get("LastModified") or info.get("mtime"))
+    recent = modified is not None and datetime.now(UTC) - modified < CLEANUP_GRACE / 2
+    return recent and int(info.get("size") or -1) == size
 
-    def __init__(self, store: ArtifactStore, hold: bool, threads: int = 8) -> None:
-        self._store, self._hold = store, hold
+
+class ArtifactWriter:
+    """Step 1 of the protocol on a thread pool: ``put`` an encoded artifact and it is written at
+    once (order among artifacts does not matter: none is listed before the commit)."""
+
+    def __init__(self, store: ArtifactStore, threads: int = 8) -> None:
+        self._store = store
         self._pool = ThreadPoolExecutor(max_workers=threads)
-        self._held: list[PendingArtifact] = []
         self._writes: list[Future[ManifestArtifact]] = []
         self._lock = threading.Lock()
 
@@ -166,21 +125,17 @@ class ArtifactWriter:
     def put(self, item: PendingArtifact) -> None:
         """Queue one artifact (thread-safe)."""
         with self._lock:
-            if self._hold:
-                self._held.append(item)
-            else:
-                self._writes.append(self._pool.submit(write_artifact, self._store, item))
+            self._writes.append(self._pool.submit(write_artifact, self._store, item))
 
     @property
     def count(self) -> int:
-        return len(self._held) + len(self._writes)
+        return len(self._writes)
 
     def written(self) -> list[ManifestArtifact]:
-        """Write what is held, wait for every write; the manifest entries sorted by key."""
+        """Wait for every write; the manifest entries sorted by key."""
         with self._lock:
-            self._writes += [self._pool.submit(write_artifact, self._store, item) for item in self._held]
-            self._held = []
-        return sorted((write.result() for write in self._writes), key=lambda item: item.key)
+            writes = list(self._writes)
+        return sorted((write.result() for write in writes), key=lambda item: item.key)
 
 
 def carried_forward(previous: RunManifest | None, written: Iterable[ManifestArtifact]) -> list[ManifestArtifact]:
@@ -223,7 +178,74 @@ class RunLog:
             log.error("cannot write the run log: %s", error)
 
 
-def publish(store: ArtifactStore, manifest: RunManifest) -> None:
-    """Steps 2 and 3 of the protocol: the run's manifest, then latest.json."""
-    store.write_model(run_manifest_key(manifest.run_id), manifest)
-    store.write_model(LATEST_MANIFEST_KEY, manifest)
+def manifest_bytes(manifest: RunManifest) -> bytes:
+    """The exact bytes a manifest is stored as (latest.json and its archive copy)."""
+    return manifest.model_dump_json(indent=2).encode("utf-8") + b"\n"
+
+
+def commit(store: ArtifactStore, manifest: RunManifest, expected_version: str | None) -> bool:
+    """Step 2: make ``manifest`` the run in force if latest.json is still at ``expected_version``
+    (None: if there is none yet). True when this call made it so — including when the swap's
+    answer was lost and a retry found latest.json already holding exactly these bytes."""
+    data = manifest_bytes(manifest)
+    if store.replace_if(LATEST_MANIFEST_KEY, data, expected_version):
+        return True
+    found = store.read_versioned(LATEST_MANIFEST_KEY)
+    return found is not None and found.data == data
+
+
+def archive(store: ArtifactStore, manifest: RunManifest) -> None:
+    """Step 3: the committed manifest's archive copy (best effort: latest.json holds it too)."""
+    try:
+        store.write_bytes(run_manifest_key(manifest.run_id), manifest_bytes(manifest))
+    except StoreError as error:
+        log.error("cannot archive manifest %s: %s", manifest.run_id, error)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    """What ``cleanup`` deleted and kept."""
+
+    deleted: list[str]
+    kept_unlisted: int
+
+
+def cleanup(store: ArtifactStore, now: datetime | None = None, grace: timedelta = CLEANUP_GRACE) -> CleanupReport:
+    """Step 4: delete artifacts and temporary files that no manifest of the last ``grace``
+    (nor latest.json) lists and that are older than ``grace``.
+
+    Both conditions protect readers: one holding a recent manifest, and a concurrent run whose
+    artifacts are not listed until it commits. Objects of unknown age are kept.
+    """
+    moment = now or datetime.now(UTC)
+    cutoff = moment - grace
+    listed = _listed_since(store, cutoff)
+    deleted: list[str] = []
+    kept = 0
+    candidates = [*store.list(FORECASTS_PREFIX), *store.temporary_files(FORECASTS_PREFIX)]
+    for info in candidates:
+        if info.key in listed:
+            continue
+        if info.last_modified is None or info.last_modified >= cutoff:
+            kept += 1
+            continue
+        store.delete(info.key)
+        deleted.append(info.key)
+    return CleanupReport(deleted, kept)
+
+
+def _listed_since(store: ArtifactStore, cutoff: datetime) -> set[str]:
+    """Keys listed by latest.json or by any archived manifest of a run started after ``cutoff``."""
+    manifests = [latest] if (latest := read_latest(store)) else []
+    for info in store.list(MANIFESTS_PREFIX):
+        run_id = info.key.removeprefix(f"{MANIFESTS_PREFIX}run_id=").removesuffix(".json")
+        try:
+            recent = parse_run_id(run_id) >= cutoff
+        except LayoutError:
+            continue  # latest.json and anything else that is not an archive
+        if recent:
+            try:
+                manifests.append(store.read_model(info.key, RunManifest))
+            except (ArtifactNotFound, InvalidArtifact) as error:
+                log.warning("cleanup skips %s: %s", info.key, error)
+    return {item.key for manifest in manifests for item in manifest.artifacts}

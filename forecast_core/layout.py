@@ -2,7 +2,8 @@
 
 Keys are relative to the store root (a local folder, ``s3://bucket/prefix`` or ``memory://``)::
 
-    forecasts/source=<source_id>/variable=<variable_id>/init_date=<YYYY-MM-DD>/{points,ensemble_summary,map_summary}.parquet
+    forecasts/source=<source_id>/variable=<variable_id>/init_date=<YYYY-MM-DD>/<kind>.<sha256>.parquet
+        (kind: points, ensemble_summary or map_summary; content-addressed, never overwritten)
     dashboard/status/{extraction_status,inventory_status}.json
     dashboard/status/inventory_history.jsonl
     dashboard/config/{source_registry,canonical_variables,pre_canned_points}.json
@@ -46,8 +47,10 @@ _RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
 _ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 _ARTIFACT_RE: Final = re.compile(
     r"^forecasts/source=(?P<source>[^/]+)/variable=(?P<variable>[^/]+)/"
-    r"init_date=(?P<init_date>\d{4}-\d{2}-\d{2})/(?P<kind>points|ensemble_summary|map_summary)\.parquet$"
+    r"init_date=(?P<init_date>\d{4}-\d{2}-\d{2})/(?P<kind>points|ensemble_summary|map_summary)"
+    r"(?:\.(?P<sha256>[0-9a-f]{64}))?\.parquet$"
 )
+_SHA256_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LayoutError(ValueError):
@@ -95,29 +98,37 @@ def artifact_prefix(source_id: str, variable_id: str, init_date: date) -> str:
     return f"{FORECASTS_PREFIX}source={source_id}/variable={variable_id}/init_date={init_date.isoformat()}/"
 
 
-def artifact_key(source_id: str, variable_id: str, init_date: date, kind: ArtifactKind) -> str:
-    """Key of one Parquet artifact."""
+def artifact_key(source_id: str, variable_id: str, init_date: date, kind: ArtifactKind, sha256: str) -> str:
+    """Key of one Parquet artifact, addressed by the sha256 of its bytes.
+
+    A key names exactly one content, so a run never overwrites an object that a published
+    manifest lists: a new run's bytes land under new keys (or under the same key when they are
+    identical), and a run killed at any moment leaves the run in force intact.
+    """
     if kind not in ARTIFACT_KINDS:
         raise LayoutError(f"unknown artifact kind {kind!r}")
-    return f"{artifact_prefix(source_id, variable_id, init_date)}{kind}.parquet"
+    if not _SHA256_RE.match(sha256):
+        raise LayoutError(f"invalid sha256 {sha256!r}: expected 64 lowercase hex digits")
+    return f"{artifact_prefix(source_id, variable_id, init_date)}{kind}.{sha256}.parquet"
 
 
 @dataclass(frozen=True, slots=True)
 class ArtifactRef:
-    """The parts of an artifact key."""
+    """The parts of an artifact key (``sha256`` is None for keys written before content addressing)."""
 
     source_id: str
     variable_id: str
     init_date: date
     kind: ArtifactKind
-
-    @property
-    def key(self) -> str:
-        return artifact_key(self.source_id, self.variable_id, self.init_date, self.kind)
+    sha256: str | None = None
 
 
 def parse_artifact_key(key: str) -> ArtifactRef:
-    """Split an artifact key into its parts; raises LayoutError for any other key."""
+    """Split an artifact key into its parts; raises LayoutError for any other key.
+
+    Keys of the earlier fixed layout (``<kind>.parquet``, overwritten by each run) still parse,
+    so manifests published before content addressing stay readable.
+    """
     match = _ARTIFACT_RE.match(key)
     if match is None:
         raise LayoutError(f"not an artifact key: {key!r}")
@@ -127,4 +138,5 @@ def parse_artifact_key(key: str) -> ArtifactRef:
         variable_id=check_identifier(match["variable"], "variable id"),
         init_date=date.fromisoformat(match["init_date"]),
         kind=kind,
+        sha256=match["sha256"],
     )

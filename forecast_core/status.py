@@ -26,6 +26,7 @@ class ExtractionError(ContractModel):
         "point_outside_grid",
         "limit_exceeded",
         "write_failed",
+        "interrupted",
         "internal",
     ]
     message: Annotated[str, Field(max_length=2000)]
@@ -80,7 +81,8 @@ class InventoryHistoryRow(ContractModel):
 
 
 class ManifestArtifact(ContractModel):
-    """One Parquet object of a run, pinned by size and checksum (and version where stored)."""
+    """One Parquet object of a run, pinned by size and checksum; its key is content-addressed
+    (``version_id`` is only set by runs from before content addressing, on versioned buckets)."""
 
     key: str
     kind: ArtifactKind
@@ -102,6 +104,8 @@ class ManifestArtifact(ContractModel):
             self.kind,
         ):
             raise ValueError(f"artifact key {self.key!r} disagrees with its fields")
+        if ref.sha256 is not None and ref.sha256 != self.sha256:
+            raise ValueError(f"artifact key {self.key!r} names other content than its sha256 {self.sha256}")
         return self
 
 
@@ -122,8 +126,8 @@ class SourceRunInfo(ContractModel):
 class RunManifest(ContractModel):
     """``manifests/run_id=<id>.json`` and, once published, ``manifests/latest.json``.
 
-    A reader resolves latest.json and reads exactly the artifacts it lists; it checks
-    ``sha256`` (or reads ``version_id`` on a versioned bucket) so it never mixes two runs.
+    A reader resolves latest.json and reads exactly the artifacts it lists, checking each one's
+    ``sha256`` (``forecast_core.published``); listed objects are never overwritten.
     """
 
     run_id: RunId

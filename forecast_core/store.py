@@ -5,20 +5,24 @@ MinIO: the endpoint comes from ``endpoint_url`` or the standard ``AWS_ENDPOINT_U
 ``AWS_ENDPOINT_URL`` variables), and ``memory://name`` for tests.
 
 Writes of one key are atomic for readers: S3 PUTs are, and local writes go to a temporary file
-that is renamed into place.
+that is renamed into place. ``replace_if`` is a compare-and-swap of one key (S3 conditional
+writes; an exclusive file lock locally), the commit point of the publish protocol.
 """
 
 from __future__ import annotations
 
+import builtins
+import fcntl
 import hashlib
 import json
 import os
 import posixpath
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -29,6 +33,11 @@ from pydantic import BaseModel, ValidationError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
+LOCK_SUFFIX = ".lock"  # a local compare-and-swap's lock file beside its key (never listed)
+# S3 answers a lost conditional write with 412 (or 409 while another conditional write of the key
+# is in flight); moto answers IfMatch on a missing key with 404
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
+_MEMORY_SWAP_LOCK = threading.Lock()
 
 
 class StoreError(RuntimeError):
@@ -41,6 +50,14 @@ class ArtifactNotFound(StoreError, FileNotFoundError):
 
 class InvalidArtifact(StoreError, ValueError):
     """A stored JSON document does not match its contract."""
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """An object's bytes and an opaque version token for ``replace_if`` (S3 ETag, else sha256)."""
+
+    data: bytes
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,17 +190,116 @@ class ArtifactStore:
             found = self.fs.find(base, detail=True)
         infos: list[ObjectInfo] = []
         for path, info in found.items():
-            if info.get("type") == "directory" or ".tmp-" in path:
+            if info.get("type") == "directory" or ".tmp-" in path or path.endswith(LOCK_SUFFIX):
                 continue
             key = path[len(self.root) + 1 :] if path.startswith(self.root + "/") else path
             modified = info.get("LastModified") or info.get("mtime") or info.get("created")
-            when = modified if isinstance(modified, datetime) else None
+            when = as_datetime(modified)
             infos.append(ObjectInfo(key=key, size=int(info.get("size") or 0), last_modified=when))
         return sorted(infos, key=lambda item: item.key)
+
+    def temporary_files(self, prefix: str = "") -> builtins.list[ObjectInfo]:
+        """Local temporary files under ``prefix`` left by writers that died before their rename."""
+        base = self.path(prefix) if prefix else self.root
+        if not self.is_local or not os.path.isdir(base):
+            return []
+        found: list[ObjectInfo] = []
+        for folder, _, names in os.walk(base):
+            for name in names:
+                if ".tmp-" in name:
+                    path = os.path.join(folder, name)
+                    stat = os.stat(path)
+                    when = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+                    found.append(ObjectInfo(os.path.relpath(path, self.root), stat.st_size, when))
+        return found
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         for info in self.list(prefix):
             yield info.key
+
+    # --- compare-and-swap -----------------------------------------------------------------------
+
+    def read_versioned(self, key: str) -> Versioned | None:
+        """The object's bytes and version token, or None when it does not exist."""
+        if self.is_s3:
+            return self._s3_read_versioned(key)
+        try:
+            data = self.read_bytes(key)
+        except ArtifactNotFound:
+            return None
+        return Versioned(data, sha256_hex(data))
+
+    def replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
+        """Write ``data`` at ``key`` only if the object still has version ``expected`` (None: only
+        if it does not exist). True when written, False when another writer changed it first.
+
+        A False can also mean that this very write succeeded but its answer was lost and the
+        retry found the object changed (by itself): callers check the stored object to tell.
+        """
+        if self.is_s3:
+            return self._s3_replace_if(key, data, expected)
+        with self._swap_lock(key):
+            current = self.read_versioned(key)
+            if (current.version if current else None) != expected:
+                return False
+            self.write_bytes(key, data)
+            return True
+
+    @contextmanager
+    def _swap_lock(self, key: str) -> Iterator[None]:
+        """An exclusive lock on ``key`` for a read-compare-write: a file lock locally (held across
+        processes, released by the kernel if the holder dies), a process lock in memory."""
+        if not self.is_local:
+            with _MEMORY_SWAP_LOCK:
+                yield
+            return
+        path = self.path(key) + LOCK_SUFFIX
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def s3_client(self) -> Any:
+        """A boto3 S3 client at the store's endpoint with botocore's standard retries."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+
+    def _s3_location(self, key: str) -> tuple[str, str]:
+        bucket, _, object_key = self.path(key).partition("/")
+        return bucket, object_key
+
+    def _s3_read_versioned(self, key: str) -> Versioned | None:
+        from botocore.exceptions import ClientError
+
+        bucket, object_key = self._s3_location(key)
+        with _translated("read", key, self.url):
+            try:
+                response = self.s3_client().get_object(Bucket=bucket, Key=object_key)
+            except ClientError as error:
+                if _client_error_code(error) in {"NoSuchKey", "404"}:
+                    return None
+                raise
+            return Versioned(response["Body"].read(), str(response["ETag"]))
+
+    def _s3_replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
+        from botocore.exceptions import ClientError
+
+        bucket, object_key = self._s3_location(key)
+        condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
+        with _translated("write", key, self.url):
+            try:
+                self.s3_client().put_object(Bucket=bucket, Key=object_key, Body=data, **condition)
+            except ClientError as error:
+                if _client_error_code(error) in _CONDITION_FAILED:
+                    return False
+                raise
+        self.fs.invalidate_cache(self.path(key))
+        return True
 
     # --- JSON contracts ---------------------------------------------------------------------
 
@@ -207,6 +323,19 @@ class ArtifactStore:
 
     def write_model(self, key: str, value: BaseModel) -> None:
         self.write_bytes(key, value.model_dump_json(indent=2).encode("utf-8") + b"\n")
+
+
+def as_datetime(value: object) -> datetime | None:
+    """A listing's modification time (S3: datetime; local: POSIX seconds) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return None
+
+
+def _client_error_code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def sha256_hex(data: bytes) -> str:

@@ -4,9 +4,11 @@ Contract:
 
 - ``manifest()`` resolves ``manifests/latest.json`` at most once per ``manifest_ttl_seconds``;
   every artifact read goes through the manifest's listing, never a store listing.
-- Artifact bytes are verified against the manifest's ``sha256`` before use. On a mismatch (a
-  newer run replaced the object between reading latest.json and the object) the manifest is
-  re-resolved and the read retried once; a second mismatch raises ``ArtifactIntegrityError``.
+- Artifacts are read through the shared reader of the publish protocol
+  (``forecast_core.published.read_artifact``: the listed key, verified against the listed
+  ``sha256``). Listed objects are never overwritten, so a mismatch or a missing object means
+  damage or a manifest held past the cleanup grace: the manifest is re-resolved and the read
+  retried once; a second failure raises ``ArtifactIntegrityError``.
 - Verified bytes and per-point tables are cached by artifact key *and run id*: when latest.json
   names a new run, every cache is dropped, so a session never mixes two runs.
 - The cache holds immutable Arrow tables; every call returns a new pandas frame the caller owns
@@ -39,9 +41,10 @@ from pydantic import BaseModel, ValidationError
 from forecast_core import layout
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import PreCannedPoints
+from forecast_core.published import ArtifactChanged, read_artifact
 from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.status import ExtractionStatus, InventoryHistoryRow, InventoryStatus, RunManifest
-from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, sha256_hex
+from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _Loaded = TypeVar("_Loaded")
@@ -134,13 +137,16 @@ class DataStore:
                 cached = self._bytes.get(cache_key)
             if cached is not None:
                 return bytes(cached)
-            data = self.store.read_bytes(key)
-            self.reads += 1
-            if sha256_hex(data) == listed.sha256:
-                with self._lock:
-                    self._bytes.put(cache_key, data)
-                return data
-        raise ArtifactIntegrityError(f"{key}: content does not match the manifest's sha256 after a retry")
+            try:
+                data = read_artifact(self.store, listed)
+            except ArtifactChanged:
+                continue
+            finally:
+                self.reads += 1
+            with self._lock:
+                self._bytes.put(cache_key, data)
+            return data
+        raise ArtifactIntegrityError(f"{key}: missing or not matching the manifest's sha256 after a retry")
 
     def _frame(self, cache_key: tuple[Any, ...], read: Callable[[], pa.Table]) -> pd.DataFrame:
         """A new frame of the cached table ``read`` returns (read once per key and run)."""

@@ -28,15 +28,23 @@ from forecast_core.units import UnitError, convert, convert_difference
 
 
 def test_artifact_keys_follow_the_design_layout() -> None:
-    key = layout.artifact_key("gefs", "temperature_2m", date(2026, 11, 24), "points")
-    assert key == "forecasts/source=gefs/variable=temperature_2m/init_date=2026-11-24/points.parquet"
+    digest = "ab" * 32
+    key = layout.artifact_key("gefs", "temperature_2m", date(2026, 11, 24), "points", digest)
+    assert key == f"forecasts/source=gefs/variable=temperature_2m/init_date=2026-11-24/points.{digest}.parquet"
     ref = layout.parse_artifact_key(key)
-    assert (ref.source_id, ref.variable_id, ref.init_date, ref.kind) == (
+    assert (ref.source_id, ref.variable_id, ref.init_date, ref.kind, ref.sha256) == (
         "gefs",
         "temperature_2m",
         date(2026, 11, 24),
         "points",
+        digest,
     )
+    legacy = layout.parse_artifact_key(
+        "forecasts/source=gefs/variable=temperature_2m/init_date=2026-11-24/points.parquet"
+    )
+    assert (legacy.kind, legacy.sha256) == ("points", None), "manifests from before content addressing still parse"
+    with pytest.raises(layout.LayoutError, match="sha256"):
+        layout.artifact_key("gefs", "temperature_2m", date(2026, 11, 24), "points", "not-a-digest")
     assert layout.run_manifest_key("20261124T070000Z") == "manifests/run_id=20261124T070000Z.json"
     assert layout.LATEST_MANIFEST_KEY == "manifests/latest.json"
     assert layout.EXTRACTION_STATUS_KEY == "dashboard/status/extraction_status.json"
@@ -48,7 +56,7 @@ def test_artifact_keys_follow_the_design_layout() -> None:
 @pytest.mark.parametrize("bad", ["../etc", "GEFS", "a/b", "", "x" * 65])
 def test_layout_rejects_unsafe_identifiers(bad: str) -> None:
     with pytest.raises(layout.LayoutError):
-        layout.artifact_key(bad, "temperature_2m", date(2026, 1, 1), "points")
+        layout.artifact_key(bad, "temperature_2m", date(2026, 1, 1), "points", "0" * 64)
 
 
 def test_run_ids_round_trip() -> None:

@@ -1,8 +1,7 @@
 """Publish protocol: a run killed after its data but before latest.json, locally and on S3 (moto).
 
-Locally the killed run's overwritten objects no longer match the old latest.json: the reader
-must raise ArtifactChanged (retryable) rather than return a mix. On a versioned S3 bucket the
-manifest's version ids give the reader the old run's exact bytes.
+Artifact keys are content-addressed, so the killed run's data lands beside the run in force and
+never over it: the reader gets the old run's exact bytes, and the next run completes.
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ import pytest
 
 from extraction.inventory import read_history, take_inventory
 from extraction.pipeline import RunOptions, run_extraction
-from extraction.publish import ArtifactChanged, carried_forward, read_published
+from extraction.publish import carried_forward
 from extraction.sample_sources.cli import write_samples
 from forecast_core.layout import LATEST_MANIFEST_KEY, PRE_CANNED_POINTS_KEY
+from forecast_core.published import read_published
 from forecast_core.registry import SourceRegistry
 from forecast_core.status import ManifestArtifact, RunManifest
 from forecast_core.store import ArtifactStore, sha256_hex
@@ -47,13 +47,14 @@ def test_killed_run_leaves_latest_in_force_and_readers_never_mix(
     first = _run(store)
     latest = store.read_bytes(LATEST_MANIFEST_KEY)
     store.write_model(PRE_CANNED_POINTS_KEY, make_points(THREE))
-    monkeypatch.setattr("extraction.pipeline.publish", _die)
+    _, before = read_published(store)
+    monkeypatch.setattr("extraction.pipeline.commit", _die)
     with pytest.raises(Killed):
         _run(store)
     monkeypatch.undo()
     assert store.read_bytes(LATEST_MANIFEST_KEY) == latest
-    with pytest.raises(ArtifactChanged, match=r"re-read latest\.json"):
-        read_published(store)
+    manifest, after = read_published(store)
+    assert manifest.run_id == first.run_id and after == before
     second = _run(store)
     manifest, data = read_published(store)
     assert manifest.run_id == second.run_id != first.run_id
@@ -61,7 +62,7 @@ def test_killed_run_leaves_latest_in_force_and_readers_never_mix(
 
 
 @pytest.mark.aws
-def test_versioned_s3_reader_gets_the_old_run_exactly(
+def test_s3_reader_gets_the_old_run_exactly_and_inventory_counts_versions(
     s3_bucket: str, moto: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     boto3.client("s3", endpoint_url=moto).put_bucket_versioning(
@@ -71,10 +72,10 @@ def test_versioned_s3_reader_gets_the_old_run_exactly(
     store = seed(f"s3://{s3_bucket}/store", samples.registry, make_points(TWO))
     first = _run(store)
     assert first.outcome == "success" and first.manifest is not None
-    assert all(item.version_id for item in first.manifest.artifacts)
+    assert not any(item.version_id for item in first.manifest.artifacts), "keys are content-addressed"
     _, before = read_published(store)
     store.write_model(PRE_CANNED_POINTS_KEY, make_points(THREE))
-    monkeypatch.setattr("extraction.pipeline.publish", _die)
+    monkeypatch.setattr("extraction.pipeline.commit", _die)
     with pytest.raises(Killed):
         _run(store)
     monkeypatch.undo()
@@ -88,7 +89,7 @@ def test_versioned_s3_reader_gets_the_old_run_exactly(
 
 
 def _artifact(source: str, init: date, sha: str = "0" * 64) -> ManifestArtifact:
-    key = f"forecasts/source={source}/variable=temperature_2m/init_date={init.isoformat()}/points.parquet"
+    key = f"forecasts/source={source}/variable=temperature_2m/init_date={init.isoformat()}/points.{sha}.parquet"
     return ManifestArtifact(key=key, kind="points", source_id=source, variable_id="temperature_2m",
                             init_date=init, size_bytes=1, sha256=sha, row_count=1)  # fmt: skip
 

@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from extraction.pipeline import RunOptions, run_extraction
-from extraction.publish import read_latest, read_published
 from forecast_core import defaults
 from forecast_core.cli import main
 from forecast_core.layout import EXTRACTION_STATUS_KEY, LATEST_MANIFEST_KEY, PRE_CANNED_POINTS_KEY
+from forecast_core.published import read_latest, read_published
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, FieldNode, SourceRegistry
 from forecast_core.status import ExtractionStatus
 from forecast_core.store import ArtifactStore
@@ -156,7 +156,7 @@ def test_a_source_subset_run_carries_the_other_source_forward(store_url: str, ti
     assert len(data) == len(manifest.artifacts) == 6
 
 
-def test_points_run_starts_over_when_another_run_publishes_meanwhile(
+def test_points_run_rebases_when_another_run_commits_first(
     store_url: str, tiny_registry: SourceRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import extraction.pipeline as pipeline
@@ -164,18 +164,20 @@ def test_points_run_starts_over_when_another_run_publishes_meanwhile(
     store = seed(store_url, tiny_registry, make_points(TWO))
     _run(store, variables=ONE_VARIABLE)
     store.write_model(PRE_CANNED_POINTS_KEY, make_points([*TWO, ("delta", 39.3, -106.9), ("echo", 40.4, -105.2)]))
-    original = pipeline._build
-    calls: list[int] = []
+    original = pipeline.commit
+    calls: list[bool] = []
 
-    def racing_build(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 1:  # another --points run publishes while this one is merging
+    def racing_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not calls:  # another --points run commits between this one's extraction and its commit
+            monkeypatch.setattr(pipeline, "commit", original)
             assert _run(store, variables=ONE_VARIABLE, point_ids=["echo"]).outcome == "success"
-        return original(*args, **kwargs)
+            monkeypatch.setattr(pipeline, "commit", racing_commit)
+        calls.append(original(*args, **kwargs))
+        return calls[-1]
 
-    monkeypatch.setattr(pipeline, "_build", racing_build)
+    monkeypatch.setattr(pipeline, "commit", racing_commit)
     report = _run(store, variables=ONE_VARIABLE, point_ids=["delta"])
-    assert report.outcome == "success" and len(calls) == 3
+    assert report.outcome == "success" and calls == [False, True], "the lost swap is composed again on the winner"
     assert _point_ids(store) == ["alpha", "charlie", "delta", "echo"]
     assert report.manifest is not None and report.manifest.point_ids == ["alpha", "charlie", "delta", "echo"]
 
