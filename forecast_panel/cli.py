@@ -4,6 +4,10 @@
 [--allow-websocket-origin HOST …] [--use-xheaders] [--num-procs N] [--tiles URL|none]``;
 ``--store`` / ``--api`` default to ``FORECAST_STORE_URL`` / ``FORECAST_API_URL``. Each browser
 session gets its own app; every session of the process shares one DataStore (one cache).
+
+SIGTERM (what ECS sends) or SIGINT: the server stops listening, closes its connections (browsers
+reconnect to another task) and the process exits 0. With ``--num-procs`` above 1 the parent
+forwards the signal to its worker processes and exits when they have.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from forecast_core.cli import add_store_arguments
 
@@ -61,15 +68,51 @@ def run(args: argparse.Namespace) -> int:
     freeze_heap()  # the collector's full passes skip the imported modules' objects
     origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
     log.info("serving the dashboard on http://%s:%s/ (store %s, API %s)", args.address, args.port, args.store, args.api)
-    pn.serve(
+    if args.num_procs != 1:
+        _on_stop_signals(_forward_to_workers(os.getpid()))  # the parent forks inside pn.serve
+    server = pn.serve(
         {"/": session_factory(args.store, args.api, args.tiles)},
         port=args.port,
         address=args.address,
         websocket_origin=origins,
         show=False,
+        start=False,
         liveness=True,
         num_procs=args.num_procs,
         use_xheaders=args.use_xheaders,
         title="forecast-panel",
     )
+    _on_stop_signals(lambda signum, _frame: server.io_loop.asyncio_loop.call_soon_threadsafe(_shut_down, server))
+    server.start()
+    server.io_loop.start()
+    log.info("the dashboard server stopped")
     return 0
+
+
+SignalHandler = Callable[[int, FrameType | None], Any]
+
+
+def _on_stop_signals(handler: SignalHandler) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
+def _shut_down(server: Any) -> None:
+    """Stop taking connections, close the open ones, and end the server's loop."""
+    log.info("stop signal: closing the listening sockets and %d session(s)", len(server.get_sessions()))
+    server.unlisten()
+    server.io_loop.add_callback(server.io_loop.stop)
+
+
+def _forward_to_workers(parent: int) -> SignalHandler:
+    """The parent's handler with worker processes: signal the process group once (the workers
+    shut down, and Tornado's parent loop exits when they all have)."""
+    forwarded: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != parent or forwarded:
+            return
+        forwarded.append(signum)
+        os.killpg(os.getpgrp(), signum)
+
+    return forward
