@@ -84,7 +84,7 @@ def test_entrypoint_runs_the_cli(stem: str) -> None:
     entrypoint = [item["value"] for item in final if item["instruction"] == "ENTRYPOINT"]
     assert entrypoint == ['["/usr/local/bin/entrypoint.sh"]']
     script = (DEPLOY / "docker" / "entrypoint.sh").read_text()
-    assert "exec /opt/venv/bin/forecast-panel" in script
+    assert 'exec "${FORECAST_PANEL_BIN:-/opt/venv/bin/forecast-panel}" "$@"' in script
     assert (DEPLOY / "docker" / "entrypoint.sh").stat().st_mode & 0o111, "entrypoint.sh is executable"
     assert (DEPLOY / "docker" / f"{stem}.Dockerfile.dockerignore").exists()
 
