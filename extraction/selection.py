@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from forecast_core.base import MAX_CONFIG_BYTES
 from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import Point, PreCannedPoints, point_set_hash
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, SourceEntry, SourceRegistry
-from forecast_core.store import ArtifactStore, StoreError
+from forecast_core.store import ArtifactStore, InvalidArtifact, StoreError
 
 __all__ = ["RunFailed", "Selection", "load_config", "point_set_hash", "select"]
 
@@ -31,7 +32,7 @@ class SelectOptions(Protocol):
     def max_points(self) -> int | None: ...
 
 
-ErrorKind = Literal["store_unreachable", "limit_exceeded", "internal"]
+ErrorKind = Literal["store_unreachable", "invalid_config", "limit_exceeded", "internal"]
 
 
 class RunFailed(RuntimeError):
@@ -47,9 +48,11 @@ def load_config(
 ) -> tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]:
     """The store's registry (or ``registry_override``), canonical variables and points."""
     try:
-        registry = registry_override or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry)
-        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables)
-        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)
+        registry = registry_override or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry, MAX_CONFIG_BYTES)
+        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables, MAX_CONFIG_BYTES)
+        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints, MAX_CONFIG_BYTES)
+    except InvalidArtifact as error:
+        raise RunFailed("invalid_config", f"invalid config, nothing extracted: {error}") from error
     except StoreError as error:
         raise RunFailed("store_unreachable", f"cannot read the store's config: {error}") from error
     return registry, variables, points

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+MAX_CONFIG_BYTES = 16 * 2**20
+"""The largest config document (registry, variables, points) read: 10,000 points take ~4 MB."""
 
 
 class ContractModel(BaseModel):
@@ -42,3 +45,14 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def validation_summary(error: ValidationError, limit: int = 8) -> str:
+    """What is wrong, one ``field.path: message`` per problem (at most ``limit``), without the
+    offending values (they may be huge or hostile)."""
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    lines = [f"{'.'.join(str(part) for part in problem['loc']) or '(document)'}: {problem['msg']}"
+             for problem in problems[:limit]]  # fmt: skip
+    if len(problems) > limit:
+        lines.append(f"and {len(problems) - limit} more problems")
+    return "; ".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from forecast_core import defaults
+from forecast_core.base import MAX_CONFIG_BYTES, validation_summary
 from forecast_core.cli import add_store_arguments
 from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import PreCannedPoints
@@ -42,13 +43,18 @@ def load_points_file(path: str | Path) -> PreCannedPoints:
 
 def _load[M: (SourceRegistry, CanonicalVariables, PreCannedPoints)](path: Path, model: type[M]) -> M:
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigFileError(
+                f"{path} is {size / 2**20:.1f} MiB; at most {MAX_CONFIG_BYTES / 2**20:.0f} MiB is read"
+            )
         data = path.read_bytes()
     except OSError as error:
         raise ConfigFileError(f"cannot read {path}: {error.strerror or error}") from error
     try:
         return model.model_validate_json(data)
     except ValidationError as error:
-        raise ConfigFileError(f"{path} is not a valid {model.__name__}:\n{error}") from error
+        raise ConfigFileError(f"{path} is not a valid {model.__name__}: {validation_summary(error)}") from error
 
 
 def init_store(

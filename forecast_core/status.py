@@ -20,6 +20,7 @@ class ExtractionError(ContractModel):
 
     kind: Literal[
         "store_unreachable",
+        "invalid_config",
         "missing_variable",
         "unit_mismatch",
         "all_nan",

@@ -30,6 +30,8 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, ValidationError
 
+from forecast_core.base import validation_summary
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
@@ -310,8 +312,15 @@ class ArtifactStore:
         except json.JSONDecodeError as error:
             raise InvalidArtifact(f"{key} in {self.url} is not valid JSON: {error}") from error
 
-    def read_model(self, key: str, model: type[ModelT]) -> ModelT:
-        """Read ``key`` and validate it against ``model``; InvalidArtifact says what is wrong."""
+    def read_model(self, key: str, model: type[ModelT], max_bytes: int | None = None) -> ModelT:
+        """Read ``key`` and validate it against ``model``; InvalidArtifact says what is wrong
+        (also when the object is larger than ``max_bytes``: it is then not read at all)."""
+        if max_bytes is not None:
+            with _translated("check", key, self.url):
+                size = int(self.fs.size(self.path(key)))
+            if size > max_bytes:
+                raise InvalidArtifact(f"{key} in {self.url} is {size / 2**20:.1f} MiB; at most "
+                                      f"{max_bytes / 2**20:.0f} MiB is read")  # fmt: skip
         return self.decode_model(key, self.read_bytes(key), model)
 
     def decode_model(self, key: str, data: bytes, model: type[ModelT]) -> ModelT:
@@ -319,7 +328,8 @@ class ArtifactStore:
         try:
             return model.model_validate_json(data)
         except ValidationError as error:
-            raise InvalidArtifact(f"{key} in {self.url} does not match {model.__name__}: {error}") from error
+            summary = validation_summary(error)
+            raise InvalidArtifact(f"{key} in {self.url} is not a valid {model.__name__}: {summary}") from error
 
     def write_model(self, key: str, value: BaseModel) -> None:
         self.write_bytes(key, value.model_dump_json(indent=2).encode("utf-8") + b"\n")
