@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.bench_app_websockets import Session
 
@@ -42,7 +43,11 @@ async def _redraw(url: str) -> tuple[list[dict[str, object]], list[str]]:
 
 
 def test_a_point_switch_sends_its_session_the_redraw_and_other_sessions_nothing(app_url: str) -> None:
-    events, sent_to_other = asyncio.run(_redraw(app_url))
+    # an event loop of its own, in a thread of its own: this thread may hold a running loop
+    # already (Playwright's sync API, which the browser tests of this worker use, leaves its loop
+    # set as the thread's running loop), and asyncio.run refuses to start under one
+    with ThreadPoolExecutor(max_workers=1) as own_thread:
+        events, sent_to_other = own_thread.submit(asyncio.run, _redraw(app_url)).result()
     attributes = {str(item.get("attr")) for item in events}
     assert {"data", "text", "tags"} <= attributes  # plot data, title and header, the busy cue's end
     assert not attributes & {"stylesheets", "css_classes"}, "no styles re-sent, no process-wide busy spinner"
