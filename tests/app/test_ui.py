@@ -28,14 +28,20 @@ SCREENSHOT = ROOT / "docs" / "images" / "overview.png"
 WAIT_SECONDS = 180.0  # only a hang guard: every wait below ends as soon as its condition holds
 
 
-def wait_until(check: Callable[[], bool], timeout: float = WAIT_SECONDS, message: str = "condition") -> None:
-    """Poll ``check`` (which calls into Playwright, so page events are delivered meanwhile)."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float = WAIT_SECONDS,
+    message: str = "condition",
+    last_seen: Callable[[], object] | None = None,
+) -> None:
+    """Poll ``check`` (which calls into Playwright, so page events are delivered meanwhile);
+    ``last_seen`` describes the state in the failure message."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
+    raise AssertionError(f"timed out waiting for {message}{f' (last seen: {last_seen()})' if last_seen else ''}")
 
 
 def busy(page: Any) -> bool:
@@ -44,8 +50,9 @@ def busy(page: Any) -> bool:
 
 
 def redrawn(page: Any) -> bool:
-    """The page's last change has been drawn: not busy, and the browser has painted a frame since."""
-    return not busy(page) and bool(page.evaluate("new Promise(done => requestAnimationFrame(() => done(true)))"))
+    """The page's last change has been drawn: its busy cue, cleared by the redraw's last patch, is
+    off (screenshots wait for the next painted frame themselves)."""
+    return not busy(page)
 
 
 class BokehMessages:
@@ -231,13 +238,16 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, app_url: str) -> Non
     try:
         open_app(page, app_url)
 
+        seen: dict[str, object] = {}
+
         def phone_layout() -> bool:  # the responsive layout settles after the first paint
             box = page.locator(".bk-Canvas").first.bounding_box()
+            seen.update(box=box, scroll_width=page.evaluate("document.documentElement.scrollWidth"), busy=busy(page))
             inside = box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
             wide = box is not None and box["width"] > 250  # the sidebar collapsed
-            return inside and wide and page.evaluate("document.documentElement.scrollWidth") <= 390
+            return inside and wide and int(seen["scroll_width"]) <= 390  # type: ignore[call-overload]
 
-        wait_until(lambda: redrawn(page) and phone_layout(), message="the plot across the phone, no horizontal scroll")
+        wait_until(phone_layout, message="the plot across the phone, no horizontal scroll", last_seen=lambda: seen)
     finally:
         context.close()
 
