@@ -101,17 +101,11 @@ def choose_init(ds: xr.Dataset, init_time: datetime | None = None, skip_newest: 
 
 
 def grid_spec(ds: xr.Dataset) -> GridSpec:
-    """The regular grid of the store's latitude/longitude coordinates."""
-    lat = np.asarray(ds[LAT_DIM].values, dtype=np.float64)
-    lon = np.asarray(ds[LON_DIM].values, dtype=np.float64)
-    return GridSpec(
-        latitude_first=float(lat[0]),
-        latitude_step=float(lat[1] - lat[0]) if lat.size > 1 else 1.0,
-        latitude_count=int(lat.size),
-        longitude_first=float(lon[0]),
-        longitude_step=float(lon[1] - lon[0]) if lon.size > 1 else 1.0,
-        longitude_count=int(lon.size),
-    )
+    """The regular grid of the store's latitude/longitude coordinates (exactly: raises
+    ``IrregularGrid`` when a coordinate is not ``first + i * step``, see ``forecast_core.grid``)."""
+    latitudes = np.asarray(ds[LAT_DIM].values, dtype=np.float64).tolist()
+    longitudes = np.asarray(ds[LON_DIM].values, dtype=np.float64).tolist()
+    return GridSpec.from_coordinates(latitudes, longitudes)
 
 
 def inner_chunks(ds: xr.Dataset, variable: str) -> dict[str, int]:
@@ -134,7 +128,8 @@ class MappedPoint:
 
 
 def map_points(grid: GridSpec, points: Iterable[Point]) -> tuple[list[MappedPoint], list[tuple[Point, str]]]:
-    """Nearest cell of each point; points outside the grid are returned with the reason."""
+    """Nearest cell of each point (``forecast_core.grid.nearest_cell``, xarray's rule);
+    points outside the grid are returned with the reason."""
     mapped: list[MappedPoint] = []
     outside: list[tuple[Point, str]] = []
     for point in points:

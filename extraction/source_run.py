@@ -34,10 +34,10 @@ from extraction.plan import (
     map_region,
     plan_tiles,
 )
-from extraction.sources import open_source_pinned
+from extraction.sources import SourceUnavailable, open_source_pinned
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
 from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
-from forecast_core.grid import GridSpec
+from forecast_core.grid import GridSpec, IrregularGrid
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry
@@ -121,13 +121,17 @@ def plan_source(
     init_time: datetime | None = None,
     skip_newest: int = 0,
 ) -> SourcePlan:
-    """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData.
+    """Plan the source (metadata and coordinates only). Raises SourceUnavailable (also for a grid
+    the nearest-cell rule cannot hold exactly) / NoInitWithData.
 
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
     ds, pinned, snapshot = _open_pinned(source)
     init = choose_init(ds, init_time, skip_newest)
-    grid = grid_spec(ds)
+    try:
+        grid = grid_spec(ds)
+    except IrregularGrid as error:
+        raise SourceUnavailable(f"source {source.source_id}: {error}") from error
     mapped, outside = map_points(grid, points)
     errors = [
         ExtractionError(kind="point_outside_grid", message=reason, source_id=source.source_id, point_id=p.point_id)
@@ -268,5 +272,5 @@ def region_coordinates(plan: SourcePlan) -> dict[str, np.ndarray]:
     grid = plan.grid
     lat = grid.latitude_first + np.arange(grid.latitude_count) * grid.latitude_step
     lon = grid.longitude_first + np.arange(grid.longitude_count) * grid.longitude_step
-    lon = ((lon + 180.0) % 360.0) - 180.0
+    lon = np.where(lon >= 180.0, lon - 360.0, lon)  # −180…180, exactly (as normalize_longitude)
     return {LAT_DIM: lat, LON_DIM: lon}

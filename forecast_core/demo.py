@@ -51,11 +51,15 @@ def _step(title: str, *args: str) -> None:
     log.info("demo: %s done in %.1f s", title, time.perf_counter() - started)
 
 
-def wait_for_http(url: str, timeout_seconds: float = 90.0) -> None:
-    """Poll ``url`` until it answers with a non-5xx status; TimeoutError otherwise."""
+def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout_seconds: float = 300.0) -> None:
+    """Poll ``url`` until it answers with a non-5xx status. TimeoutError when ``process`` (the
+    server) exits first, or after ``timeout_seconds``: a guard against a hang, generous because
+    a server starts in seconds on a quiet machine but much later on a busy one."""
     deadline = time.monotonic() + timeout_seconds
     last_error = "no answer"
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TimeoutError(f"the server for {url} exited with {process.returncode} before it answered")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
                 if response.status < 500:
@@ -82,6 +86,7 @@ def _server(*args: str) -> Iterator[subprocess.Popen[bytes]]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()  # gone, its port closed, before the demo returns
 
 
 # The tiny sample region (lat 39–40.5, lon −107…−105) holds none of the default points.
@@ -133,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
     api_url = f"http://127.0.0.1:{args.api_port}"
     app_url = f"http://127.0.0.1:{args.port}"
     with (
-        _server("api", "--store", str(store), "--port", str(args.api_port)),
-        _server("serve", "--store", str(store), "--api", api_url, "--port", str(args.port)),
+        _server("api", "--store", str(store), "--port", str(args.api_port)) as api,
+        _server("serve", "--store", str(store), "--api", api_url, "--port", str(args.port)) as app,
     ):
-        wait_for_http(f"{api_url}/health")
-        wait_for_http(f"{app_url}/liveness")
+        wait_for_http(f"{api_url}/health", api)
+        wait_for_http(f"{app_url}/liveness", app)
         print(f"dashboard: {app_url}/  write-back API: {api_url}/points  store: {store}")  # noqa: T201
         if args.check:
             return 0

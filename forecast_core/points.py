@@ -76,10 +76,15 @@ def name_dedupe_key(name: str) -> str:
 
 
 def normalize_longitude(longitude: float) -> float:
-    """Longitude in [−180, 180); accepts −180…180 and 0…360 input."""
+    """Longitude in [−180, 180); accepts −180…180 and 0…360 input.
+
+    Exact: a longitude below 180 is kept as it is, one of 180…360 becomes ``longitude − 360``
+    (a single subtraction of numbers within a factor two of each other, so no rounding), and
+    the nearest cell of a point is the one its given longitude selects (``forecast_core.grid``).
+    """
     if not math.isfinite(longitude) or not -180.0 <= longitude <= 360.0:
         raise ValueError(f"longitude {longitude} outside −180…360")
-    wrapped = ((longitude + 180.0) % 360.0) - 180.0
+    wrapped = longitude - 360.0 if longitude >= 180.0 else longitude
     return 0.0 if wrapped == 0.0 else wrapped
 
 

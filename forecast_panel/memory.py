@@ -33,20 +33,21 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
+log = logging.getLogger(__name__)
+
 RELEASE_INTERVAL_SECONDS = 10.0
-_last_release = [0.0]
-_release_lock = threading.Lock()
-_deferred: list[threading.Timer | None] = [None]
 
 SERVER_ENVIRONMENT = {"PYTHONMALLOC": "malloc"}
 # Free pages go back 1 s after they fall free (by jemalloc's background thread, not by the
@@ -131,39 +132,88 @@ def freeze_heap() -> None:
     _heap_frozen[0] = True
 
 
-def release_memory(force: bool = False) -> bool:
-    """Collect garbage and return free heap pages to the OS (jemalloc's purge or glibc's
-    ``malloc_trim``; a no-op elsewhere); returns whether it ran now. Throttled unless
-    ``force``: a call within ``RELEASE_INTERVAL_SECONDS`` of the last release schedules one
-    release at the end of the interval instead, so a burst of closing sessions ends with one
-    release after the last."""
-    with _release_lock:
-        wait = RELEASE_INTERVAL_SECONDS - (time.monotonic() - _last_release[0])
-        if not force and wait > 0:
-            if _deferred[0] is None:
-                timer = threading.Timer(wait, _release_deferred)
-                timer.daemon = True
-                _deferred[0] = timer
-                timer.start()
-            return False
-        _last_release[0] = time.monotonic()
+def release_now() -> None:
+    """Collect garbage (frozen cycles included) and return free heap pages to the OS at once."""
     if _heap_frozen[0]:
         gc.unfreeze()  # closed sessions' cycles were frozen with them
     gc.collect()
     if _heap_frozen[0]:
         gc.freeze()
     pa.default_memory_pool().release_unused()
+    try:
+        return_free_pages()
+    except OSError as error:  # memory stays with the process; serving goes on
+        log.warning("free pages not returned: %s", error)
+
+
+def return_free_pages() -> str | None:
+    """Hand free heap pages back to the OS: jemalloc's purge of every arena, else glibc's
+    ``malloc_trim``. Returns which of the two ran (None: neither is available); raises OSError
+    when jemalloc refuses the purge."""
     mallctl = _mallctl()
     if mallctl is not None:
-        mallctl(f"arena.{_ALL_ARENAS}.purge".encode(), None, None, None, 0)
-    else:
-        libc = _libc()
-        if libc is not None:
-            libc.malloc_trim(0)
-    return True
+        status = mallctl(f"arena.{_ALL_ARENAS}.purge".encode(), None, None, None, 0)
+        if status != 0:
+            raise OSError(status, f"jemalloc refused arena.{_ALL_ARENAS}.purge")
+        return "jemalloc purge"
+    libc = _libc()
+    if libc is None:
+        return None
+    libc.malloc_trim(0)
+    return "malloc_trim"
 
 
-def _release_deferred() -> None:
-    with _release_lock:
-        _deferred[0] = None
-    release_memory(force=True)
+def _start_daemon_timer(delay: float, action: Callable[[], None]) -> None:
+    timer = threading.Timer(delay, action)
+    timer.daemon = True
+    timer.start()
+
+
+@dataclass
+class ReleaseThrottle:
+    """Runs ``release`` at most once per ``interval`` seconds, and once more after a burst.
+
+    A call within ``interval`` of the last release runs nothing now and schedules one release at
+    the end of the interval (``schedule(delay, action)``; later calls of the burst find it
+    scheduled), so a burst of closing sessions ends with one release after the last. ``clock``
+    and ``schedule`` are injectable (monotonic time and a daemon ``threading.Timer`` in the app).
+    """
+
+    release: Callable[[], None]
+    interval: float = RELEASE_INTERVAL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    schedule: Callable[[float, Callable[[], None]], None] = _start_daemon_timer
+    _last: float | None = None
+    _scheduled: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, force: bool = False) -> bool:
+        """Release now (returns True) unless throttled (returns False, one release scheduled)."""
+        with self._lock:
+            now = self.clock()
+            wait = 0.0 if self._last is None else self.interval - (now - self._last)
+            if not force and wait > 0:
+                if not self._scheduled:
+                    self._scheduled = True
+                    self.schedule(wait, self._deferred)
+                return False
+            self._last = now
+        self.release()
+        return True
+
+    def _deferred(self) -> None:
+        with self._lock:
+            self._scheduled = False
+        self(force=True)
+
+
+_throttle = ReleaseThrottle(release_now)
+
+
+def release_memory(force: bool = False) -> bool:
+    """Collect garbage and return free heap pages to the OS (jemalloc's purge or glibc's
+    ``malloc_trim``; a no-op elsewhere); returns whether it ran now. Throttled unless ``force``
+    (``ReleaseThrottle``): a call within ``RELEASE_INTERVAL_SECONDS`` of the last release
+    schedules one release at the end of the interval instead, so a burst of closing sessions
+    ends with one release after the last."""
+    return _throttle(force)

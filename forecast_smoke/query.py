@@ -1,8 +1,10 @@
 """``smoke zarr-query``: N point-trace queries against a registry's sources, one JSON each.
 
 A query is one point's nearest grid cell, the newest init, every member × lead of one variable,
-read with ``.sel(..., method="nearest").load()`` on the dataset ``extraction.sources.open_source``
-returns (no Dask). It smoke-tests the store path, not the optimised extraction pipeline.
+read with ``.isel(...).load()`` on the dataset ``extraction.sources.open_source`` returns (no
+Dask). The cell is ``forecast_core.grid.nearest_cell`` on the store's own coordinates, the rule
+the extraction and the app use (equal to xarray's ``sel(method="nearest")``). It smoke-tests the
+store path, not the optimised extraction pipeline.
 
 Query ``i`` (1-based) goes to enabled source ``(i - 1) mod S`` and point ``i - 1`` of the point
 list; it is written as ``Q{i:02d}_{source_id}.json``. Points come from a PreCannedPoints file
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from forecast_core.base import utc_now
-from forecast_core.grid import LatLonBox
+from forecast_core.grid import GridSpec, IrregularGrid, LatLonBox, nearest_cell
 from forecast_core.points import PreCannedPoints
 from forecast_core.registry import SourceEntry, SourceRegistry
 from forecast_core.store import ArtifactStore
@@ -81,10 +83,33 @@ def _to_utc(value: Any) -> datetime:
     return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
 
 
+def dataset_grid(dataset: Any) -> GridSpec:
+    """The GridSpec of an open dataset's latitude/longitude coordinates (IrregularGrid if none fits)."""
+    return GridSpec.from_coordinates(dataset["latitude"].values.tolist(), dataset["longitude"].values.tolist())
+
+
+def open_for_queries(source: SourceEntry, policy: RetryPolicy, opener: Any) -> tuple[Any, GridSpec] | BaseException:
+    """The opened dataset and its grid, or the exception that stopped either (returned, not raised:
+    every query of that source records it)."""
+    dataset = open_with_retry(source, policy, opener)
+    if isinstance(dataset, BaseException):
+        return dataset
+    try:
+        return dataset, dataset_grid(dataset)
+    except IrregularGrid as error:
+        return error
+
+
 def query_point(
-    dataset: Any, source: SourceEntry, variable: str, point: RequestedPoint, query_id: str, policy: RetryPolicy
+    dataset: Any,
+    grid: GridSpec,
+    source: SourceEntry,
+    variable: str,
+    point: RequestedPoint,
+    query_id: str,
+    policy: RetryPolicy,
 ) -> QueryResult:
-    """Read one trace from an open dataset; failures become a ``failed`` result, never raise."""
+    """Read one trace from an open dataset on ``grid``; failures become a ``failed`` result, never raise."""
     import numpy as np
 
     started_utc, started = utc_now(), time.perf_counter()
@@ -100,7 +125,8 @@ def query_point(
     try:
         array = dataset[variable]
         init = array["init_time"].values.max()
-        selected = array.sel(init_time=init).sel(latitude=point.latitude, longitude=point.longitude, method="nearest")
+        cell = nearest_cell(grid, point.latitude, point.longitude)
+        selected = array.sel(init_time=init).isel(latitude=cell.latitude_index, longitude=cell.longitude_index)
         selected = selected.transpose("ensemble_member", "lead_time")
         loaded, attempts = call_with_retry(selected.load, policy, f"{query_id} {source.source_id}")
         values = np.asarray(loaded.values, dtype=np.float64)
@@ -163,16 +189,16 @@ def run_queries(
     if not points:
         raise ValueError("no points to query")
     started_utc, started = utc_now(), time.perf_counter()
-    opened: dict[str, Any] = {}
+    opened: dict[str, tuple[Any, GridSpec] | BaseException] = {}
     items: list[QuerySummaryItem] = []
     for index in range(max_queries):
         source = sources[index % len(sources)]
         point = points[index % len(points)]
         query_id = f"Q{index + 1:02d}"
         if source.source_id not in opened:
-            opened[source.source_id] = open_with_retry(source, policy, open_source)
-        dataset = opened[source.source_id]
-        if isinstance(dataset, BaseException):
+            opened[source.source_id] = open_for_queries(source, policy, open_source)
+        opened_source = opened[source.source_id]
+        if isinstance(opened_source, BaseException):
             base = {
                 "query_id": query_id,
                 "source_id": source.source_id,
@@ -181,9 +207,10 @@ def run_queries(
                 "requested": point,
                 "started_utc": utc_now(),
             }
-            result = failed_result(base, 0.0, dataset)
+            result = failed_result(base, 0.0, opened_source)
         else:
-            result = query_point(dataset, source, variable, point, query_id, policy)
+            dataset, grid = opened_source
+            result = query_point(dataset, grid, source, variable, point, query_id, policy)
         name = f"{query_id}_{source.source_id}.json"
         write_output("smoke_query", result, output_dir / name)
         m = result.metrics

@@ -53,7 +53,7 @@ def moto_endpoint() -> Iterator[str]:
 def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A freshly reset moto server, with AWS_ENDPOINT_URL pointing at it for this test."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    urllib.request.urlopen(request, timeout=60).close()  # a hang guard only
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return moto_endpoint
 

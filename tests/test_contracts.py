@@ -120,6 +120,10 @@ def test_longitudes_from_0_360_are_normalised() -> None:
     assert PointPayload(point_name="x", latitude=0.0, longitude=250.5, created_by="me").longitude == -109.5
     assert normalize_longitude(180.0) == -180.0
     assert normalize_longitude(359.75) == -0.25
+    assert normalize_longitude(360.0) == 0.0 and normalize_longitude(-0.0) == 0.0
+    just_below_a_tie = 0.125 - 2**-55  # a modulo round trip through 180 would round it onto the tie
+    assert normalize_longitude(just_below_a_tie) == just_below_a_tie
+    assert normalize_longitude(200.1) == 200.1 - 360.0
 
 
 def test_point_names_are_cleaned_and_hostile_ones_rejected() -> None:
@@ -264,8 +268,10 @@ def test_nearest_cell_on_the_quarter_degree_grid() -> None:
     from_0_360 = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 39.99, 360 - 105.29)
     assert (from_0_360.latitude_index, from_0_360.longitude_index) == (200, 299)
     assert from_0_360.distance_km == pytest.approx(cell.distance_km)
-    wrapped = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 10.0, 179.95)
-    assert wrapped.longitude == -180.0 and wrapped.longitude_index == 0
+    east_edge = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 10.0, 179.95)  # as xarray: the edge, no wrap
+    assert east_edge.longitude == 179.75 and east_edge.longitude_index == 1439
+    antimeridian = nearest_cell(DYNAMICAL_QUARTER_DEGREE, 10.0, 180.0)  # 180 is −180 in the store
+    assert antimeridian.longitude == -180.0 and antimeridian.longitude_index == 0
     with pytest.raises(OutsideGrid):
         nearest_cell(DYNAMICAL_QUARTER_DEGREE, 91.0, 0.0)
 

@@ -60,7 +60,7 @@ def test_fuzz_the_local_server(local_api: LocalApi) -> None:
             )
             @given(case=operation.as_strategy(generation_mode=mode), salt=st.just(mode))
             def fuzz(case: schemathesis.Case, salt: GenerationMode) -> None:
-                response = case.call_and_validate(base_url=local_api.url, checks=CHECKS, timeout=10)
+                response = case.call_and_validate(base_url=local_api.url, checks=CHECKS, timeout=60)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 # the API accepts exactly what the app's own strict JSON parse accepts
                 model = BODY_MODELS.get(case.operation.label)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -79,19 +78,27 @@ def test_local_folder_writes_are_whole_and_lock_file_is_stable(store_url: str) -
 
 
 def test_targeted_extraction_starts_the_cli_and_never_fails_the_create(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``request`` returns while the extraction it started is still running: the started
+    interpreter is held at a gate (a FIFO) that only the test opens, after ``request`` returned."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    held = tmp_path / "held-python"
+    held.write_text(f'#!/bin/sh\nread _ < "{gate}"\nexec "{sys.executable}" "$@"\n')
+    held.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(held))
     trigger = SubprocessExtraction(store_url)
-    started = time.perf_counter()
     trigger.request("ridge-0000")
-    assert time.perf_counter() - started < 2.0, "the create does not wait for the extraction"
     assert len(trigger.started) == 1
     process = trigger.started[0]
-    assert process.args[:3] == [sys.executable, "-m", "forecast_core.cli"]
+    assert process.poll() is None, "the create does not wait for the extraction"
+    assert process.args[:3] == [str(held), "-m", "forecast_core.cli"]
     assert process.args[3:] == ["extract", "--store", store_url, "--points", "ridge-0000"]
     assert os.getsid(process.pid) == process.pid, "the extraction runs in its own session"
-    process.terminate()
-    process.wait(timeout=30)
+    with open(gate, "w") as opened:  # let it through: the real CLI runs, on a store without a registry
+        opened.write("go\n")
+    assert process.wait(timeout=300) != 0
 
     broken = SubprocessExtraction(store_url)
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 from forecast_core.init_store import init_store, load_registry_file
 from forecast_core.points import Point, PreCannedPoints
 from forecast_core.store import ArtifactStore
+from tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "forecast_core.cli"]
@@ -90,16 +90,13 @@ def fresh_store(app_store: Path, tmp_path: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    """Wait until ``url`` answers (below 500); fails at once if ``process`` exits first. The
+    timeout only guards against a hang: start-up takes seconds, more on a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TimeoutError(f"the server exited with {process.returncode} before {url} answered")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
@@ -123,7 +120,7 @@ class Server:
             [*CLI, *args], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            wait_http(health_url)
+            wait_http(health_url, self.process)
         except TimeoutError:
             self.stop()
             raise AssertionError(log_path.read_text()) from None
@@ -142,23 +139,23 @@ class Server:
 @pytest.fixture
 def api_server(fresh_store: Path, tmp_path: Path) -> Iterator[str]:
     """The real local write-back API on an ephemeral port (no targeted extraction)."""
-    port = free_port()
-    server = Server(
-        ["api", "--store", str(fresh_store), "--port", str(port), "--no-extract"],
-        f"http://127.0.0.1:{port}/health",
-        tmp_path / "api.log",
-    )
+    with reserved_port() as port:
+        server = Server(
+            ["api", "--store", str(fresh_store), "--port", str(port), "--no-extract"],
+            f"http://127.0.0.1:{port}/health",
+            tmp_path / "api.log",
+        )
     yield f"http://127.0.0.1:{port}"
     server.stop()
 
 
 def serve_app(store: Path, tmp_path: Path, api: str | None = None) -> tuple[Server, str]:
     """``forecast-panel serve`` on an ephemeral port, tiles off; returns (server, base URL)."""
-    port = free_port()
-    args = ["serve", "--store", str(store), "--port", str(port), "--tiles", "none"]
-    if api:
-        args += ["--api", api]
-    server = Server(args, f"http://127.0.0.1:{port}/liveness", tmp_path / f"serve-{port}.log")
+    with reserved_port() as port:
+        args = ["serve", "--store", str(store), "--port", str(port), "--tiles", "none"]
+        if api:
+            args += ["--api", api]
+        server = Server(args, f"http://127.0.0.1:{port}/liveness", tmp_path / f"serve-{port}.log")
     return server, f"http://127.0.0.1:{port}"
 
 

@@ -25,19 +25,82 @@ pytestmark = pytest.mark.ui
 SCREENSHOT = ROOT / "docs" / "images" / "overview.png"
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, message: str = "condition") -> None:
+WAIT_SECONDS = 180.0  # only a hang guard: every wait below ends as soon as its condition holds
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float = WAIT_SECONDS,
+    message: str = "condition",
+    last_seen: Callable[[], object] | None = None,
+) -> None:
+    """Poll ``check`` (which calls into Playwright, so page events are delivered meanwhile);
+    ``last_seen`` describes the state in the failure message."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
+    raise AssertionError(f"timed out waiting for {message}{f' (last seen: {last_seen()})' if last_seen else ''}")
+
+
+def busy(page: Any) -> bool:
+    """Whether the page shows its busy cue (set by a control change, cleared by the redraw)."""
+    return bool(page.evaluate("document.body.classList.contains('fp-busy')"))
+
+
+def redrawn(page: Any) -> bool:
+    """The page's last change has been drawn: its busy cue, cleared by the redraw's last patch, is
+    off (screenshots wait for the next painted frame themselves)."""
+    return not busy(page)
+
+
+class BokehMessages:
+    """The Bokeh protocol messages on a page's websocket: ids of the requests it sent, the request
+    ids the server answered, and the messages the server sent unasked (pushed)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.sent: list[str] = []
+        self.answered: set[str] = set()
+        self.pushed: list[str] = []
+        page.on("websocket", self._watch)
+
+    def _watch(self, socket: Any) -> None:
+        socket.on("framesent", lambda payload: self._header(payload, self._on_sent))
+        socket.on("framereceived", lambda payload: self._header(payload, self._on_received))
+
+    @staticmethod
+    def _header(payload: str | bytes, then: Callable[[dict[str, str]], None]) -> None:
+        if isinstance(payload, str) and payload.startswith("{") and '"msgtype"' in payload:
+            then(json.loads(payload))
+
+    def _on_sent(self, header: dict[str, str]) -> None:
+        self.sent.append(header["msgid"])
+
+    def _on_received(self, header: dict[str, str]) -> None:
+        if "reqid" in header:
+            self.answered.add(header["reqid"])
+        elif header["msgtype"] != "ACK":
+            self.pushed.append(header["msgtype"])
+
+    def settled(self) -> bool:
+        """Every request the page has sent so far has its answer (page events are delivered first)."""
+        self.page.evaluate("0")
+        return bool(self.sent) and set(self.sent) <= self.answered
+
+    def round_trip(self) -> None:
+        """Send one request and wait for its answer: whatever the server sent this page before it
+        (a push caused by another session, say) has arrived by then."""
+        before = len(self.sent)
+        self.page.evaluate("Bokeh.documents[0].set_title(document.title + ' ')")
+        wait_until(lambda: len(self.sent) > before and self.settled(), message="a round trip to the server")
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30000)
+    context.set_default_timeout(WAIT_SECONDS * 1000)
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
@@ -64,8 +127,7 @@ def plot_pixels(page: Any) -> bytes:
 def test_overview_switches_source_variable_and_point(page: Any, app_url: str) -> None:
     open_app(page, app_url)
     page.locator("select").nth(1).select_option(label="Aspen Cabin")
-    wait_until(lambda: "Aspen Cabin" in header(page), message="first point")
-    time.sleep(0.5)
+    wait_until(lambda: "Aspen Cabin" in header(page) and redrawn(page), message="first point")
     before = plot_pixels(page)
     page.locator("select").nth(1).select_option(label="Bear Lake Trailhead")
     wait_until(lambda: "Bear Lake Trailhead" in header(page), message="point switch")
@@ -82,7 +144,7 @@ def test_overview_switches_source_variable_and_point(page: Any, app_url: str) ->
     wait_until(lambda: "ECMWF IFS ENS" in header(page), message="source switched on")
     page.locator("select").nth(0).select_option(label="Temperature (2 m)")
     page.locator(".fp-exceedance-plot .bk-Canvas").first.wait_for(state="detached")
-    time.sleep(1.0)
+    wait_until(lambda: redrawn(page), message="redraw after the variable switch")
     shot = page.screenshot()
     assert len(shot) > 10_000, "a real page was rendered"
     if os.environ.get("FORECAST_PANEL_UPDATE_SCREENSHOT") == "1":  # refresh the README image on demand
@@ -99,28 +161,30 @@ WATCH_BUSY = """() => { window.fpBusySeen = false;
 
 def test_a_change_marks_only_its_own_page_busy_until_the_redraw(browser: Any, app_url: str) -> None:
     pages = [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(2)]
-    received = [0]
-    pages[1].on(
-        "websocket", lambda socket: socket.on("framereceived", lambda _: received.__setitem__(0, received[0] + 1))
-    )
+    for item in pages:
+        item.set_default_timeout(WAIT_SECONDS * 1000)
+    messages = BokehMessages(pages[1])
     try:
         for item in pages:
             open_app(item, app_url)
             item.evaluate(WATCH_BUSY)
         mine, other = pages
-        other.wait_for_timeout(1000)
-        received[0] = 0
+        wait_until(messages.settled, message="the other page's start-up requests answered")
+        pushed_before = len(messages.pushed)
         options = mine.locator("select").nth(1).locator("option").all_inner_texts()
         label = next(item for item in options if "pending" not in item and item not in header(mine))
         mine.locator("select").nth(1).select_option(label=label)
         wait_until(lambda: label in header(mine), message="point switch")
-        wait_until(lambda: not mine.evaluate("document.body.classList.contains('fp-busy')"), message="busy cleared")
+        wait_until(lambda: not busy(mine), message="busy cleared")
         assert mine.evaluate("window.fpBusySeen"), "the page was marked busy while the server redrew"
-        other.wait_for_timeout(300)
+        messages.round_trip()  # anything the change pushed to the other page has arrived by now
         assert not other.evaluate("window.fpBusySeen"), "another session's change does not mark this page busy"
-        assert received[0] == 0, "another session's change sends this page nothing (no process-wide busy state)"
-        other.evaluate("document.body.classList.add('fp-busy')")  # what a busy page looks like
-        other.wait_for_timeout(600)
+        assert messages.pushed[pushed_before:] == [], (
+            "another session's change sends this page nothing (no process-wide busy state)"
+        )
+        # what a busy page looks like (transitions off, so the style is read at its end value)
+        other.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+        other.evaluate("document.body.classList.add('fp-busy')")
         assert float(other.locator("#main").evaluate("e => getComputedStyle(e).opacity")) < 1, "busy dims the page"
     finally:
         for item in pages:
@@ -173,11 +237,17 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, app_url: str) -> Non
     page = context.new_page()
     try:
         open_app(page, app_url)
-        time.sleep(0.5)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        box = page.locator(".bk-Canvas").first.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
-        assert box["width"] > 250, "the plot uses the phone's width (sidebar collapsed)"
+
+        seen: dict[str, object] = {}
+
+        def phone_layout() -> bool:  # the responsive layout settles after the first paint
+            box = page.locator(".bk-Canvas").first.bounding_box()
+            seen.update(box=box, scroll_width=page.evaluate("document.documentElement.scrollWidth"), busy=busy(page))
+            inside = box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
+            wide = box is not None and box["width"] > 250  # the sidebar collapsed
+            return inside and wide and int(seen["scroll_width"]) <= 390  # type: ignore[call-overload]
+
+        wait_until(phone_layout, message="the plot across the phone, no horizontal scroll", last_seen=lambda: seen)
     finally:
         context.close()
 

@@ -66,7 +66,7 @@ def set_auth_count(endpoint: str, count: str) -> None:
     request = urllib.request.Request(
         f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"}
     )
-    urllib.request.urlopen(request, timeout=10).close()
+    urllib.request.urlopen(request, timeout=60).close()  # a hang guard only
 
 
 @pytest.fixture

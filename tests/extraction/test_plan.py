@@ -4,6 +4,7 @@ and the retry policy of tile reads."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,14 +54,14 @@ def test_point_cells_for_0_360_antimeridian_and_outside() -> None:
     points = [
         make_point("east", 39.6, 253.7),  # 0…360 input
         make_point("west", 39.6, -106.3),
-        make_point("dateline", -17.0, 179.9),  # nearer −180 than 179.75 on a global grid
+        make_point("dateline", -17.0, 179.9),  # nearer −180 round the globe, but xarray gives the edge
     ]
     mapped, outside = map_points(DYNAMICAL_QUARTER_DEGREE, points)
     assert not outside
     east, west, dateline = (m.cell for m in mapped)
     assert (east.latitude_index, east.longitude_index) == (west.latitude_index, west.longitude_index)
     assert east.longitude == pytest.approx(-106.25) and east.latitude == pytest.approx(39.5)
-    assert dateline.longitude_index == 0 and dateline.longitude == -180.0 and dateline.distance_km < 15
+    assert dateline.longitude_index == 1439 and dateline.longitude == 179.75 and dateline.distance_km < 16
     regional = GridSpec(
         latitude_first=41.5, latitude_step=-0.25, latitude_count=21,
         longitude_first=-109.5, longitude_step=0.25, longitude_count=25,
@@ -130,3 +131,29 @@ def test_transient_read_errors_are_retried_and_permanent_ones_are_not() -> None:
         read_block(missing, "x", job)  # type: ignore[arg-type]
     assert missing.calls == 1
     assert is_transient(OSError("503 SlowDown")) and not is_transient(OSError("403 AccessDenied"))
+
+
+def test_a_source_whose_grid_is_not_first_plus_i_times_step_is_refused(store_url: str, tmp_path: Path) -> None:
+    """The nearest-cell rule is exact only on coordinates equal to first + i × step; a store with
+    any other latitude is recorded as an error with the axis and value, and nothing is published."""
+    import math
+
+    import zarr
+
+    from extraction.pipeline import RunOptions, run_extraction
+    from extraction.sample_sources.cli import write_samples
+    from forecast_core.layout import LATEST_MANIFEST_KEY
+    from tests.conftest import SAMPLE_NEWEST_INIT
+    from tests.extraction.conftest import seed
+
+    samples = tmp_path / "samples"
+    written = write_samples(str(samples), size="tiny", newest_init=SAMPLE_NEWEST_INIT, store_format="zarr",
+                            dataset_ids=("noaa-gefs-forecast-35-day",))  # fmt: skip
+    latitude = zarr.open_array(str(samples / "noaa-gefs-forecast-35-day.zarr" / "latitude"), mode="r+")
+    latitude[3] = math.nextafter(float(latitude[3]), 0.0)
+    store = seed(store_url, written.registry)
+    options = RunOptions(store=store, scheduler="synchronous", progress=False, variables=["temperature_2m"])
+    report = run_extraction(options)
+    assert [(error.kind, error.source_id) for error in report.errors] == [("store_unreachable", "gefs")]
+    assert "latitude coordinates are not a regular grid: value 3 is 89.24999999999999" in report.errors[0].message
+    assert report.manifest is None and not store.exists(LATEST_MANIFEST_KEY)
