@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecast_core import layout
 from forecast_core.points import Point, name_dedupe_key
-from forecast_core.registry import CanonicalVariable
+from forecast_core.registry import CanonicalVariable, SourceRegistry
 from forecast_core.status import ExtractionStatus, InventoryStatus, RunManifest
 from forecast_core.store import ArtifactNotFound
 from forecast_core.units import convertible
@@ -100,6 +100,13 @@ class StoreCatalog:
     def _registry_entries(self) -> list[Any]:
         registry = self.datastore.registry()
         return list(registry.sources) if registry else []
+
+    def registry(self) -> SourceRegistry:
+        """The store's source registry (where each raw source lives and how to open it)."""
+        registry = self.datastore.registry()
+        if registry is None:
+            raise NotInStore(f"{self.datastore.store.url} has no {layout.SOURCE_REGISTRY_KEY}")
+        return registry
 
     def variables(self) -> pd.DataFrame:
         """The canonical variables (running totals included) with their units and thresholds."""
