@@ -75,7 +75,9 @@ class ForecastStore(StoreCatalog):
             frame = read(source_id, variable, chosen.point_id, self.init_date(source_id, variable, init))
             if frame.empty:
                 continue
-            frame = fr.to_display(frame, canonical.native_units, unit, columns).assign(units=unit)
+            if unit != canonical.native_units:  # else the published values and dtypes as they are
+                frame = fr.to_display(frame, canonical.native_units, unit, columns)
+            frame = frame.assign(units=unit)
             if zone is not None:
                 frame["valid_local"] = frame["valid_time"].dt.tz_convert(zone)
             parts.append(frame)
@@ -129,7 +131,7 @@ class ForecastStore(StoreCatalog):
         for source_id, rows in members.groupby("source_id", sort=False) if not members.empty else []:
             item = fr.SourceFrame(str(source_id), str(source_id), "", summary=pd.DataFrame(), members=rows)
             bars = fr.exceedance([item], float(threshold))
-            valid = pd.to_datetime(bars["valid"]).dt.tz_localize("UTC")
+            valid = pd.to_datetime(bars["valid"]).dt.tz_localize("UTC").astype(rows["valid_time"].dtype)
             parts.append(
                 pd.DataFrame({"source_id": source_id, "valid_time": valid, "probability": bars["probability"]})
             )
