@@ -44,3 +44,6 @@ def demo_like_store(tiny_samples: Path, tmp_path_factory: pytest.TempPathFactory
     ):
         assert main(step) == 0, step
     return root
+
+
+from tests.app.conftest import browser, free_port, wait_http  # noqa: E402, F401 (chromium, shared with the app tests)
