@@ -75,9 +75,10 @@ def _patch_bytes(events: list[Any]) -> int:
 
 def _document_bytes(document: Any) -> int:
     """Size of the PULL-DOC-REPLY a new session receives (the whole document)."""
+    from bokeh.core.types import ID
     from bokeh.protocol import Protocol
 
-    return _message_bytes(Protocol().create("PULL-DOC-REPLY", "request", document))
+    return _message_bytes(Protocol().create("PULL-DOC-REPLY", ID("request"), document))
 
 
 class BokehPath:
