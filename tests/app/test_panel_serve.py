@@ -7,9 +7,6 @@ chromium: the overview's header names the published run and the meteogram is dra
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from typing import Any
 import pytest
 
 from forecast_panel.data import DataStore
-from tests.app.conftest import ROOT, free_port, wait_http
+from tests.app.conftest import Server, free_port
 
 pytestmark = pytest.mark.ui
 
@@ -26,23 +23,14 @@ pytestmark = pytest.mark.ui
 @pytest.fixture
 def panel_served(app_store: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "FORECAST_STORE_URL": str(app_store), "ICECHUNK_LOG": "error"}
-    env.pop("FORECAST_API_URL", None)
-    command = [sys.executable, "-m", "panel", "serve", "forecast_panel/app.py", "--port", str(port)]
-    command += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
-    log = open(tmp_path / "panel-serve.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/app", timeout=90)
-        yield f"http://127.0.0.1:{port}/app"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
+    args = ["serve", "forecast_panel/app.py", "--port", str(port), "--address", "127.0.0.1"]
+    args += ["--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"]
+    base, log = f"http://127.0.0.1:{port}", tmp_path / "panel-serve.log"
+    env = {"FORECAST_STORE_URL": str(app_store)}
+    server = Server(args, f"{base}/liveness", log, program=[sys.executable, "-m", "panel"], env=env, timeout=120)
+    yield f"{base}/app"
+    server.stop()
+    assert "failed with following error" not in log.read_text(), "a session callback failed"
 
 
 def test_panel_serve_runs_the_app_module(browser: Any, panel_served: str, app_store: Path) -> None:

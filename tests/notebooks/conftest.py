@@ -46,4 +46,4 @@ def demo_like_store(tiny_samples: Path, tmp_path_factory: pytest.TempPathFactory
     return root
 
 
-from tests.app.conftest import browser, free_port, wait_http  # noqa: E402, F401 (chromium, shared with the app tests)
+from tests.app.conftest import browser  # noqa: E402, F401 (Debian's chromium, shared with the app tests)

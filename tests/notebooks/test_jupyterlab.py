@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.notebooks.conftest import free_port, wait_http
+from tests.app.conftest import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.ui, pytest.mark.notebook, pytest.mark.xdist_group("notebooks")]
@@ -35,7 +33,6 @@ def jupyterlab(demo_like_store: Path, tmp_path: Path) -> Iterator[str]:
     shutil.copy(ROOT / "notebooks" / "01_a_place.ipynb", work)
     port = free_port()
     env = {
-        **os.environ,
         "FORECAST_STORE_URL": str(demo_like_store),
         "TMPDIR": str(tmp_path),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
@@ -43,22 +40,14 @@ def jupyterlab(demo_like_store: Path, tmp_path: Path) -> Iterator[str]:
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1"]
-    command += ["--allow-root", "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}"]
-    command += ["--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True"]
-    log = open(tmp_path / "jupyterlab.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/status", timeout=120)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
+    args = ["--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root", f"--ServerApp.root_dir={work}"]
+    args += ["--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True"]
+    url = f"http://127.0.0.1:{port}"
+    program = [sys.executable, "-m", "jupyterlab"]
+    log = tmp_path / "jupyterlab.log"
+    server = Server(args, f"{url}/api/status", log, program=program, env=env, cwd=work, timeout=120)
+    yield url
+    server.stop()
 
 
 def test_jupyterlab_draws_the_meteogram_of_notebook_01(browser: Any, jupyterlab: str, tmp_path: Path) -> None:
