@@ -29,6 +29,7 @@ from zarr.storage import WrapperStore
 
 from extraction.plan import INIT_DIM, LAT_DIM, LON_DIM, choose_init, grid_spec, inner_chunks, map_points, plan_tiles
 from extraction.sources import open_source
+from forecast_core.grid import GridCell, nearest_cell
 from forecast_core.points import Point
 from forecast_core.registry import SourceEntry
 
@@ -111,6 +112,14 @@ class CountedSource:
         values = np.asarray(self.dataset[variable].variable.isel(selection).values)
         cost = ReadCost(self.counter.requests, self.counter.bytes_read, values.nbytes, time.perf_counter() - started)
         return values, cost
+
+    def read_point(self, variable: str, point: Point) -> tuple[xr.DataArray, ReadCost, GridCell]:
+        """Every member and lead of the newest ingested init at ``point``'s nearest grid cell (the
+        pipeline's own rules: ``choose_init``, ``nearest_cell``), what reading it cost, and the cell."""
+        cell = nearest_cell(grid_spec(self.dataset), point.latitude, point.longitude)
+        where = {INIT_DIM: choose_init(self.dataset).index, LAT_DIM: cell.latitude_index, LON_DIM: cell.longitude_index}
+        values, cost = self.read(variable, **where)
+        return self.dataset[variable].isel(where).copy(data=values), cost, cell
 
 
 def chunk_layout(array: xr.DataArray) -> pd.DataFrame:

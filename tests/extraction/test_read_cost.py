@@ -69,3 +69,12 @@ def test_points_outside_the_grid_are_named(tiny_samples: Path) -> None:
     far = INSIDE[0].model_copy(update={"latitude": 95.0})
     with pytest.raises(ValueError, match=INSIDE[0].point_name):
         compare_reads(counted, "temperature_2m", [far])
+
+
+def test_a_point_is_read_at_its_nearest_cell_of_the_newest_init(tiny_samples: Path) -> None:
+    counted = CountedSource(load_registry_file(tiny_samples / "source_registry.json").get("gefs"))
+    trace, cost, cell = counted.read_point("temperature_2m", INSIDE[0])
+    assert abs(cell.latitude - INSIDE[0].latitude) <= 0.125 and abs(cell.longitude - INSIDE[0].longitude) <= 0.125
+    assert dict(trace.sizes) == {"ensemble_member": 5, "lead_time": 181}
+    assert trace.init_time.values == counted.dataset.init_time.values[-1]
+    assert np.isfinite(trace.values).any() and cost.values_bytes == trace.values.nbytes

@@ -82,7 +82,8 @@ def test_notebook_executes(
     client = NotebookClient(
         notebook,
         kernel_name=KERNEL_NAME,
-        timeout=120,
+        timeout=300,  # per cell: generous, for a machine shared with other jobs
+        startup_timeout=180,
         resources={"metadata": {"path": str(ROOT / "notebooks")}},
     )
     started = time.perf_counter()
