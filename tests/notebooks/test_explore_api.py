@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,12 @@ def test_open_store_reads_an_s3_store(demo_like_store: Path, s3_bucket: str) -> 
     local = fp.open_store(str(demo_like_store))
     assert remote.manifest() == local.manifest()
     pd.testing.assert_frame_equal(remote.members(PLACE, "precipitation"), local.members(PLACE, "precipitation"))
+
+
+def test_the_api_loads_xarray_and_plotting_only_when_asked() -> None:
+    code = (
+        "import sys, forecast_panel as fp; fp.open_store; import forecast_panel.explore; "
+        "print(','.join(m for m in ('xarray', 'extraction', 'dask', 'hvplot', 'geoviews') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
