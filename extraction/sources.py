@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
@@ -19,6 +20,8 @@ from forecast_core.store import s3_endpoint_url, s3_storage_options
 
 os.environ.setdefault("ICECHUNK_LOG", "error")
 log = logging.getLogger(__name__)
+StoreWrapper = Callable[[Any], Any]
+"""Wraps the Zarr store a source is read through, e.g. to count its requests (``extraction.read_cost``)."""
 
 
 class SourceUnavailable(RuntimeError):
@@ -47,7 +50,7 @@ def _icechunk_storage(location: IcechunkLocation) -> Any:
     return icechunk.local_filesystem_storage(url.removeprefix("file://"))
 
 
-def open_icechunk(location: IcechunkLocation, chunks: Any = None) -> xr.Dataset:
+def open_icechunk(location: IcechunkLocation, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:
     """Open the branch (or pinned snapshot) of an Icechunk repository read-only."""
     import icechunk
 
@@ -56,17 +59,29 @@ def open_icechunk(location: IcechunkLocation, chunks: Any = None) -> xr.Dataset:
         session = repo.readonly_session(snapshot_id=location.snapshot_id)
     else:
         session = repo.readonly_session(branch=location.branch)
-    return xr.open_zarr(session.store, chunks=chunks, consolidated=False, decode_timedelta=True)
+    store = session.store if wrap is None else wrap(session.store)
+    return xr.open_zarr(store, chunks=chunks, consolidated=False, decode_timedelta=True)
 
 
-def open_zarr(location: ZarrLocation, chunks: Any = None) -> xr.Dataset:
+def _zarr_store(url: str, options: dict[str, Any] | None) -> Any:
+    """The Zarr store of a plain Zarr v3 URL (what ``xr.open_zarr(url)`` builds itself)."""
+    from zarr.storage import FsspecStore, LocalStore
+
+    if "://" in url and not url.startswith("file://"):
+        return FsspecStore.from_url(url, storage_options=options, read_only=True)
+    return LocalStore(url.removeprefix("file://"), read_only=True)
+
+
+def open_zarr(location: ZarrLocation, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:
     """Open a plain Zarr v3 store (local path, s3:// or https://)."""
     options: dict[str, Any] | None = None
     if location.url.startswith("s3://"):
         options = s3_storage_options(location.endpoint_url, anonymous=location.anonymous)
         if location.region:
             options.setdefault("client_kwargs", {})["region_name"] = location.region
-    return xr.open_zarr(location.url, chunks=chunks, storage_options=options, decode_timedelta=True)
+    if wrap is None:
+        return xr.open_zarr(location.url, chunks=chunks, storage_options=options, decode_timedelta=True)
+    return xr.open_zarr(wrap(_zarr_store(location.url, options)), chunks=chunks, decode_timedelta=True)
 
 
 def resolve_stac(location: StacLocation, timeout_seconds: float = 20.0) -> IcechunkLocation:
@@ -98,19 +113,19 @@ def resolve_stac(location: StacLocation, timeout_seconds: float = 20.0) -> Icech
     raise SourceUnavailable(f"{location.dataset_id} is not in the STAC catalog {location.catalog_url}")
 
 
-def open_source(entry: SourceEntry, chunks: Any = None) -> xr.Dataset:
+def open_source(entry: SourceEntry, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:
     """Open ``entry``'s store lazily; SourceUnavailable on any failure to reach or open it.
 
     ``chunks=None`` (the default) builds no dask graph: callers index what they need and read it
-    with their own chunk grouping.
+    with their own chunk grouping. ``wrap`` wraps the Zarr store every read goes through.
     """
     location = entry.location
     try:
         if isinstance(location, StacLocation):
             location = resolve_stac(location)
         if isinstance(location, IcechunkLocation):
-            return open_icechunk(location, chunks)
-        return open_zarr(location, chunks)
+            return open_icechunk(location, chunks, wrap)
+        return open_zarr(location, chunks, wrap)
     except SourceUnavailable:
         raise
     except Exception as error:

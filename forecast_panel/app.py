@@ -216,4 +216,9 @@ def create_app(
 
 
 if pn.state.curdoc is not None and os.environ.get("FORECAST_STORE_URL") and __name__.startswith("bokeh_app"):
-    create_app().servable()
+    # ``panel serve forecast_panel/app.py`` runs this file as a fresh script module per session and
+    # clears that module's globals when the session ends; the app comes from the imported module,
+    # whose globals its session callbacks (memory release) still need then.
+    from forecast_panel import app as imported
+
+    imported.create_app().servable()

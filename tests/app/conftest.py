@@ -111,16 +111,27 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0
 
 
 class Server:
-    """A CLI server subprocess (its own process group, stopped with SIGTERM then SIGKILL)."""
+    """A server subprocess, by default the CLI's (its own process group, stopped with SIGTERM then
+    SIGKILL); ``program`` replaces the CLI, ``env`` adds variables, ``cwd`` defaults to the repo."""
 
-    def __init__(self, args: list[str], health_url: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        health_url: str,
+        log_path: Path,
+        *,
+        program: list[str] = CLI,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        timeout: float = 300.0,
+    ) -> None:
         self.log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
-        env = {**os.environ, "ICECHUNK_LOG": "error"}
+        variables = {**os.environ, "ICECHUNK_LOG": "error", **(env or {})}
         self.process = subprocess.Popen(
-            [*CLI, *args], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            [*program, *args], cwd=cwd, env=variables, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            wait_http(health_url, self.process)
+            wait_http(health_url, self.process, timeout)
         except TimeoutError:
             self.stop()
             raise AssertionError(log_path.read_text()) from None

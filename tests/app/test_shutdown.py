@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import ROOT, free_port, serve_app, wait_http
+from tests.app.conftest import ROOT, serve_app, wait_http
+from tests.ports import reserved_port
 
 ENTRYPOINT = ROOT / "deploy" / "docker" / "entrypoint.sh"
 
@@ -44,13 +45,12 @@ def test_serve_stops_listening_and_exits_cleanly_on_sigterm(app_store: Path, tmp
 
 def test_the_image_entrypoint_hands_sigterm_to_the_server(app_store: Path, tmp_path: Path) -> None:
     """The entrypoint script execs the CLI, so a signal to the container's PID 1 reaches Python."""
-    port = free_port()
     env = {**os.environ, "FORECAST_PANEL_BIN": str(Path(sys.executable).parent / "forecast-panel")}
-    command = ["sh", str(ENTRYPOINT), "forecast-panel", "serve", "--store", str(app_store), "--port", str(port)]
-    with open(tmp_path / "entrypoint.log", "wb") as log:
+    with reserved_port() as port, open(tmp_path / "entrypoint.log", "wb") as log:
+        command = ["sh", str(ENTRYPOINT), "forecast-panel", "serve", "--store", str(app_store), "--port", str(port)]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_http(f"http://127.0.0.1:{port}/liveness")
+            wait_http(f"http://127.0.0.1:{port}/liveness", process)
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0, (tmp_path / "entrypoint.log").read_text()
         finally:
