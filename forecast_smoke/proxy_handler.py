@@ -144,7 +144,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-amz-request-id", uuid.uuid4().hex[:16].upper())
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD answer has headers only, whatever its Content-Length
+            self.wfile.write(payload)
 
     def _forward(self, body: bytes | Iterator[bytes] | None) -> http.client.HTTPResponse:
         """Send the request upstream (same method, path, headers; hop-by-hop headers dropped) and
@@ -191,6 +192,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         payload = b"" if no_body or streamed else response.read()
         if truncate and not payload:
             truncate = False  # nothing to cut: relayed whole, no fault counted
+            self.server.decider.release()
         self.send_response_only(response.status, response.reason)
         for name, value in headers:
             if name.lower() in ("transfer-encoding", "content-length") and not no_body:

@@ -1,7 +1,7 @@
 """Fault plans of the misbehaving S3 proxy (``forecast_smoke.s3_proxy``): which requests fail, how.
 
 A ``FaultPlan`` says what share of requests (``rate``) gets one of its fault ``kinds``, optionally
-only requests a ``match`` predicate accepts, and at most ``limit`` faults in all. The draw for a
+only requests a ``match`` predicate accepts, and at most ``limit`` faults under this plan. The draw for a
 request is a hash of the seed and the request's identity (method, path, range, DynamoDB target,
 the body's digest when it is small) and of how many times that identity was seen before, so the
 same client calls draw the same faults whatever the order the threads of a parallel client send
@@ -90,6 +90,7 @@ class FaultDecider:
         self._plan = plan or FaultPlan()
         self._seen: Counter[str] = Counter()
         self._stats = ProxyStats()
+        self._drawn = 0  # faults drawn under the current plan (its ``limit``)
 
     @property
     def plan(self) -> FaultPlan:
@@ -100,6 +101,7 @@ class FaultDecider:
     def plan(self, plan: FaultPlan) -> None:
         with self._lock:
             self._plan = plan
+            self._drawn = 0
 
     def stats(self) -> ProxyStats:
         """A copy of the counters so far."""
@@ -111,6 +113,7 @@ class FaultDecider:
         with self._lock:
             self._stats = ProxyStats()
             self._seen.clear()
+            self._drawn = 0
 
     def decide(self, request: RequestInfo, body_digest: str = "") -> tuple[str | None, FaultPlan]:
         """The fault kind to inject on ``request`` (None: none) and the plan it was drawn from."""
@@ -128,15 +131,21 @@ class FaultDecider:
             self._stats.requests += 1
             occurrence = self._seen[identity]
             self._seen[identity] += 1
-            if plan.rate <= 0 or (plan.limit is not None and sum(self._stats.faults.values()) >= plan.limit):
-                return None, plan
-        if plan.match is not None and not plan.match(request):
+        if plan.rate <= 0 or (plan.match is not None and not plan.match(request)):
             return None, plan
         digest = hashlib.sha256(f"{plan.seed}|{occurrence}|{identity}".encode()).digest()
-        draw = int.from_bytes(digest[:8], "big") / 2**64
-        if draw >= plan.rate:
+        if int.from_bytes(digest[:8], "big") / 2**64 >= plan.rate:
             return None, plan
+        with self._lock:
+            if plan is not self._plan or (plan.limit is not None and self._drawn >= plan.limit):
+                return None, plan
+            self._drawn += 1
         return plan.kinds[int.from_bytes(digest[8:12], "big") % len(plan.kinds)], plan
+
+    def release(self) -> None:
+        """Give back a drawn fault that could not be injected (a truncation of an empty body)."""
+        with self._lock:
+            self._drawn = max(0, self._drawn - 1)
 
     def record(self, kind: str, request: RequestInfo) -> None:
         """Count one injected fault (called once it really happened)."""

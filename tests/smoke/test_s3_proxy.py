@@ -125,6 +125,13 @@ def test_service_errors_are_proper_s3_errors(proxy: S3FaultProxy, moto: str, kin
     assert failed.value.response["Error"]["Code"] == code
     assert s3(moto).list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0  # never reached upstream
     assert proxy.stats().faults == {kind: 1}
+    s3(moto).put_object(Bucket=BUCKET, Key="k", Body=b"v")
+    client = s3(proxy.url)
+    proxy.plan = FaultPlan(rate=1.0, kinds=(kind,), limit=1)
+    with pytest.raises(ClientError) as head:
+        client.head_object(Bucket=BUCKET, Key="k")
+    assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert client.get_object(Bucket=BUCKET, Key="k")["Body"].read() == b"v"  # same connection, not desynchronised
 
 
 def test_dynamodb_errors_are_dynamodb_errors(proxy: S3FaultProxy) -> None:
