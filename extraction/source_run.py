@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import xarray as xr
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from extraction.derive import DerivationError, UnitMismatch, check_fields, ingested_mask, step_seconds
 from extraction.plan import (
@@ -36,12 +35,13 @@ from extraction.plan import (
 )
 from extraction.sources import open_source_pinned
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
+from extraction.tiles import TileJob, TileResult, VariableJob
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry
 from forecast_core.status import ExtractionError, SourceRunInfo
+from forecast_core.transient import RetryPolicy, retry_transient
 
 
 @dataclass(slots=True)
@@ -182,12 +182,7 @@ def plan_source(
     return plan
 
 
-@retry(
-    retry=retry_if_exception(is_transient),
-    stop=stop_after_attempt(3),
-    wait=wait_exponential(multiplier=0.5, max=4.0),
-    reraise=True,
-)
+@retry_transient(RetryPolicy(attempts=3, initial_wait=0.5, max_wait=4.0))
 def _open_pinned(source: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
     """open_source_pinned, retried with backoff when the failure looks transient."""
     return open_source_pinned(source)
