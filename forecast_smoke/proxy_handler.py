@@ -4,7 +4,6 @@ as the fault plan's draw says."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -23,7 +22,7 @@ from forecast_smoke.s3_faults import FaultDecider, RequestInfo, error_response
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade", "expect"}
 )
-_BUFFERED_BODY_BYTES = 1 << 20  # request bodies up to this size are read whole (and hashed for the draw)
+_BUFFERED_BODY_BYTES = 1 << 20  # request bodies up to this size are read whole (resendable upstream)
 _BLOCK = 64 * 1024
 _UPSTREAM_TIMEOUT = 120.0
 
@@ -96,8 +95,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             self.close_connection = True
             return
-        digest = hashlib.sha256(body).hexdigest() if isinstance(body, bytes) else ""
-        kind, plan = self.server.decider.decide(request, digest)
+        kind, plan = self.server.decider.decide(request)
         if kind in ("slowdown", "internal", "reset"):
             if not isinstance(body, bytes):
                 _drain(body)

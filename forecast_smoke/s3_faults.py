@@ -1,11 +1,11 @@
 """Fault plans of the misbehaving S3 proxy (``forecast_smoke.s3_proxy``): which requests fail, how.
 
 A ``FaultPlan`` says what share of requests (``rate``) gets one of its fault ``kinds``, optionally
-only requests a ``match`` predicate accepts, and at most ``limit`` faults under this plan. The draw for a
-request is a hash of the seed and the request's identity (method, path, range, DynamoDB target,
-the body's digest when it is small) and of how many times that identity was seen before, so the
-same client calls draw the same faults whatever the order the threads of a parallel client send
-them in, and a retry of a request draws afresh.
+only requests a ``match`` predicate accepts, and at most ``limit`` faults under this plan. The
+draw for a request is a hash of the seed and the request's rank among the requests the plan
+matched so far: a sequential client (the API's handler, a test's calls) meets the same faults in
+every run, whatever its keys, bodies or timestamps; a parallel client meets the same share, on
+requests that depend on their arrival order. A retry of a faulted request draws afresh.
 
 Kinds (``FAULT_KINDS``):
 
@@ -88,9 +88,9 @@ class FaultDecider:
     def __init__(self, plan: FaultPlan | None = None) -> None:
         self._lock = threading.Lock()
         self._plan = plan or FaultPlan()
-        self._seen: Counter[str] = Counter()
         self._stats = ProxyStats()
         self._drawn = 0  # faults drawn under the current plan (its ``limit``)
+        self._matched = 0  # requests the current plan matched (the rank of the next one)
 
     @property
     def plan(self) -> FaultPlan:
@@ -102,6 +102,7 @@ class FaultDecider:
         with self._lock:
             self._plan = plan
             self._drawn = 0
+            self._matched = 0
 
     def stats(self) -> ProxyStats:
         """A copy of the counters so far."""
@@ -109,31 +110,25 @@ class FaultDecider:
             return ProxyStats(self._stats.requests, Counter(self._stats.faults), list(self._stats.injected))
 
     def reset(self) -> None:
-        """Zero the counters and forget the requests seen: the same calls then draw the same faults again."""
+        """Zero the counters and restart the plan's draws: the same calls then meet the same faults again."""
         with self._lock:
             self._stats = ProxyStats()
-            self._seen.clear()
             self._drawn = 0
+            self._matched = 0
 
-    def decide(self, request: RequestInfo, body_digest: str = "") -> tuple[str | None, FaultPlan]:
+    def decide(self, request: RequestInfo) -> tuple[str | None, FaultPlan]:
         """The fault kind to inject on ``request`` (None: none) and the plan it was drawn from."""
-        identity = "|".join(
-            (
-                request.method,
-                request.path,
-                request.header("range") or "",
-                request.header("x-amz-target") or "",
-                body_digest,
-            )
-        )
         with self._lock:
             plan = self._plan
             self._stats.requests += 1
-            occurrence = self._seen[identity]
-            self._seen[identity] += 1
         if plan.rate <= 0 or (plan.match is not None and not plan.match(request)):
             return None, plan
-        digest = hashlib.sha256(f"{plan.seed}|{occurrence}|{identity}".encode()).digest()
+        with self._lock:
+            if plan is not self._plan:
+                return None, plan
+            rank = self._matched
+            self._matched += 1
+        digest = hashlib.sha256(f"{plan.seed}|{rank}".encode()).digest()
         if int.from_bytes(digest[:8], "big") / 2**64 >= plan.rate:
             return None, plan
         with self._lock:

@@ -25,6 +25,7 @@ from forecast_smoke.s3_faults import (
     FaultDecider,
     FaultPlan,
     RequestInfo,
+    RequestPredicate,
     conditional_write,
     dynamodb_action,
 )
@@ -171,26 +172,20 @@ def test_truncated_bodies_fail_loudly_and_slow_answers_arrive(proxy: S3FaultProx
     assert proxy.stats().faults == {"truncate": 1, "slow": 1}
 
 
-def test_draws_are_seeded_and_independent_of_arrival_order() -> None:
-    requests = [RequestInfo("PUT", f"/b/k{index % 25}", {}) for index in range(50)]  # each key twice
+def test_draws_are_seeded_by_rank_among_matched_requests() -> None:
+    def draws(seed: int, paths: list[str], match: RequestPredicate | None = None) -> list[str | None]:
+        decider = FaultDecider(FaultPlan(rate=0.3, seed=seed, match=match))
+        return [decider.decide(RequestInfo("PUT", path, {}))[0] for path in paths]
 
-    def draws(order: list[RequestInfo], seed: int) -> set[tuple[str, int, str | None]]:
-        decider = FaultDecider(FaultPlan(rate=0.3, seed=seed))
-        seen: dict[str, int] = {}
-        drawn = set()
-        for request in order:
-            seen[request.path] = seen.get(request.path, 0) + 1
-            drawn.add((request.path, seen[request.path], decider.decide(request)[0]))
-        return drawn
-
-    first = draws(requests, 7)
-    faulted = [kind for _, _, kind in first if kind is not None]
+    first = draws(7, [f"/b/k{index}" for index in range(50)])
+    faulted = [kind for kind in first if kind is not None]
     assert 5 <= len(faulted) <= 30 and len(set(faulted)) > 2
-    assert draws(list(reversed(requests)), 7) == first  # the same faults whatever the order
-    assert draws(requests, 8) != first
-    assert {(path, kind) for path, occurrence, kind in first if occurrence == 1} != {
-        (path, kind) for path, occurrence, kind in first if occurrence == 2
-    }  # a retry draws afresh
+    assert draws(7, [f"/other/{index}-random" for index in range(50)]) == first  # keys do not matter
+    assert draws(8, [f"/b/k{index}" for index in range(50)]) != first
+    paths = [f"/b/{'x' if index % 2 else 'k'}{index}" for index in range(100)]
+    mixed = draws(7, paths, match=lambda request: "/b/k" in request.path)
+    assert [kind for index, kind in enumerate(mixed) if index % 2 == 0] == first  # unmatched requests draw nothing
+    assert all(kind is None for index, kind in enumerate(mixed) if index % 2)
 
 
 def test_plans_are_limited_and_targeted(proxy: S3FaultProxy) -> None:
