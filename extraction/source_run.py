@@ -111,6 +111,12 @@ def _variable_jobs(
     return jobs, units, errors
 
 
+# planning reads metadata and coordinates only: a transient failure (throttled, reset, a cut body
+# — Icechunk retries requests but not a body cut short) plans the source again from its open
+SOURCE_PLAN_RETRY = RetryPolicy(attempts=5, initial_wait=0.25, max_wait=4.0)
+
+
+@retry_transient(SOURCE_PLAN_RETRY)
 def plan_source(
     source: SourceEntry,
     variables: Sequence[CanonicalVariable],
@@ -121,11 +127,12 @@ def plan_source(
     init_time: datetime | None = None,
     skip_newest: int = 0,
 ) -> SourcePlan:
-    """Plan the source (metadata and coordinates only). Raises SourceUnavailable / NoInitWithData.
+    """Plan the source (metadata and coordinates only), again on transient errors. Raises
+    SourceUnavailable / NoInitWithData / LimitExceeded.
 
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
-    ds, pinned, snapshot = _open_pinned(source)
+    ds, pinned, snapshot = open_source_pinned(source)
     init = choose_init(ds, init_time, skip_newest)
     grid = grid_spec(ds)
     mapped, outside = map_points(grid, points)
@@ -180,12 +187,6 @@ def plan_source(
         plan.tile_map_boxes.append(box)
     plan.cell_count = len(cell_rows)
     return plan
-
-
-@retry_transient(RetryPolicy(attempts=3, initial_wait=0.5, max_wait=4.0))
-def _open_pinned(source: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
-    """open_source_pinned, retried with backoff when the failure looks transient."""
-    return open_source_pinned(source)
 
 
 def _fields(job: VariableJob) -> list[str]:

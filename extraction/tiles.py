@@ -24,11 +24,12 @@ from extraction.derive import ensemble_stats, evaluate, running_total
 from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
 from extraction.sources import open_source
 from forecast_core.registry import Node, SourceEntry
-from forecast_core.transient import RetryPolicy, retry_transient
+from forecast_core.transient import RetryPolicy, retry_transient, retrying
 
 log = logging.getLogger(__name__)
 MAP_STATS = ("median", "q10", "q90", "member_count")
-# a chunk read that failed transiently (throttled, 5xx, reset, cut body) is read again whole
+# a chunk read (or a worker's open of the source) that failed transiently — throttled, 5xx,
+# reset, cut body — is done again whole
 TILE_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.25, max_wait=4.0)
 
 
@@ -81,7 +82,7 @@ def _dataset(source: SourceEntry) -> xr.Dataset:
     key = source.model_dump_json()
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = open_source(source)
+            _OPEN[key] = retrying(TILE_READ_RETRY, f"open {source.source_id}")(open_source, source)
         return _OPEN[key]
 
 
