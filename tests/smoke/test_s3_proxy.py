@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,3 +225,17 @@ def test_the_command_line_serves_until_sigterm(moto: str) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "unknown fault kinds" in bad.stderr
+
+
+def test_the_smoke_read_rereads_bodies_cut_short(proxy: S3FaultProxy, moto: str, tmp_path: Path) -> None:
+    from forecast_smoke.transfer import read_prefix
+
+    payloads = {f"out/q{index}.json": bytes([index]) * (1000 + index) for index in range(6)}
+    for key, body in payloads.items():
+        s3(moto).put_object(Bucket=BUCKET, Key=key, Body=body)
+    proxy.plan = FaultPlan(rate=0.5, kinds=("truncate",), seed=3, match=lambda request: request.method == "GET")
+    summary = read_prefix(s3(proxy.url), BUCKET, "out", tmp_path, max_files=10)
+    assert proxy.stats().faults["truncate"] >= 2
+    assert [item.status for item in summary.objects] == ["ok"] * 6
+    assert {item.key: (tmp_path / str(item.local_file)).read_bytes() for item in summary.objects} == payloads
+    assert sum(item.retry_attempts for item in summary.objects) == proxy.stats().faults["truncate"]
