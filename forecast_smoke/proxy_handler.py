@@ -8,6 +8,7 @@ import http.client
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -51,6 +52,11 @@ class ProxyServer(ThreadingHTTPServer):
         if request.fileno() == -1:  # reset on purpose: already closed, nothing to shut down
             return
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # the client went away mid-answer (its timeout, its own reset): nothing to report
+        super().handle_error(request, client_address)
 
     def close_open_connections(self) -> None:
         with self.connections_lock:
@@ -106,6 +112,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         try:
             response = self._forward(body)
         except (OSError, http.client.HTTPException) as error:
+            self.close_connection = True  # a streamed body may be half read: this connection is done
             self._send_plain(502, f"upstream unreachable: {error}".encode())
             return
         with response:
@@ -148,7 +155,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _forward(self, body: bytes | Iterator[bytes] | None) -> http.client.HTTPResponse:
         """Send the request upstream (same method, path, headers; hop-by-hop headers dropped) and
         return its response. A kept-alive upstream connection the server closed meanwhile is
-        replaced once when the body can be sent again."""
+        replaced once when the body can be sent again; a streamed body always gets a fresh one."""
+        if self._upstream is not None and not (body is None or isinstance(body, bytes)):
+            self._upstream.close()
+            self._upstream = None
         for attempt in (0, 1):
             reused = self._upstream is not None
             if self._upstream is None:
