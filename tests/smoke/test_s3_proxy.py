@@ -207,16 +207,14 @@ def test_the_command_line_serves_until_sigterm(moto: str) -> None:
         client.create_bucket(Bucket=BUCKET)
         client.put_object(Bucket=BUCKET, Key="k", Body=b"z" * 300_000)
         assert client.get_object(Bucket=BUCKET, Key="k")["Body"].read() == b"z" * 300_000
-    process = subprocess.Popen(
-        [*proxy_arguments(moto, latency_ms=0)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    assert json.loads(process.stdout.readline())["url"].startswith("http://127.0.0.1:")
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=20) == 0
-    process.stdout.close()
-    assert process.stderr is not None and process.stderr.read() == ""
-    process.stderr.close()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen(proxy_arguments(moto, latency_ms=0), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None
+        out = process.stdout.readline()
+        assert json.loads(out)["url"].startswith("http://127.0.0.1:")
+        process.send_signal(stop)
+        rest, errors = process.communicate(timeout=20)
+        assert process.returncode == 0 and rest == b"" and errors == b"", (stop, errors)
     bad = subprocess.run(
         [sys.executable, "-m", "forecast_smoke.s3_proxy", "--upstream", moto, "--faults", "gremlins"],
         capture_output=True,
