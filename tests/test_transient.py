@@ -91,7 +91,27 @@ def _icechunk_read(url: str, prefix: str = "repo") -> bytes:
     return bytes(zarr.open_array(store, path="values", mode="r")[:].tobytes())
 
 
+def _zarr_repo(moto: str) -> None:
+    import numpy as np
+    import zarr
+
+    store = zarr.storage.FsspecStore.from_url(
+        f"s3://{BUCKET}/zarr-array", storage_options={"client_kwargs": {"endpoint_url": moto}}, read_only=False
+    )
+    zarr.create_array(store, shape=(64,), chunks=(16,), dtype="float32")[:] = np.arange(64)
+
+
+def _zarr_read(url: str, path: str = "zarr-array") -> bytes:
+    import zarr
+
+    options = {"client_kwargs": {"endpoint_url": url}, "config_kwargs": ONE_TRY, "skip_instance_cache": True}
+    store = zarr.storage.FsspecStore.from_url(f"s3://{BUCKET}/{path}", storage_options=options, read_only=True)
+    store.fs.retries = 1
+    return bytes(zarr.open_array(store, mode="r")[:].tobytes())
+
+
 READERS: dict[str, Callable[[str], bytes]] = {
+    "zarr-s3fs": _zarr_read,
     "botocore": _boto_read,
     "s3fs": _s3fs_read,
     "fsspec-http": _http_read,
@@ -112,6 +132,8 @@ def _raised(read: Callable[[], object]) -> BaseException:
 def test_every_library_s_fault_errors_are_transient(proxy: S3FaultProxy, moto: str, library: str, kind: str) -> None:
     if library == "icechunk":
         _icechunk_repo(moto)
+    if library == "zarr-s3fs":
+        _zarr_repo(moto)
     read = READERS[library]
     proxy.plan = FaultPlan(rate=1.0, kinds=(kind,))
     error = _raised(lambda: read(proxy.url))
@@ -124,7 +146,7 @@ def test_every_library_s_fault_errors_are_transient(proxy: S3FaultProxy, moto: s
 @pytest.mark.parametrize("library", sorted(READERS))
 def test_missing_objects_are_permanent(proxy: S3FaultProxy, moto: str, library: str) -> None:
     read = READERS[library]
-    argument = "no-such-repo" if library == "icechunk" else "data/no-such-key"
+    argument = "no-such-repo" if library in ("icechunk", "zarr-s3fs") else "data/no-such-key"
     error = _raised(lambda: read(proxy.url, argument))  # type: ignore[call-arg]
     assert not is_transient(error), f"{library}: {type(error).__name__}: {error}"
 
