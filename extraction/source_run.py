@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import xarray as xr
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from extraction.derive import DerivationError, UnitMismatch, check_fields, ingested_mask, step_seconds
 from extraction.plan import (
@@ -36,12 +35,13 @@ from extraction.plan import (
 )
 from extraction.sources import SourceUnavailable, open_source_pinned
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
+from extraction.tiles import TileJob, TileResult, VariableJob
 from forecast_core.grid import GridSpec, IrregularGrid
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry
 from forecast_core.status import ExtractionError, SourceRunInfo
+from forecast_core.transient import RetryPolicy, retry_transient
 
 
 @dataclass(slots=True)
@@ -111,6 +111,12 @@ def _variable_jobs(
     return jobs, units, errors
 
 
+# planning reads metadata and coordinates only: a transient failure (throttled, reset, a cut body
+# — Icechunk retries requests but not a body cut short) plans the source again from its open
+SOURCE_PLAN_RETRY = RetryPolicy(attempts=5, initial_wait=0.25, max_wait=4.0)
+
+
+@retry_transient(SOURCE_PLAN_RETRY)
 def plan_source(
     source: SourceEntry,
     variables: Sequence[CanonicalVariable],
@@ -121,12 +127,13 @@ def plan_source(
     init_time: datetime | None = None,
     skip_newest: int = 0,
 ) -> SourcePlan:
-    """Plan the source (metadata and coordinates only). Raises SourceUnavailable (also for a grid
-    the nearest-cell rule cannot hold exactly) / NoInitWithData.
+    """Plan the source (metadata and coordinates only), again on transient errors. Raises
+    SourceUnavailable (also for a grid the nearest-cell rule cannot hold exactly) / NoInitWithData
+    / LimitExceeded.
 
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
-    ds, pinned, snapshot = _open_pinned(source)
+    ds, pinned, snapshot = open_source_pinned(source)
     init = choose_init(ds, init_time, skip_newest)
     try:
         grid = grid_spec(ds)
@@ -184,17 +191,6 @@ def plan_source(
         plan.tile_map_boxes.append(box)
     plan.cell_count = len(cell_rows)
     return plan
-
-
-@retry(
-    retry=retry_if_exception(is_transient),
-    stop=stop_after_attempt(3),
-    wait=wait_exponential(multiplier=0.5, max=4.0),
-    reraise=True,
-)
-def _open_pinned(source: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
-    """open_source_pinned, retried with backoff when the failure looks transient."""
-    return open_source_pinned(source)
 
 
 def _fields(job: VariableJob) -> list[str]:

@@ -19,17 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from extraction.derive import ensemble_stats, evaluate, running_total
 from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
 from extraction.sources import open_source
 from forecast_core.registry import Node, SourceEntry
+from forecast_core.transient import RetryPolicy, retry_transient, retrying
 
 log = logging.getLogger(__name__)
 MAP_STATS = ("median", "q10", "q90", "member_count")
-_PERMANENT_HINTS = ("not found", "nosuchkey", "nosuchbucket", "accessdenied", "forbidden", "403", "404")
-_TRANSIENT_HINTS = ("timeout", "timed out", "connection", "reset", "slowdown", "throttl", "500", "502", "503", "504")
+# a chunk read (or a worker's open of the source) that failed transiently — throttled, 5xx,
+# reset, cut body — is done again whole
+TILE_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.25, max_wait=4.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +70,6 @@ class TileResult:
     maps: dict[str, dict[str, npt.NDArray[np.float32]]]  # stat -> (map lead, lat, lon)
 
 
-def is_transient(error: BaseException) -> bool:
-    """True for errors worth retrying (timeouts, throttling, 5xx, dropped connections)."""
-    if isinstance(error, FileNotFoundError | PermissionError | KeyError | ValueError | TypeError):
-        return False
-    if isinstance(error, TimeoutError | ConnectionError):
-        return True
-    text = f"{type(error).__name__} {error}".lower()
-    if any(hint in text for hint in _PERMANENT_HINTS):
-        return False
-    return any(hint in text for hint in _TRANSIENT_HINTS)
-
-
 _OPEN: dict[str, xr.Dataset] = {}
 _OPEN_LOCK = threading.Lock()
 
@@ -93,16 +82,11 @@ def _dataset(source: SourceEntry) -> xr.Dataset:
     key = source.model_dump_json()
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = open_source(source)
+            _OPEN[key] = retrying(TILE_READ_RETRY, f"open {source.source_id}")(open_source, source)
         return _OPEN[key]
 
 
-@retry(
-    retry=retry_if_exception(is_transient),
-    stop=stop_after_attempt(4),
-    wait=wait_exponential(multiplier=0.25, max=4.0),
-    reraise=True,
-)
+@retry_transient(TILE_READ_RETRY)
 def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float32]:
     """All members and leads of one field in the tile, canonical order (member, lead, lat, lon).
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from forecast_core.layout import LATEST_MANIFEST_KEY
 from forecast_core.status import ManifestArtifact, RunManifest
-from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError, Versioned, sha256_hex
+from forecast_core.store import BODY_READ_RETRY, ArtifactNotFound, ArtifactStore, StoreError, Versioned, sha256_hex
+from forecast_core.transient import retrying
 
 
 class ArtifactChanged(StoreError):
@@ -45,6 +46,11 @@ def read_artifact(store: ArtifactStore, artifact: ManifestArtifact) -> bytes:
         data = _read_listed(store, artifact)
     except ArtifactNotFound as error:
         raise ArtifactChanged(f"{artifact.key} is no longer stored; re-read latest.json") from error
+    return verified(artifact, data)
+
+
+def verified(artifact: ManifestArtifact, data: bytes) -> bytes:
+    """``data`` if it is exactly what the manifest lists, else ArtifactChanged."""
     if sha256_hex(data) != artifact.sha256:
         raise ArtifactChanged(f"{artifact.key} changed since the manifest was written; re-read latest.json")
     return data
@@ -57,12 +63,18 @@ def _read_listed(store: ArtifactStore, artifact: ManifestArtifact) -> bytes:
     from botocore.exceptions import ClientError
 
     bucket, _, key = store.path(artifact.key).partition("/")
-    try:
-        response = store.s3_client().get_object(Bucket=bucket, Key=key, VersionId=artifact.version_id)
-    except ClientError as error:
-        raise ArtifactNotFound(f"{artifact.key} version {artifact.version_id}: {error}") from error
-    body: bytes = response["Body"].read()
-    return body
+    client = store.s3_client()
+
+    def read() -> bytes:
+        try:
+            response = client.get_object(Bucket=bucket, Key=key, VersionId=artifact.version_id)
+        except ClientError as error:
+            raise ArtifactNotFound(f"{artifact.key} version {artifact.version_id}: {error}") from error
+        body: bytes = response["Body"].read()
+        return body
+
+    data: bytes = retrying(BODY_READ_RETRY, f"read {artifact.key}")(read)
+    return data
 
 
 def read_published(store: ArtifactStore, retries: int = 3) -> tuple[RunManifest, dict[str, bytes]]:

@@ -31,6 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, ValidationError
 
 from forecast_core.base import validation_summary
+from forecast_core.transient import RetryPolicy, retrying
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -40,6 +41,7 @@ LOCK_SUFFIX = ".lock"  # a local compare-and-swap's lock file beside its key (ne
 # is in flight); moto answers IfMatch on a missing key with 404
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
 _MEMORY_SWAP_LOCK = threading.Lock()
+BODY_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.2, max_wait=2.0)
 
 
 class StoreError(RuntimeError):
@@ -279,14 +281,20 @@ class ArtifactStore:
         from botocore.exceptions import ClientError
 
         bucket, object_key = self._s3_location(key)
-        with _translated("read", key, self.url):
+        client = self.s3_client()
+
+        def read() -> Versioned | None:  # botocore retries requests, not a body cut short: retry both
             try:
-                response = self.s3_client().get_object(Bucket=bucket, Key=object_key)
+                response = client.get_object(Bucket=bucket, Key=object_key)
             except ClientError as error:
                 if _client_error_code(error) in {"NoSuchKey", "404"}:
                     return None
                 raise
             return Versioned(response["Body"].read(), str(response["ETag"]))
+
+        with _translated("read", key, self.url):
+            found: Versioned | None = retrying(BODY_READ_RETRY, f"read {key}")(read)
+            return found
 
     def _s3_replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
         from botocore.exceptions import ClientError

@@ -9,10 +9,11 @@ store comes from ``FORECAST_STORE_URL``), in ``forecast-panel serve`` and in a n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import holoviews as hv
 import panel as pn
@@ -24,8 +25,9 @@ from forecast_panel.memory import freeze_heap, release_memory, use_system_alloca
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
-from forecast_panel.views.status import FreshnessThresholds, banner, status_view
+from forecast_panel.views.status import FreshnessThresholds, banner, current_banner_text, show_banner, status_view
 
+BANNER_REFRESH_MS = 5000  # how often each session re-checks the store for the banner (in-memory unless due)
 URL_PARAMS = {
     "sources": "sources",
     "variable": "variable",
@@ -152,6 +154,12 @@ class ForecastApp:
             sizing_mode="stretch_width",
         )
 
+    async def refresh_banner(self) -> None:
+        """Re-check the store and the last run (each session, every ``BANNER_REFRESH_MS``); the
+        store is read in a worker thread, so a failing store never stalls the server's loop."""
+        text = await asyncio.to_thread(current_banner_text, self.datastore, self.thresholds)
+        show_banner(self.banner, text)
+
     def _status(self) -> pn.Column:
         return status_view(self.datastore, self.thresholds)
 
@@ -212,6 +220,8 @@ def create_app(
         # once the session's document is built, its objects leave the collector's full passes
         pn.state.curdoc.add_next_tick_callback(freeze_heap)
         pn.state.on_session_destroyed(_release_after_session)
+        # Panel awaits coroutine functions; its annotation only names plain callables
+        pn.state.add_periodic_callback(cast(Any, app.refresh_banner), period=BANNER_REFRESH_MS)
     return app.template()
 
 

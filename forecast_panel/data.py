@@ -5,7 +5,7 @@ Contract:
 - ``manifest()`` resolves ``manifests/latest.json`` at most once per ``manifest_ttl_seconds``;
   every artifact read goes through the manifest's listing, never a store listing.
 - Artifacts are read through the shared reader of the publish protocol
-  (``forecast_core.published.read_artifact``: the listed key, verified against the listed
+  (``forecast_core.published.verified``: the listed key, checked against the listed
   ``sha256``). Listed objects are never overwritten, so a mismatch or a missing object means
   damage or a manifest held past the cleanup grace: the manifest is re-resolved and the read
   retried once; a second failure raises ``ArtifactIntegrityError``.
@@ -19,6 +19,10 @@ Contract:
 - Per-point reads use pyarrow filters on ``point_id`` (one row group per point by the writers'
   contract), so only that point's rows are decoded.
 - No raw forecast cube is ever read here: only the Parquet artifacts the pipeline published.
+- When the store fails (after the clients' own retries), the last good data stay in use: the
+  manifest and JSON documents read before are kept (re-tried every ``retry_seconds`` while the
+  store fails), cached tables are served, and only a read that was never cached raises
+  ``StoreError``. ``health()`` says since when reads fail; the next successful read clears it.
 
 One DataStore is shared by every session of a process (see ``shared_datastore``); it is
 thread-safe.
@@ -30,7 +34,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -41,7 +46,7 @@ from pydantic import BaseModel, ValidationError
 from forecast_core import layout
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import PreCannedPoints
-from forecast_core.published import ArtifactChanged, read_artifact
+from forecast_core.published import ArtifactChanged, verified
 from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.status import ExtractionStatus, InventoryHistoryRow, InventoryStatus, RunManifest
 from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError
@@ -52,6 +57,20 @@ _Loaded = TypeVar("_Loaded")
 
 class ArtifactIntegrityError(StoreError):
     """An artifact's bytes do not match the checksum its manifest lists, even after a retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """The store as the app last saw it: failing since when (None: fine), with which error, and
+    when latest.json was last read (the age of the data on show)."""
+
+    failing_since: datetime | None = None
+    error: str | None = None
+    last_good_manifest_read: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failing_since is None
 
 
 class _Lru:
@@ -85,11 +104,14 @@ class DataStore:
         store: ArtifactStore | str,
         *,
         manifest_ttl_seconds: float = 30.0,
+        retry_seconds: float = 5.0,
         max_artifacts: int = 64,
         max_tables: int = 512,
     ) -> None:
         self.store = store if isinstance(store, ArtifactStore) else ArtifactStore(store)
         self.manifest_ttl_seconds = manifest_ttl_seconds
+        self.retry_seconds = min(retry_seconds, manifest_ttl_seconds)
+        self._health = StoreHealth()
         self._lock = threading.RLock()
         self._manifest: RunManifest | None = None
         self._manifest_raw: bytes | None = None
@@ -101,14 +123,51 @@ class DataStore:
 
     # --- manifest and run-scoped caches ---------------------------------------------------------
 
+    # --- store health ------------------------------------------------------------------------
+
+    def health(self) -> StoreHealth:
+        """Whether the store answered the last read (see the module docstring)."""
+        with self._lock:
+            return self._health
+
+    def _read(self, key: str) -> bytes:
+        """``store.read_bytes`` that records the store's health (a missing key is an answer)."""
+        try:
+            data = self.store.read_bytes(key)
+        except ArtifactNotFound:
+            self._note_success()
+            raise
+        except StoreError as error:
+            with self._lock:
+                since = self._health.failing_since or datetime.now(UTC)
+                self._health = StoreHealth(since, str(error), self._health.last_good_manifest_read)
+            raise
+        self._note_success()
+        return data
+
+    def _note_success(self, manifest_read: bool = False) -> None:
+        with self._lock:
+            last = datetime.now(UTC) if manifest_read else self._health.last_good_manifest_read
+            self._health = StoreHealth(None, None, last)
+
+    def _recheck_after(self) -> float:
+        return self.manifest_ttl_seconds if self._health.ok else self.retry_seconds
+
+    # --- manifest and run-scoped caches ---------------------------------------------------------
+
     def manifest(self, *, force: bool = False) -> RunManifest | None:
-        """The latest published manifest (None before any run); re-read after the TTL."""
+        """The latest published manifest (None before any run); re-read after the TTL. When the
+        store fails, the manifest read before stays in force (see ``health()``)."""
         with self._lock:
             now = time.monotonic()
-            if force or now - self._manifest_checked >= self.manifest_ttl_seconds:
+            if force or now - self._manifest_checked >= self._recheck_after():
                 self._manifest_checked = now
                 key = layout.LATEST_MANIFEST_KEY
-                raw = self._read_optional(key)
+                try:
+                    raw = self._read_optional(key)
+                except StoreError:
+                    return self._manifest
+                self._note_success(manifest_read=True)
                 if raw is None or raw != self._manifest_raw:  # unchanged bytes keep the parsed copy
                     latest = None if raw is None else self.store.decode_model(key, raw, RunManifest)
                     if latest is None or self._manifest is None or latest.run_id != self._manifest.run_id:
@@ -137,12 +196,11 @@ class DataStore:
                 cached = self._bytes.get(cache_key)
             if cached is not None:
                 return bytes(cached)
+            self.reads += 1
             try:
-                data = read_artifact(self.store, listed)
-            except ArtifactChanged:
-                continue
-            finally:
-                self.reads += 1
+                data = verified(listed, self._read(key))
+            except (ArtifactChanged, ArtifactNotFound):
+                continue  # damaged, or unlisted since: re-resolve latest.json once
             with self._lock:
                 self._bytes.put(cache_key, data)
             return data
@@ -216,7 +274,7 @@ class DataStore:
 
     def _read_optional(self, key: str) -> bytes | None:
         try:
-            return self.store.read_bytes(key)
+            return self._read(key)
         except ArtifactNotFound:
             return None
 
@@ -228,10 +286,16 @@ class DataStore:
         now = time.monotonic()
         with self._lock:
             cached = self._documents.get(key)
-            if cached is not None and now - cached[0] < self.manifest_ttl_seconds:
+            if cached is not None and now - cached[0] < self._recheck_after():
                 value: _Loaded = cached[2]
                 return value
-        raw = self._read_optional(key)
+        try:
+            raw = self._read_optional(key)
+        except StoreError:  # the store fails: keep what was read before (or "absent"), retry later
+            raw, value = (cached[1], cached[2]) if cached is not None else (None, decode(None))
+            with self._lock:
+                self._documents[key] = (now, raw, value)
+            return value
         value = cached[2] if cached is not None and raw is not None and raw == cached[1] else decode(raw)
         with self._lock:
             self._documents[key] = (now, raw, value)

@@ -21,6 +21,7 @@ from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec, OutsideGrid, 
 from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable
 from forecast_core.status import RunManifest
+from forecast_core.store import StoreError
 from forecast_core.units import UnitId
 from forecast_panel import frames as fr
 from forecast_panel.daily import Statistic, daily_frames, daily_statistics
@@ -82,6 +83,7 @@ class OverviewState(param.Parameterized):
         self.points: list[Point] = []
         self._threshold_for: str | None = None
         self._reads: dict[tuple[Any, ...], pd.DataFrame] = {}  # this refresh's artifact reads
+        self.unreadable: set[str] = set()  # sources whose reads failed in this refresh (store down)
         self.adjusting = 0  # > 0 while a change is cascading into dependent parameters
         super().__init__(**params)
         self.refresh_options()
@@ -232,12 +234,18 @@ class OverviewState(param.Parameterized):
         frame = self._reads.get(key)
         if frame is None:
             reader = self.datastore.summary if kind == "summary" else self.datastore.members
-            frame = self._reads[key] = reader(source_id, self.variable, self.point_id, init)
+            try:
+                frame = reader(source_id, self.variable, self.point_id, init)
+            except StoreError:  # not read before and the store fails now: shown as "no data" + note
+                frame = pd.DataFrame()
+                self.unreadable.add(source_id)
+            self._reads[key] = frame
         return frame
 
     def source_frames(self) -> list[fr.SourceFrame]:
         """Per selected source: summary (+ members, previous init) converted to display units."""
         self._reads = {}
+        self.unreadable = set()
         manifest = self.manifest()
         variable = self.canonical()
         if manifest is None or variable is None or self.point_id is None or self.variable is None:
@@ -334,7 +342,9 @@ class OverviewState(param.Parameterized):
         for item in sources:
             if self.is_pending():
                 break
-            if item.summary.empty:
+            if item.source_id in self.unreadable:
+                notes.append(f"{item.display_name}: the forecast store cannot be read right now; try again shortly")
+            elif item.summary.empty:
                 notes.append(f"{item.display_name}: no data for this selection")
             elif item.summary["median"].isna().all():
                 notes.append(f"{item.display_name}: no data at this point's grid cell")

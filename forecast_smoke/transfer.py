@@ -26,10 +26,12 @@ from forecast_smoke.models import (
     UploadItem,
     UploadSummary,
 )
+from forecast_smoke.retry import RetryPolicy, call_with_retry
 from forecast_smoke.rollup import make_rollup
 from forecast_smoke.schemas import write_output
 
 log = logging.getLogger(__name__)
+BODY_RETRY = RetryPolicy(attempts=4, initial_wait=0.1, max_wait=2.0)
 
 UPLOAD_SUMMARY_FILE: Final = "s3_upload_summary.json"
 READ_SUMMARY_FILE: Final = "s3_read_summary.json"
@@ -41,6 +43,18 @@ def _key(prefix: str, name: str) -> str:
 
 def _retries(response: Any) -> int:
     return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) if isinstance(response, dict) else 0
+
+
+def get_object_bytes(client: Any, bucket: str, key: str) -> tuple[bytes, int]:
+    """The object's bytes and the retries it took: botocore retries the request, not the reading
+    of its body, so a body cut short (or any transient failure) is read again from the start."""
+
+    def get() -> tuple[bytes, int]:
+        response = client.get_object(Bucket=bucket, Key=key)
+        return response["Body"].read(), _retries(response)
+
+    (data, retried), attempts = call_with_retry(get, BODY_RETRY, f"read s3://{bucket}/{key}")
+    return data, retried + attempts - 1
 
 
 def _error_text(error: BaseException) -> str:
@@ -153,8 +167,7 @@ def read_prefix(
         began = time.perf_counter()
         relative = PurePosixPath(key[len(_key(prefix, "")) :] if prefix.strip("/") else key)
         try:
-            response = client.get_object(Bucket=bucket, Key=key)
-            data = response["Body"].read()
+            data, retried = get_object_bytes(client, bucket, key)
             duration = time.perf_counter() - began
             local = (root / relative).resolve()
             if root not in local.parents or relative.name in (READ_SUMMARY_FILE, ""):
@@ -170,7 +183,7 @@ def read_prefix(
                 status="ok",
                 payload_kind=kind,
                 query_status=query_status,
-                retry_attempts=_retries(response),
+                retry_attempts=retried,
             )
         except Exception as error:  # noqa: BLE001 (recorded, the step carries on)
             item = ReadItem(

@@ -59,6 +59,16 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard-mode backoff (random up to 1 s × 2^n) scaled down 100-fold: fault tests
+    keep every retry and lose the waiting."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    delay = ExponentialBackoff.delay_amount
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: delay(self, context) / 100)
+
+
+@pytest.fixture
 def s3_bucket(moto: str) -> str:
     """A new empty bucket on the moto server; returns its name."""
     import boto3

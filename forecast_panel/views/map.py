@@ -10,6 +10,7 @@ tiles); clicks work on the plot area either way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from forecast_core import units
 from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, OutsideGrid, nearest_cell
 from forecast_core.points import Point, PointPayload
 from forecast_core.points_client import PointsApiError, PointsService
+from forecast_core.store import StoreError
 from forecast_panel.data import DataStore
 from forecast_panel.frames import escape
 from forecast_panel.state import OverviewState
@@ -230,7 +232,8 @@ class MapView(param.Parameterized):
         frame = pd.DataFrame(columns=["longitude", "latitude", "median"], dtype="float64")
         source = self.state.sources[0] if self.state.sources else None
         if overlay_variable != NO_OVERLAY and source and overlay_lead is not None:
-            frame = self.datastore.map_summary(source, overlay_variable, overlay_lead)
+            with contextlib.suppress(StoreError):  # store down and never read: no overlay (the banner says why)
+                frame = self.datastore.map_summary(source, overlay_variable, overlay_lead)
             variable = self.datastore.variables().get(overlay_variable)
             if not frame.empty:
                 frame = frame.assign(
@@ -247,11 +250,10 @@ class MapView(param.Parameterized):
     @param.depends("overlay_variable", watch=True)
     def _overlay_leads(self) -> None:
         source = self.state.sources[0] if self.state.sources else None
-        leads = (
-            self.datastore.map_leads(source, self.overlay_variable)
-            if source and self.overlay_variable != NO_OVERLAY
-            else []
-        )
+        leads: list[float] = []
+        if source and self.overlay_variable != NO_OVERLAY:
+            with contextlib.suppress(StoreError):
+                leads = self.datastore.map_leads(source, self.overlay_variable)
         self.param.overlay_lead.objects = leads
         self.overlay_lead = leads[0] if leads else None
 

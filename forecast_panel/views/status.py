@@ -2,7 +2,9 @@
 
 Freshness: green while the last successful extraction is younger than ``yellow_after_hours``,
 yellow until ``red_after_hours``, red after that or when there has never been one. The banner
-shows when freshness is not green or the last run recorded errors.
+shows when freshness is not green, the last run recorded errors, or the store cannot be reached
+(the app keeps showing the data it loaded; each session re-checks every few seconds and the
+banner goes when the store answers again).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 import panel as pn
 
 from forecast_core.status import ExtractionStatus
-from forecast_panel.data import DataStore
+from forecast_panel.data import DataStore, StoreHealth
 from forecast_panel.frames import escape
 from forecast_panel.state import age_text
 
@@ -40,13 +42,29 @@ def freshness(status: ExtractionStatus | None, thresholds: FreshnessThresholds, 
     return "yellow" if hours < thresholds.red_after_hours else "red"
 
 
-def banner_text(status: ExtractionStatus | None, thresholds: FreshnessThresholds) -> str | None:
-    """Plain text of the load-time banner, or None when data are fresh and the run was clean."""
+def store_failure_text(health: StoreHealth) -> str | None:
+    """The banner's sentence when the store fails (None while it answers)."""
+    if health.ok or health.failing_since is None:
+        return None
+    shown = health.last_good_manifest_read
+    data = f"showing the data loaded at {shown:%H:%M} UTC" if shown else "no forecast could be loaded yet"
+    return (
+        f"The forecast store cannot be reached (since {health.failing_since:%H:%M} UTC): {data}. "
+        "This clears by itself when the store answers again."
+    )
+
+
+def banner_text(
+    status: ExtractionStatus | None, thresholds: FreshnessThresholds, health: StoreHealth | None = None
+) -> str | None:
+    """Plain text of the banner, or None when the store answers, data are fresh and the run was clean."""
     light = freshness(status, thresholds)
-    parts = []
-    if status is None or status.last_successful_extract_utc is None:
+    failure = store_failure_text(health) if health is not None else None
+    parts = [failure] if failure else []
+    status_unknown = failure is not None and status is None  # not readable now: say nothing about it
+    if not status_unknown and (status is None or status.last_successful_extract_utc is None):
         parts.append("No successful extraction has been recorded yet: forecasts may be missing.")
-    elif light != "green":
+    elif status is not None and light != "green":
         parts.append(
             f"Forecast data are stale: the last successful extraction was "
             f"{age_text(status.last_successful_extract_utc)} ({status.last_successful_extract_utc:%Y-%m-%d %H:%M} UTC)."
@@ -57,16 +75,26 @@ def banner_text(status: ExtractionStatus | None, thresholds: FreshnessThresholds
 
 
 def banner(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.pane.Alert:
-    """The stale/error banner shown at load (hidden when there is nothing to say)."""
-    text = banner_text(datastore.extraction_status(), thresholds)
+    """The stale / error / store-unreachable banner (hidden when there is nothing to say)."""
     alert = pn.pane.Alert(
-        escape(text or ""),
-        alert_type="warning",
-        sizing_mode="stretch_width",
-        visible=text is not None,
-        css_classes=["fp-banner"],
+        "", alert_type="warning", sizing_mode="stretch_width", visible=False, css_classes=["fp-banner"]
     )
+    show_banner(alert, current_banner_text(datastore, thresholds))
     return alert
+
+
+def current_banner_text(datastore: DataStore, thresholds: FreshnessThresholds) -> str | None:
+    """The banner's text now: checks latest.json when due (so a recovered store is noticed
+    without a click). May wait on the store: servers call it off their event loop."""
+    datastore.manifest()
+    return banner_text(datastore.extraction_status(), thresholds, datastore.health())
+
+
+def show_banner(alert: pn.pane.Alert, text: str | None) -> None:
+    """Show ``text`` in ``alert`` (hidden when None), changing the pane only when it changes."""
+    shown = escape(text or "")
+    if alert.object != shown or alert.visible != (text is not None):
+        alert.param.update(object=shown, visible=text is not None)
 
 
 def _size(num_bytes: float) -> str:

@@ -8,6 +8,10 @@ always written together in one ``transact_write_items``:
 - ``name#<dedupe_key>``: ``kind="name"``, ``point_id`` — the uniqueness guard of a name;
 - ``cell#<D>#<band>:<index>``: ``kind="cell"``, ``version`` (N) — the distance guard (``geocells``).
 
+- ``write#<token>``: ``kind="write"``, ``expires_at`` (TTL) — written by every transaction so that a
+  transaction whose answer was lost is recognised as committed when it is sent again
+  (``points_api.transactions``).
+
 Creates put both with ``attribute_not_exists(pk)``, so a name or id is created once however many
 writers race. Updates and deletes are conditional on the stored ``document`` being the one read
 (optimistic concurrency; retried on conflict). The distance rule is checked against a consistent
@@ -30,7 +34,6 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import Point, PointPayload, PointUpdate, name_dedupe_key
@@ -48,6 +51,7 @@ from points_api.repository import (
     updated_point,
 )
 from points_api.settings import ApiSettings
+from points_api.transactions import transact_once
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
@@ -78,11 +82,6 @@ def _point_item(point: Point) -> dict[str, Any]:
 
 def _name_item(point: Point) -> dict[str, Any]:
     return {"pk": {"S": name_key(point.point_name)}, "kind": {"S": "name"}, "point_id": {"S": point.point_id}}
-
-
-def _cancel_reasons(error: ClientError) -> list[str]:
-    response: dict[str, Any] = error.response
-    return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons", [])]
 
 
 class DynamoRepository:
@@ -136,14 +135,9 @@ class DynamoRepository:
     # --- writes ------------------------------------------------------------------------------
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """Run the transaction; None on success, else the per-item cancellation codes."""
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            return _cancel_reasons(error)
-        return None
+        """Run the transaction exactly once in effect (``transactions.transact_once``); None on
+        success, else the per-item cancellation codes."""
+        return transact_once(self.client, self.table_name, items)
 
     def _name_taken(self, point_name: str, exclude_id: str | None = None) -> DuplicatePoint:
         owner = self._owner_of_name(point_name)
@@ -336,7 +330,8 @@ def build_aws_services(settings: ApiSettings) -> tuple[DynamoRepository, AuditLo
     )
     audit: AuditLog
     if settings.audit_table:
-        table = boto3.resource("dynamodb", endpoint_url=settings.endpoint_url).Table(settings.audit_table)
+        resource = boto3.resource("dynamodb", endpoint_url=settings.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+        table = resource.Table(settings.audit_table)
         audit = DynamoAuditLog(table)
     else:
         from forecast_core.store import ArtifactStore

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from forecast_core import layout, observability
+from points_api.transactions import marker_item
 
 from .conftest import ROOT, of_type, render
 
@@ -59,6 +60,10 @@ def test_tables_keys_and_recovery(resources: dict[str, Any]) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
     assert set(tables) == {"PointsTable", "AuditTable"}
     assert tables["PointsTable"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    # the write markers that make a retried transaction's outcome decidable expire by TTL
+    marker = marker_item("points", "token")["Put"]["Item"]
+    assert "expires_at" in marker
+    assert tables["PointsTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert tables["AuditTable"]["KeySchema"] == [
         {"AttributeName": "point_id", "KeyType": "HASH"},
         {"AttributeName": "at", "KeyType": "RANGE"},

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from botocore.exceptions import ClientError
 
 from extraction.plan import NoInitWithData, choose_init, map_points, map_region, plan_tiles
-from extraction.tiles import is_transient, read_block
+from extraction.tiles import read_block
 from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec
 from tests.extraction.conftest import make_point
 
@@ -117,6 +118,10 @@ class _Flaky:
         return self.data
 
 
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
 def test_transient_read_errors_are_retried_and_permanent_ones_are_not() -> None:
     from extraction.tiles import TileJob
 
@@ -130,7 +135,16 @@ def test_transient_read_errors_are_retried_and_permanent_ones_are_not() -> None:
     with pytest.raises(FileNotFoundError):
         read_block(missing, "x", job)  # type: ignore[arg-type]
     assert missing.calls == 1
-    assert is_transient(OSError("503 SlowDown")) and not is_transient(OSError("403 AccessDenied"))
+    slowdown = OSError(5, "Service Unavailable")  # how s3fs re-raises botocore's error: the cause decides
+    slowdown.__cause__ = _client_error("SlowDown", 503)
+    throttled = _Flaky(1, slowdown)
+    assert read_block(throttled, "x", job).shape == (2, 3, 2, 2) and throttled.calls == 2  # type: ignore[arg-type]
+    denied = OSError(13, "Access Denied")
+    denied.__cause__ = _client_error("AccessDenied", 403)
+    forbidden = _Flaky(1, denied)
+    with pytest.raises(OSError, match="Access Denied"):
+        read_block(forbidden, "x", job)  # type: ignore[arg-type]
+    assert forbidden.calls == 1
 
 
 def test_a_source_whose_grid_is_not_first_plus_i_times_step_is_refused(store_url: str, tmp_path: Path) -> None:
