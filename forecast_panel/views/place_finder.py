@@ -88,7 +88,7 @@ class PlaceFinder:
         self.on_position = on_position
         self.matches: list[Place] = []
         self.search_input = pn.widgets.TextInput(
-            name="Find a place",
+            label="Find a place",
             placeholder="City, state or country, e.g. Denver",
             css_classes=["fp-search"],
             sizing_mode="stretch_width",
@@ -97,7 +97,7 @@ class PlaceFinder:
         self.search_input.param.watch(lambda _: self.pick(0), "enter_pressed")
         self.buttons = [
             pn.widgets.Button(
-                name="",
+                label="",
                 visible=False,
                 variant="outline",
                 css_classes=["fp-result"],
@@ -113,19 +113,19 @@ class PlaceFinder:
             "", css_classes=["fp-search-note"], sizing_mode="stretch_width", stylesheets=[MAP_CSS]
         )
         self.coordinates_input = pn.widgets.TextInput(
-            name="Latitude, longitude",
+            label="Latitude, longitude",
             placeholder="39.74, -104.99 or 39°44'N 104°59'W",
             css_classes=["fp-coordinates"],
             sizing_mode="stretch_width",
         )
         self.coordinates_input.param.watch(self._on_go, "enter_pressed")
-        self.go_button = pn.widgets.Button(name="Go", color="primary", align="end", width=70)
+        self.go_button = pn.widgets.Button(label="Go", color="primary", align="end", width=70)
         self.go_button.on_click(self._on_go)
         self.coordinates_note = pn.pane.HTML(
             "", css_classes=["fp-coordinates-note"], sizing_mode="stretch_width", stylesheets=[MAP_CSS]
         )
-        self.locate_button = pn.widgets.Button(name="Use my location", variant="outline", width=160)
-        self._location_answer = pn.widgets.TextInput(visible=False, name="browser location")
+        self.locate_button = pn.widgets.Button(label="Use my location", variant="outline", width=160)
+        self._location_answer = pn.widgets.TextInput(visible=False, label="browser location")
         self.locate_button.js_on_click(args={"target": self._location_answer}, code=GEOLOCATE_JS)
         self.locate_button.on_click(lambda _: self._note_location("Asking your browser for your location…"))
         self._location_answer.param.watch(self._on_location, "value")
@@ -149,7 +149,7 @@ class PlaceFinder:
             if place is None:
                 button.visible = False
             else:
-                button.param.update(name=result_label(place), visible=True)
+                button.param.update(label=result_label(place), visible=True)
         if not query:
             note = ""
         elif len(query) < MIN_QUERY_LENGTH:
