@@ -17,6 +17,7 @@ websocket message is sent. Subscriptions end when their session is destroyed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -148,11 +149,13 @@ _WATCHERS_LOCK = threading.Lock()
 
 
 def watcher_for(datastore: DataStore) -> RunWatcher:
-    """The process-wide watcher of ``datastore`` (the shared DataStore gives one per process)."""
+    """The process-wide watcher of ``datastore`` (the shared DataStore gives one per process);
+    ``FORECAST_RUN_CHECK_SECONDS`` overrides its pace when no run is expected."""
     with _WATCHERS_LOCK:
         found = _WATCHERS.get(id(datastore))
         if found is None or found.datastore is not datastore:
-            found = _WATCHERS[id(datastore)] = RunWatcher(datastore)
+            interval = os.environ.get("FORECAST_RUN_CHECK_SECONDS")
+            found = _WATCHERS[id(datastore)] = RunWatcher(datastore, interval=float(interval) if interval else None)
         return found
 
 

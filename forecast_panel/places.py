@@ -195,7 +195,7 @@ class Gazetteer:
             found = self._blob.find(key, self._starts[rank + 1] if rank + 1 < len(self._starts) else len(self._blob))
 
     def labels_in(
-        self, south: float, north: float, west: float, east: float, *, count: int = 40, columns: int = 8, rows: int = 6
+        self, south: float, north: float, west: float, east: float, *, count: int = 40, columns: int = 12, rows: int = 9
     ) -> list[Place]:
         """The largest cities inside the box, at most one per cell of a ``columns`` × ``rows``
         grid over it (so names do not pile up), at most ``count``: big cities first, smaller

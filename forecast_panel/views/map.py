@@ -100,6 +100,7 @@ class MapView(param.Parameterized):
         self.overlay = OverlayControls(datastore, state, default_on=self.offline)
         self.finder = PlaceFinder(self.go_to_place, self.go_to_position)
         self.plot_pane: pn.pane.HoloViews | None = None
+        self._ranges: hv.streams.RangeXY | None = None
         self.name_input = pn.widgets.TextInput(label="Name", placeholder="e.g. My Cabin", max_length=200)
         self.tags_input = pn.widgets.TextInput(label="Tags (comma separated)", placeholder="cabin, ski")
         self.enabled_input = pn.widgets.Checkbox(label="Enabled", value=True)
@@ -126,9 +127,13 @@ class MapView(param.Parameterized):
             sizing_mode="stretch_width",
             css_classes=["fp-form"],
         )
-        if service is None:
-            self.message.object = "<i>Read-only: no write-back API is configured (--api URL).</i>"
+        self.message.object = self._read_only_note()
         self._render_list()
+
+    def _read_only_note(self) -> str:
+        if self.service is not None:
+            return ""
+        return "<div class='fp-note-text'>Read-only: no write-back API is configured (--api URL).</div>"
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -193,6 +198,8 @@ class MapView(param.Parameterized):
             for plot in plots:
                 plot.state.x_range.update(start=float(x0), end=float(x1))
                 plot.state.y_range.update(start=float(y0), end=float(y1))
+        if plots and self._ranges is not None:  # the browser reports only the user's own zooms
+            self._ranges.event(x_range=(west, east), y_range=(south, north))
 
     def click(self, longitude: float, latitude: float, *, title: str = "", name: str = "") -> None:
         """A position to add: marker, grid-cell preview, form (the name pre-filled for a city)."""
@@ -210,7 +217,7 @@ class MapView(param.Parameterized):
             f"Nearest grid cell per source:<ul>{cells}</ul></div>"
         )
         self.name_input.value = name
-        self.message.object = ""
+        self.message.object = self._read_only_note()
         self.show_button.visible = False
         self.form.visible = True
         self.revision += 1
@@ -342,8 +349,8 @@ class MapView(param.Parameterized):
         revision = hv.streams.Params(self, ["revision"])
         layers = hv.DynamicMap(self.overlay.layer, streams=[self.overlay.stream()]) * extent
         if self.offline:
-            ranges = hv.streams.RangeXY(source=extent)
-            layers = layers * hv.DynamicMap(self._labels_layer, streams=[ranges])
+            self._ranges = hv.streams.RangeXY(source=extent)
+            layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges])
         else:
             layers = gv.WMTS(self.tile_url) * layers
         layers = (

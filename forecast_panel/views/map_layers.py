@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cartopy.crs as ccrs
 import geoviews as gv
+import holoviews as hv
 import pandas as pd
 
 from forecast_core import units
@@ -22,7 +24,7 @@ from forecast_core.registry import CanonicalVariable
 from forecast_panel.places import Gazetteer, Place
 
 CITY_SPAN = (1.6, 1.1)  # degrees of longitude and latitude shown around a found city or position
-LABEL_COUNT = 36
+LABEL_COUNT = 40
 LABEL_STYLE = {"text_font_size": "11px", "text_color": "#20303f", "text_align": "left", "xoffset": 5}
 OVERLAY_CMAP = "viridis"
 MAP_CSS = """
@@ -80,20 +82,35 @@ def overlay_points(frame: pd.DataFrame, variable: CanonicalVariable | None, unit
     limits = (float(shown.min()), float(shown.max())) if not shown.empty else (0.0, 1.0)
     if limits[0] == limits[1]:
         limits = (limits[0] - 0.5, limits[1] + 0.5)
-    return gv.Points(data, kdims=["longitude", "latitude"], vdims=["median"], crs=ccrs.PlateCarree()).opts(
+    median = hv.Dimension("median", label=title or "median")
+    return gv.Points(data, kdims=["longitude", "latitude"], vdims=[median], crs=ccrs.PlateCarree()).opts(
         color="median",
         cmap=OVERLAY_CMAP,
         clim=limits,
         marker="square",
         size=12,
         alpha=0.55,
-        colorbar=not data.empty,
+        colorbar=True,
         colorbar_position="bottom",
-        clabel=title,
         colorbar_opts={"title_text_font_size": "12px", "title_text_font_style": "normal"},
+        hooks=[follow_colour_bar],
         hover_tooltips=[("median", f"@median{{0.0}} {units.label(unit)}")],
         tools=["hover"],
     )
+
+
+def follow_colour_bar(plot: Any, element: gv.Points) -> None:
+    """HoloViews draws a colour bar once: keep its title, range and visibility with each update."""
+    bar = plot.handles.get("color_colorbar") or plot.handles.get("colorbar")
+    if bar is None:
+        return
+    shown = len(element) > 0
+    bar.visible = shown
+    if shown:
+        bar.title = element.vdims[0].label
+        low, high = element.opts.get().kwargs.get("clim", (None, None))
+        if low is not None:
+            bar.color_mapper.update(low=low, high=high)
 
 
 def zone_of(gazetteer: Gazetteer, frame: pd.DataFrame) -> ZoneInfo:

@@ -114,8 +114,8 @@ def test_map_preview_overlay_and_messages(app_store: Path) -> None:
     assert label.endswith(f"(+{lead:g} h)") and ("MST" in label or "MDT" in label), "local valid time of Colorado"
     layer = view.overlay.layer("temperature_2m", lead)
     assert len(layer.data) > 0 and layer.data["median"].notna().any()
-    options = layer.opts.get().kwargs
-    assert options["colorbar"] and "Temperature (2 m)" in options["clabel"] and "°C" in options["clabel"]
+    title = layer.vdims[0].label
+    assert layer.opts.get().kwargs["colorbar"] and "Temperature (2 m)" in title and "°C" in title
     assert len(view.overlay.layer(NO_OVERLAY, None).data) == 0
     with pytest.raises(ValidationError) as caught:
         PointPayload.model_validate(
