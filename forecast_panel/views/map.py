@@ -108,7 +108,7 @@ class MapView(param.Parameterized):
         self.cancel = pn.widgets.Button(label="Cancel", variant="outline")
         self.confirm.on_click(self._on_confirm)
         self.cancel.on_click(lambda _: self.reset())
-        self.show_button = pn.widgets.Button(label="Show its forecast", variant="outline", visible=False)
+        self.show_button = pn.widgets.Button(label="Show its forecast", color="primary", visible=False, width=180)
         self.show_button.on_click(lambda _: self._show_saved())
         self.preview = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-preview"])
         self.message = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-message"])
@@ -321,10 +321,11 @@ class MapView(param.Parameterized):
             color="#d62728", marker="x", size=20, line_width=3
         )
 
-    def _labels_layer(self, x_range: Any, y_range: Any) -> hv.Overlay:
+    def _labels_layer(self, x_range: Any, y_range: Any, width: int | None, height: int | None) -> hv.Overlay:
         if x_range is None or y_range is None:
             x_range, y_range = self._initial_box[0::2], self._initial_box[1::2]
-        dots, names = map_layers.place_labels(gazetteer(), (x_range[0], y_range[0], x_range[1], y_range[1]))
+        box = (x_range[0], y_range[0], x_range[1], y_range[1])
+        dots, names = map_layers.place_labels(gazetteer(), box, map_layers.label_grid(width, height))
         return dots * names
 
     def _initial_view(self) -> tuple[float, float, float, float]:
@@ -350,7 +351,8 @@ class MapView(param.Parameterized):
         layers = hv.DynamicMap(self.overlay.layer, streams=[self.overlay.stream()]) * extent
         if self.offline:
             self._ranges = hv.streams.RangeXY(source=extent)
-            layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges])
+            size = hv.streams.PlotSize(source=extent, width=None, height=None, scale=1.0)
+            layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges, size])
         else:
             layers = gv.WMTS(self.tile_url) * layers
         layers = (

@@ -25,6 +25,7 @@ from forecast_panel.places import Gazetteer, Place
 
 CITY_SPAN = (1.6, 1.1)  # degrees of longitude and latitude shown around a found city or position
 LABEL_COUNT = 40
+LABEL_CELL = (90, 40)  # pixels per place name
 LABEL_STYLE = {"text_font_size": "11px", "text_color": "#20303f", "text_align": "left", "xoffset": 5}
 OVERLAY_CMAP = "viridis"
 MAP_CSS = """
@@ -41,10 +42,21 @@ MAP_CSS = """
 """
 
 
-def place_labels(gazetteer: Gazetteer, box: tuple[float, float, float, float]) -> tuple[gv.Points, gv.Labels]:
+def label_grid(width: int | None, height: int | None) -> tuple[int, int]:
+    """Columns and rows of the label grid of a map ``width`` × ``height`` pixels: one name per
+    cell of about 90 × 40 px, so a phone shows fewer names than a desktop."""
+    if not width or not height:
+        return 12, 9
+    return max(3, min(16, width // LABEL_CELL[0])), max(3, min(14, height // LABEL_CELL[1]))
+
+
+def place_labels(
+    gazetteer: Gazetteer, box: tuple[float, float, float, float], grid: tuple[int, int] = (12, 9)
+) -> tuple[gv.Points, gv.Labels]:
     """Dots and names of the largest cities inside ``box`` (west, south, east, north)."""
     west, south, east, north = box
-    places = gazetteer.labels_in(south, north, west, east, count=LABEL_COUNT)
+    columns, rows = grid
+    places = gazetteer.labels_in(south, north, west, east, count=LABEL_COUNT, columns=columns, rows=rows)
     frame = pd.DataFrame(
         {
             "longitude": [place.longitude for place in places],
