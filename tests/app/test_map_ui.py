@@ -3,7 +3,7 @@
 Served without tiles (as the demo is). Bokeh draws place names and the colour bar on canvas, so
 those are read from the page's Bokeh document (the data the browser draws), and screenshots of
 each viewport are written for people to look at (``FORECAST_PANEL_UPDATE_SCREENSHOT=1`` also
-refreshes ``docs/images/map-*.png``).
+refreshes the published ones in ``docs/images/``).
 """
 
 from __future__ import annotations
@@ -77,10 +77,13 @@ def place_names(page: Any) -> list[str]:
     return names
 
 
+PUBLISHED = {"map-found-1280", "map-found-390", "map-saved-1280"}  # shown in the README / kept in docs
+
+
 def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("FORECAST_PANEL_UPDATE_SCREENSHOT") == "1":
+    if os.environ.get("FORECAST_PANEL_UPDATE_SCREENSHOT") == "1" and name in PUBLISHED:
         target = ROOT / "docs" / "images" / f"{name}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
