@@ -34,22 +34,13 @@ from forecast_panel.frames import escape
 from forecast_panel.places import ATTRIBUTION, Place, gazetteer
 from forecast_panel.state import OverviewState
 from forecast_panel.views import map_layers
-from forecast_panel.views.map_layers import MAP_CSS
+from forecast_panel.views.map_layers import LEGEND, MAP_CSS, POINT_COLORS, STATUS_TEXT, points_table
 from forecast_panel.views.map_overlay import OverlayControls
 from forecast_panel.views.place_finder import PlaceFinder
+from forecast_panel.views.tile_probe import probe_tiles
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
-POINT_COLORS = {"enabled": "#1f77b4", "disabled": "#767676", "pending": "#c25400"}
-STATUS_TEXT = {"enabled": "forecast ready", "pending": "forecast pending", "disabled": "disabled"}
 NO_OVERLAY = OverlayControls.NONE
-LEGEND = (
-    "<div class='fp-legend'>"
-    + "".join(
-        f"<span><span class='fp-swatch' style='color:{POINT_COLORS[key]}'>●</span> {STATUS_TEXT[key]}</span> "
-        for key in ("enabled", "pending", "disabled")
-    )
-    + "<span><span class='fp-swatch' style='color:#d62728'>✕</span> new point</span></div>"
-)
 
 
 def validation_message(error: ValidationError | PointsApiError) -> str:
@@ -75,6 +66,7 @@ class MapView(param.Parameterized):
 
     clicked = param.Tuple(default=None, allow_None=True, length=2, doc="(longitude, latitude) of the pending point")
     revision = param.Integer(default=0)
+    tiles_failed = param.Boolean(default=False, doc="the browser could not load a map tile")
 
     def __init__(
         self,
@@ -295,17 +287,7 @@ class MapView(param.Parameterized):
     def _render_list(self) -> None:
         statuses = self.point_statuses()
         self.pending_ids = {point.point_id for point, status in statuses if status == "pending"}
-        rows = "".join(
-            f"<tr><td class='fp-point-name'>{escape(point.point_name)}</td>"
-            f"<td>{escape(format_position(point.latitude, point.longitude))}</td>"
-            f"<td class='fp-status' data-status='{status}'>"
-            f"<span style='color:{POINT_COLORS[status]}' aria-hidden='true'>●</span> {STATUS_TEXT[status]}</td></tr>"
-            for point, status in statuses
-        )
-        self.point_list.object = (
-            "<table class='fp-points'><caption>Saved points</caption><tr><th scope='col'>Point</th>"
-            f"<th scope='col'>Position</th><th scope='col'>Forecast</th></tr>{rows}</table>"
-        )
+        self.point_list.object = points_table(statuses)
 
     def _points_layer(self, revision: int) -> gv.Points:
         return gv.Points(
@@ -321,12 +303,30 @@ class MapView(param.Parameterized):
             color="#d62728", marker="x", size=20, line_width=3
         )
 
-    def _labels_layer(self, x_range: Any, y_range: Any, width: int | None, height: int | None) -> hv.Overlay:
-        if x_range is None or y_range is None:
+    def _labels_layer(
+        self, x_range: Any, y_range: Any, width: int | None, height: int | None, scale: float, tiles_failed: bool
+    ) -> hv.Overlay:
+        if not (self.offline or tiles_failed):  # the tiles carry their own names
+            x_range = y_range = (0.0, 0.0)
+        elif x_range is None or y_range is None:
             x_range, y_range = self._initial_box[0::2], self._initial_box[1::2]
         box = (x_range[0], y_range[0], x_range[1], y_range[1])
         dots, names = map_layers.place_labels(gazetteer(), box, map_layers.label_grid(width, height))
         return dots * names
+
+    def _probe_tiles(self, plot: Any, _element: Any) -> None:
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None:
+            document.add_next_tick_callback(lambda: probe_tiles(plot.state, self.tile_url, self._on_tiles_failed))
+
+    def _on_tiles_failed(self) -> None:
+        """The browser cannot load tiles: place names and the map summary instead."""
+        self.tiles_failed = True
+        self.overlay.turn_on()
+        self.run_note.object = (
+            "<div class='fp-run-note-text' role='status'>Map tiles cannot be loaded here: the map shows place "
+            "names and the map summary instead.</div>"
+        )
 
     def _initial_view(self) -> tuple[float, float, float, float]:
         frame = self._points_frame()
@@ -349,12 +349,12 @@ class MapView(param.Parameterized):
         tap.add_subscriber(lambda x, y: self.click(x, y))
         revision = hv.streams.Params(self, ["revision"])
         layers = hv.DynamicMap(self.overlay.layer, streams=[self.overlay.stream()]) * extent
-        if self.offline:
-            self._ranges = hv.streams.RangeXY(source=extent)
-            size = hv.streams.PlotSize(source=extent, width=None, height=None, scale=1.0)
-            layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges, size])
-        else:
+        if not self.offline:
             layers = gv.WMTS(self.tile_url) * layers
+        self._ranges = hv.streams.RangeXY(source=extent)
+        size = hv.streams.PlotSize(source=extent, width=None, height=None, scale=1.0)
+        failed = hv.streams.Params(self, ["tiles_failed"])
+        layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges, size, failed])
         layers = (
             layers
             * hv.DynamicMap(self._points_layer, streams=[revision])
@@ -368,9 +368,10 @@ class MapView(param.Parameterized):
             xaxis=None,
             yaxis=None,
             bgcolor="#f4f1ea" if self.offline else None,
+            hooks=[] if self.offline else [self._probe_tiles],
         )
         self.plot_pane = pn.pane.HoloViews(plot, sizing_mode="stretch_width", min_height=440, css_classes=["fp-map"])
-        attribution = ATTRIBUTION if self.offline else "Map tiles and place names: see the tile provider"
+        attribution = ATTRIBUTION if self.offline else f"Map tiles: {self.tile_url.split('/')[2]}; {ATTRIBUTION}"
         return pn.Column(
             self.finder.panel(),
             pn.pane.HTML(

@@ -20,7 +20,10 @@ import holoviews as hv
 import pandas as pd
 
 from forecast_core import units
+from forecast_core.points import Point
 from forecast_core.registry import CanonicalVariable
+from forecast_panel.coordinates import format_position
+from forecast_panel.frames import escape
 from forecast_panel.places import Gazetteer, Place
 
 CITY_SPAN = (1.6, 1.1)  # degrees of longitude and latitude shown around a found city or position
@@ -28,6 +31,16 @@ LABEL_COUNT = 40
 LABEL_CELL = (90, 40)  # pixels per place name
 LABEL_STYLE = {"text_font_size": "11px", "text_color": "#20303f", "text_align": "left", "xoffset": 5}
 OVERLAY_CMAP = "viridis"
+POINT_COLORS = {"enabled": "#1f77b4", "disabled": "#767676", "pending": "#c25400"}
+STATUS_TEXT = {"enabled": "forecast ready", "pending": "forecast pending", "disabled": "disabled"}
+LEGEND = (
+    "<div class='fp-legend'>"
+    + "".join(
+        f"<span><span class='fp-swatch' style='color:{POINT_COLORS[key]}'>●</span> {STATUS_TEXT[key]}</span> "
+        for key in ("enabled", "pending", "disabled")
+    )
+    + "<span><span class='fp-swatch' style='color:#d62728'>✕</span> new point</span></div>"
+)
 MAP_CSS = """
 .fp-points { border-collapse: collapse; margin-top: 8px; }
 .fp-points caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
@@ -163,3 +176,18 @@ def box_around(place: Place) -> tuple[float, float, float, float]:
 def box_at(latitude: float, longitude: float) -> tuple[float, float, float, float]:
     span_x, span_y = CITY_SPAN
     return longitude - span_x, max(latitude - span_y, -85.0), longitude + span_x, min(latitude + span_y, 85.0)
+
+
+def points_table(statuses: list[tuple[Point, str]]) -> str:
+    """The saved points as an HTML table: name, position and forecast status (names escaped)."""
+    rows = "".join(
+        f"<tr><td class='fp-point-name'>{escape(point.point_name)}</td>"
+        f"<td>{escape(format_position(point.latitude, point.longitude))}</td>"
+        f"<td class='fp-status' data-status='{status}'>"
+        f"<span style='color:{POINT_COLORS[status]}' aria-hidden='true'>●</span> {STATUS_TEXT[status]}</td></tr>"
+        for point, status in statuses
+    )
+    return (
+        "<table class='fp-points'><caption>Saved points</caption><tr><th scope='col'>Point</th>"
+        f"<th scope='col'>Position</th><th scope='col'>Forecast</th></tr>{rows}</table>"
+    )

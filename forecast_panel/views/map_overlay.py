@@ -64,6 +64,12 @@ class OverlayControls(param.Parameterized):
         else:
             self._refresh_leads()
 
+    def turn_on(self) -> None:
+        """Show the map summary (tiles failed) unless the user chose one already."""
+        choices = [value for value in self.param.overlay_variable.objects if value != self.NONE]
+        if self.overlay_variable == self.NONE and choices:
+            self.overlay_variable = self.state.variable if self.state.variable in choices else choices[0]
+
     @param.depends("overlay_variable", watch=True)
     def _refresh_leads(self) -> None:
         source = self.source_id()

@@ -209,6 +209,22 @@ def test_overlay_speaks_display_names_units_and_local_times(browser: Any, served
         page.context.close()
 
 
+def test_tiles_that_cannot_load_give_place_names_and_the_overlay(browser: Any, app_store: Path, tmp_path: Path) -> None:
+    port, closed = free_port(), free_port()  # nothing listens on ``closed``: every tile fails
+    tiles = f"http://127.0.0.1:{closed}/{{Z}}/{{X}}/{{Y}}.png"
+    args = ["serve", "--store", str(app_store), "--port", str(port), "--tiles", tiles]
+    server = Server(args, f"http://127.0.0.1:{port}/liveness", tmp_path / "serve-tiles.log")
+    page = new_page(browser, "desktop")
+    try:
+        open_map(page, f"http://127.0.0.1:{port}")
+        page.get_by_text("Map tiles cannot be loaded here").wait_for()
+        wait_until(lambda: "Denver" in place_names(page), message="place names instead of tiles")
+        wait_until(lambda: bool(page.evaluate(COLOR_BAR_TITLES)), message="the map summary instead of tiles")
+    finally:
+        page.context.close()
+        server.stop()
+
+
 @pytest.fixture
 def extracting_api(fresh_store: Path, tmp_path: Path) -> Iterator[str]:
     """The local write-back API that runs a targeted extraction after each create (as the demo)."""
