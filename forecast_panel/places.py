@@ -270,7 +270,7 @@ _GAZETTEER: Gazetteer | None = None
 
 
 def gazetteer() -> Gazetteer:
-    """The process-wide gazetteer, loaded on first use (about a second; ``warm`` starts it early)."""
+    """The process-wide gazetteer, loaded on first use (a few seconds; ``warm`` starts it early)."""
     global _GAZETTEER
     with _LOCK:
         if _GAZETTEER is None:
