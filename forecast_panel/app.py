@@ -21,6 +21,8 @@ from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
+from forecast_panel.frames import escape
+from forecast_panel.live import follow_runs, merged_points, run_announcement
 from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
@@ -144,8 +146,11 @@ class ForecastApp:
             with contextlib.suppress(PointsApiError):
                 self.state.refresh_options(service.list_points())
         self.overview = OverviewView(self.state)
-        self.map = MapView(datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved)
+        self.map = MapView(
+            datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved, on_show_point=self._show
+        )
         self.banner = banner(datastore, self.thresholds)
+        self.watcher = follow_runs(datastore, self._on_new_run)
         self.tabs = pn.Tabs(
             ("Forecast Overview", self.overview.panel()),
             ("Point Map", pn.param.ParamFunction(pn.bind(self.map.panel), lazy=True)),
@@ -165,6 +170,21 @@ class ForecastApp:
 
     def _on_point_saved(self) -> None:
         self.overview.refresh()
+        self.watcher.expect_run()  # the targeted run of the new point is on its way
+
+    def _show(self, point_id: str) -> None:
+        self.state.point_id = point_id
+        self.tabs.active = 0
+
+    def _on_new_run(self, _run_id: str | None) -> None:
+        """A new run was published: apply it, keeping the selection, and say so."""
+        configured = self.datastore.configured_points()
+        self.state.refresh_options(merged_points(self.state.points, list(configured.points) if configured else []))
+        self.overview.refresh()
+        text = escape(run_announcement(self.datastore.manifest(), self.map.on_new_run()))
+        self.map.run_note.object = f"<div class='fp-run-note-text' role='status'>{text}</div>"
+        if pn.state.notifications is not None:
+            pn.state.notifications.info(text, duration=10000)
 
     def template(self) -> pn.template.BaseTemplate:
         template = pn.template.VanillaTemplate(

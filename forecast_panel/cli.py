@@ -61,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_ENDPOINT_URL", args.endpoint_url)
     import panel as pn
 
+    from forecast_panel import places
     from forecast_panel.app import load_extensions
 
     use_system_allocator()
     load_extensions()  # the app's imports and extensions load now, not in the first user's session
+    if args.num_procs == 1:  # a thread must not be mid-load when worker processes fork
+        places.warm()  # the map's offline gazetteer loads in the background (a few seconds)
     freeze_heap()  # the collector's full passes skip the imported modules' objects
     origins = list(args.allow_websocket_origin) or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
     log.info("serving the dashboard on http://%s:%s/ (store %s, API %s)", args.address, args.port, args.store, args.api)

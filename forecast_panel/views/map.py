@@ -1,16 +1,18 @@
-"""Point Management Map (GeoViews): existing points, click to add one, optional summary overlay.
+"""Point Management Map (GeoViews): find a place, preview its grid cells, save it as a point.
 
-Flow: a click on the map places a marker and previews the nearest grid cell of every source
-(``nearest_cell`` on the manifest's grid, the 0.25° dynamical.org grid before a first run);
-the form (name, tags, enabled) saves through the ``PointsService`` only; on success the list and
-the overview's point options refresh and the new point shows as "forecast pending". Cancel
-removes the marker and clears the form. Tiles are optional (``tile_url`` None or "none": no
-tiles); clicks work on the plot area either way.
+Flow: a place found by name, typed coordinates, the browser's location or a click on the map
+centres the map there (a found region or country: its extent), places a marker and previews the
+nearest grid cell of every source (``nearest_cell`` on the manifest's grid, the 0.25°
+dynamical.org grid before a first run); the form (name, tags, enabled) saves through the
+``PointsService`` only; on success the list and the overview's point options refresh and the new
+point shows as "forecast pending" until a run publishes its forecast (``on_new_run``, called by
+the app when the process's run watcher sees a new run). Cancel removes the marker and clears the
+form. Tiles are optional (``tile_url`` None or "none": no tiles): without them the map shows
+place names from the offline gazetteer, scaled to the zoom, and the map-summary overlay.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,20 +22,25 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
+from panel.io.document import unlocked
 from pydantic import ValidationError
 
-from forecast_core import units
 from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, OutsideGrid, nearest_cell
 from forecast_core.points import Point, PointPayload
 from forecast_core.points_client import PointsApiError, PointsService
-from forecast_core.store import StoreError
+from forecast_panel.coordinates import format_position
 from forecast_panel.data import DataStore
 from forecast_panel.frames import escape
+from forecast_panel.places import ATTRIBUTION, Place, gazetteer
 from forecast_panel.state import OverviewState
+from forecast_panel.views import map_layers
+from forecast_panel.views.map_layers import LEGEND, MAP_CSS, POINT_COLORS, STATUS_TEXT, points_table
+from forecast_panel.views.map_overlay import OverlayControls
+from forecast_panel.views.place_finder import PlaceFinder
+from forecast_panel.views.tile_probe import probe_tiles
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{Z}/{X}/{Y}.png"
-POINT_COLORS = {"enabled": "#1f77b4", "disabled": "#999999", "pending": "#ff7f0e"}
-NO_OVERLAY = "none"
+NO_OVERLAY = OverlayControls.NONE
 
 
 def validation_message(error: ValidationError | PointsApiError) -> str:
@@ -58,9 +65,8 @@ class MapView(param.Parameterized):
     """The map tab; ``panel()`` builds it on first display (tabs render lazily)."""
 
     clicked = param.Tuple(default=None, allow_None=True, length=2, doc="(longitude, latitude) of the pending point")
-    overlay_variable: Any = param.Selector(default=NO_OVERLAY, objects=[NO_OVERLAY])
-    overlay_lead: Any = param.Selector(default=None, objects=[], allow_None=True)
     revision = param.Integer(default=0)
+    tiles_failed = param.Boolean(default=False, doc="the browser could not load a map tile")
 
     def __init__(
         self,
@@ -70,6 +76,7 @@ class MapView(param.Parameterized):
         *,
         tile_url: str | None = None,
         on_saved: Callable[[], None] | None = None,
+        on_show_point: Callable[[str], None] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
@@ -77,79 +84,133 @@ class MapView(param.Parameterized):
         self.state = state
         self.service = service
         self.tile_url = DEFAULT_TILES if tile_url is None else tile_url
+        self.offline = not self.tile_url or self.tile_url.lower() == "none"
         self.on_saved = on_saved
+        self.on_show_point = on_show_point
+        self.saved_point_id: str | None = None
+        self.pending_ids: set[str] = set()
+        self.overlay = OverlayControls(datastore, state, default_on=self.offline)
+        self.finder = PlaceFinder(self.go_to_place, self.go_to_position)
+        self.plot_pane: pn.pane.HoloViews | None = None
+        self._ranges: hv.streams.RangeXY | None = None
         self.name_input = pn.widgets.TextInput(label="Name", placeholder="e.g. My Cabin", max_length=200)
         self.tags_input = pn.widgets.TextInput(label="Tags (comma separated)", placeholder="cabin, ski")
         self.enabled_input = pn.widgets.Checkbox(label="Enabled", value=True)
-        self.confirm = pn.widgets.Button(label="Confirm", color="primary", disabled=service is None)
-        self.cancel = pn.widgets.Button(label="Cancel")
+        self.confirm = pn.widgets.Button(label="Save point", color="primary", disabled=service is None)
+        self.cancel = pn.widgets.Button(label="Cancel", variant="outline")
         self.confirm.on_click(self._on_confirm)
         self.cancel.on_click(lambda _: self.reset())
-        self.preview = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-preview"])
-        self.message = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-message"])
-        self.point_list = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["fp-point-list"])
+        self.show_button = pn.widgets.Button(label="Show its forecast", color="primary", visible=False, width=180)
+        self.show_button.on_click(lambda _: self._show_saved())
+        self.preview = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-preview"])
+        self.message = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-message"])
+        self.run_note = pn.pane.HTML(
+            "", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-run-note"]
+        )
+        self.point_list = pn.pane.HTML(
+            "", sizing_mode="stretch_width", stylesheets=[MAP_CSS], css_classes=["fp-point-list"]
+        )
         self.form = pn.Column(
             self.preview,
-            self.name_input,
-            self.tags_input,
+            pn.Row(self.name_input, self.tags_input, sizing_mode="stretch_width"),
             self.enabled_input,
             pn.Row(self.confirm, self.cancel),
             visible=False,
             sizing_mode="stretch_width",
+            css_classes=["fp-form"],
         )
-        if service is None:
-            self.message.object = "<i>Read-only: no write-back API is configured (--api URL).</i>"
-        variables = list(state.param.variable.objects)
-        self.param.overlay_variable.objects = [NO_OVERLAY, *variables]
+        self.message.object = self._read_only_note()
         self._render_list()
+
+    def _read_only_note(self) -> str:
+        if self.service is not None:
+            return ""
+        return "<div class='fp-note-text'>Read-only: no write-back API is configured (--api URL).</div>"
 
     # --- data ---------------------------------------------------------------------------------
 
-    def _points_frame(self) -> pd.DataFrame:
+    def point_statuses(self) -> list[tuple[Point, str]]:
+        """Every configured point with its status: "enabled" (forecast ready), "pending", "disabled"."""
         manifest = self.datastore.manifest()
         ready = set(manifest.point_ids) if manifest else set()
-        rows = []
-        for point in self.state.points:
-            status = "disabled" if not point.enabled else ("enabled" if point.point_id in ready else "pending")
-            rows.append(
-                {
-                    "longitude": point.longitude,
-                    "latitude": point.latitude,
-                    "name": point.point_name,
-                    "status": status,
-                    "color": POINT_COLORS[status],
-                }
-            )
+        return [
+            (point, "disabled" if not point.enabled else ("enabled" if point.point_id in ready else "pending"))
+            for point in self.state.points
+        ]
+
+    def _points_frame(self) -> pd.DataFrame:
+        rows = [
+            {
+                "longitude": point.longitude,
+                "latitude": point.latitude,
+                "name": point.point_name,
+                "status": STATUS_TEXT[status],
+                "color": POINT_COLORS[status],
+            }
+            for point, status in self.point_statuses()
+        ]
         return pd.DataFrame(rows, columns=["longitude", "latitude", "name", "status", "color"])
 
     def preview_cells(self, longitude: float, latitude: float) -> list[str]:
-        """Plain-text nearest-cell lines per source for a clicked position."""
+        """Plain-text nearest-cell lines per source for a position."""
         manifest = self.datastore.manifest()
         grids = [(item.source_id, item.grid) for item in manifest.sources] if manifest else []
+        registry = self.datastore.registry()
+        names = {entry.source_id: entry.display_name for entry in registry.sources} if registry else {}
         lines = []
         for source_id, grid in grids or [("0.25° grid", None)]:
+            label = names.get(source_id, source_id)
             try:
                 cell = nearest_cell(grid or DYNAMICAL_QUARTER_DEGREE, latitude, longitude)
             except OutsideGrid:
-                lines.append(f"{source_id}: outside the grid")
+                lines.append(f"{label}: outside the grid")
                 continue
-            lines.append(f"{source_id}: {cell.latitude:.2f}, {cell.longitude:.2f} ({cell.distance_km:.1f} km away)")
+            lines.append(f"{label}: {format_position(cell.latitude, cell.longitude)} ({cell.distance_km:.1f} km away)")
         return lines
 
     # --- actions ------------------------------------------------------------------------------
 
-    def click(self, longitude: float, latitude: float) -> None:
-        """A click at (longitude, latitude): marker, grid-cell preview, empty form."""
+    def go_to_place(self, place: Place) -> None:
+        """A found place: centre the map on it and open the add-point preview there."""
+        self.set_view(map_layers.box_around(place))
+        self.click(place.longitude, place.latitude, title=place.label, name=place.name if place.kind == "city" else "")
+
+    def go_to_position(self, latitude: float, longitude: float, title: str) -> None:
+        """Typed coordinates or the browser's location: centre there and open the preview."""
+        self.set_view(map_layers.box_at(latitude, longitude))
+        self.click(longitude, latitude, title=title)
+
+    def set_view(self, box: tuple[float, float, float, float]) -> None:
+        """Show (west, south, east, north) on the rendered map (nothing before it is rendered)."""
+        west, south, east, north = box
+        x0, y0 = hv.util.transform.lon_lat_to_easting_northing(west, south)
+        x1, y1 = hv.util.transform.lon_lat_to_easting_northing(east, north)
+        plots = [plot for plot, _pane in self.plot_pane._plots.values()] if self.plot_pane is not None else []
+        with unlocked():  # Bokeh models changed directly: Panel sends the changes to the page
+            for plot in plots:
+                plot.state.x_range.update(start=float(x0), end=float(x1))
+                plot.state.y_range.update(start=float(y0), end=float(y1))
+        if plots and self._ranges is not None:  # the browser reports only the user's own zooms
+            self._ranges.event(x_range=(west, east), y_range=(south, north))
+
+    def click(self, longitude: float, latitude: float, *, title: str = "", name: str = "") -> None:
+        """A position to add: marker, grid-cell preview, form (the name pre-filled for a city)."""
         if longitude is None or latitude is None:
             return
         self.clicked = (float(longitude), float(latitude))
         cells = "".join(f"<li>{escape(line)}</li>" for line in self.preview_cells(longitude, latitude))
-        self.preview.object = (
-            f"<div class='fp-preview-body'><b>New point at {latitude:.4f}, {longitude:.4f}</b><br>"
-            "Nearest grid cell per source:"
-            f"<ul>{cells}</ul></div>"
+        heading = (
+            f"{escape(title)} · {format_position(latitude, longitude)}"
+            if title
+            else format_position(latitude, longitude)
         )
-        self.message.object = ""
+        self.preview.object = (
+            f"<div class='fp-preview-body'><b>New point: {heading}</b><br>"
+            f"Nearest grid cell per source:<ul>{cells}</ul></div>"
+        )
+        self.name_input.value = name
+        self.message.object = self._read_only_note()
+        self.show_button.visible = False
         self.form.visible = True
         self.revision += 1
 
@@ -175,7 +236,7 @@ class MapView(param.Parameterized):
         try:
             payload = PointPayload.model_validate(
                 {
-                    "point_name": self.name_input.value,
+                    "point_name": self.name_input.value_input or self.name_input.value,
                     "latitude": latitude,
                     "longitude": longitude,
                     "created_by": "dashboard",
@@ -186,33 +247,47 @@ class MapView(param.Parameterized):
             point = self.service.create_point(payload)
             points = self.service.list_points()
         except (ValidationError, PointsApiError) as error:
-            self.message.object = (
-                f"<div class='fp-error' style='color:#b00020'>{escape(validation_message(error))}</div>"
-            )
+            self.message.object = f"<div class='fp-error' role='alert'>{escape(validation_message(error))}</div>"
             return None
         self.state.refresh_options(points)
         self.reset()
+        self.saved_point_id = point.point_id
         self.message.object = (
-            f"<div class='fp-saved' style='color:#1b5e20'>Saved “{escape(point.point_name)}”. It is selectable in the "
-            "overview and shows as forecast pending until its first extraction.</div>"
+            f"<div class='fp-saved' role='status'>Saved “{escape(point.point_name)}”: forecast pending. It is "
+            "selectable in the overview now, and its forecast appears here and there by itself once the "
+            "extraction has run (usually within minutes).</div>"
         )
+        self.show_button.visible = self.on_show_point is not None
         self._render_list()
         if self.on_saved is not None:
             self.on_saved()
         return point
 
+    def _show_saved(self) -> None:
+        if self.on_show_point is not None and self.saved_point_id is not None:
+            self.on_show_point(self.saved_point_id)
+
+    def on_new_run(self, points: list[Point] | None = None) -> list[str]:
+        """A new run was published (the state's options are refreshed already): redraw the points
+        and the overlay, keep the marker, form and overlay choice. Returns the names of points
+        whose forecast just became ready."""
+        before = set(self.pending_ids)
+        self._render_list()
+        ready = [point.point_name for point in self.state.points if point.point_id in before - self.pending_ids]
+        if self.saved_point_id is not None and self.saved_point_id not in self.pending_ids and ready:
+            self.message.object = (
+                f"<div class='fp-saved' role='status'>The forecast of “{escape(', '.join(ready))}” is ready.</div>"
+            )
+        self.overlay.on_new_run()
+        self.revision += 1
+        return ready
+
     # --- rendering ----------------------------------------------------------------------------
 
     def _render_list(self) -> None:
-        frame = self._points_frame()
-        rows = "".join(
-            f"<tr><td class='fp-point-name'>{escape(row.name)}</td><td>{row.latitude:.4f}, {row.longitude:.4f}</td>"
-            f"<td>{escape(row.status)}</td></tr>"
-            for row in frame.itertuples(index=False)
-        )
-        self.point_list.object = (
-            f"<table class='fp-points'><tr><th>Point</th><th>Lat, lon</th><th>Status</th></tr>{rows}</table>"
-        )
+        statuses = self.point_statuses()
+        self.pending_ids = {point.point_id for point, status in statuses if status == "pending"}
+        self.point_list.object = points_table(statuses)
 
     def _points_layer(self, revision: int) -> gv.Points:
         return gv.Points(
@@ -220,79 +295,103 @@ class MapView(param.Parameterized):
             kdims=["longitude", "latitude"],
             vdims=["name", "status", "color"],
             crs=ccrs.PlateCarree(),
-        ).opts(color="color", size=11, line_color="white", tools=["hover"])
+        ).opts(color="color", size=12, line_color="white", tools=["hover"], hover_tooltips=["name", "status"])
 
     def _marker_layer(self, revision: int) -> gv.Points:
         data = [self.clicked] if self.clicked else []
         return gv.Points(data, kdims=["longitude", "latitude"], crs=ccrs.PlateCarree()).opts(
-            color="#d62728", marker="x", size=18, line_width=3
+            color="#d62728", marker="x", size=20, line_width=3
         )
 
-    def _overlay_layer(self, overlay_variable: str, overlay_lead: float | None) -> gv.Points:
-        frame = pd.DataFrame(columns=["longitude", "latitude", "median"], dtype="float64")
-        source = self.state.sources[0] if self.state.sources else None
-        if overlay_variable != NO_OVERLAY and source and overlay_lead is not None:
-            with contextlib.suppress(StoreError):  # store down and never read: no overlay (the banner says why)
-                frame = self.datastore.map_summary(source, overlay_variable, overlay_lead)
-            variable = self.datastore.variables().get(overlay_variable)
-            if not frame.empty:
-                frame = frame.assign(
-                    median=units.convert(
-                        frame["median"], variable.native_units, self.state.units or variable.native_units
-                    )
-                    if self.state.variable == overlay_variable
-                    else frame["median"]
-                )
-        return gv.Points(frame, kdims=["longitude", "latitude"], vdims=["median"], crs=ccrs.PlateCarree()).opts(
-            color="median", cmap="viridis", marker="square", size=9, alpha=0.5, colorbar=False, tools=["hover"]
+    def _labels_layer(
+        self, x_range: Any, y_range: Any, width: int | None, height: int | None, scale: float, tiles_failed: bool
+    ) -> hv.Overlay:
+        if not (self.offline or tiles_failed):  # the tiles carry their own names
+            x_range = y_range = (0.0, 0.0)
+        elif x_range is None or y_range is None:
+            x_range, y_range = self._initial_box[0::2], self._initial_box[1::2]
+        box = (x_range[0], y_range[0], x_range[1], y_range[1])
+        dots, names = map_layers.place_labels(gazetteer(), box, map_layers.label_grid(width, height))
+        return dots * names
+
+    def _probe_tiles(self, plot: Any, _element: Any) -> None:
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None:
+            document.add_next_tick_callback(lambda: probe_tiles(plot.state, self.tile_url, self._on_tiles_failed))
+
+    def _on_tiles_failed(self) -> None:
+        """The browser cannot load tiles: place names and the map summary instead."""
+        self.tiles_failed = True
+        self.overlay.turn_on()
+        self.run_note.object = (
+            "<div class='fp-run-note-text' role='status'>Map tiles cannot be loaded here: the map shows place "
+            "names and the map summary instead.</div>"
         )
 
-    @param.depends("overlay_variable", watch=True)
-    def _overlay_leads(self) -> None:
-        source = self.state.sources[0] if self.state.sources else None
-        leads: list[float] = []
-        if source and self.overlay_variable != NO_OVERLAY:
-            with contextlib.suppress(StoreError):
-                leads = self.datastore.map_leads(source, self.overlay_variable)
-        self.param.overlay_lead.objects = leads
-        self.overlay_lead = leads[0] if leads else None
-
-    def panel(self) -> pn.viewable.Viewable:
+    def _initial_view(self) -> tuple[float, float, float, float]:
         frame = self._points_frame()
         if frame.empty:
-            west, east, south, north = -109.0, -104.0, 37.0, 41.0
-        else:
-            west, east = frame.longitude.min() - 1.0, frame.longitude.max() + 1.0
-            south, north = frame.latitude.min() - 0.7, frame.latitude.max() + 0.7
-        # Invisible corners: fix the initial extent and carry the tap stream (a static element,
-        # so clicks arrive as lon/lat in its PlateCarree crs, with or without tiles).
+            return -109.0, 37.0, -104.0, 41.0
+        return (
+            frame.longitude.min() - 1.0,
+            frame.latitude.min() - 0.7,
+            frame.longitude.max() + 1.0,
+            frame.latitude.max() + 0.7,
+        )
+
+    def panel(self) -> pn.viewable.Viewable:
+        self.overlay.ensure_options()
+        self._initial_box = west, south, east, north = self._initial_view()
+        # Invisible corners: fix the initial extent and carry the tap and range streams (a static
+        # element, so clicks and ranges arrive in its PlateCarree crs, with or without tiles).
         extent = gv.Points([(west, south), (east, north)], crs=ccrs.PlateCarree()).opts(alpha=0, size=1)
         tap = hv.streams.SingleTap(source=extent, x=None, y=None)
         tap.add_subscriber(lambda x, y: self.click(x, y))
         revision = hv.streams.Params(self, ["revision"])
+        layers = hv.DynamicMap(self.overlay.layer, streams=[self.overlay.stream()]) * extent
+        if not self.offline:
+            layers = gv.WMTS(self.tile_url) * layers
+        self._ranges = hv.streams.RangeXY(source=extent)
+        size = hv.streams.PlotSize(source=extent, width=None, height=None, scale=1.0)
+        failed = hv.streams.Params(self, ["tiles_failed"])
+        layers = layers * hv.DynamicMap(self._labels_layer, streams=[self._ranges, size, failed])
         layers = (
-            extent
+            layers
             * hv.DynamicMap(self._points_layer, streams=[revision])
             * hv.DynamicMap(self._marker_layer, streams=[revision])
         )
-        overlay_stream = hv.streams.Params(self, ["overlay_variable", "overlay_lead"])
-        layers = hv.DynamicMap(self._overlay_layer, streams=[overlay_stream]) * layers
-        if self.tile_url and self.tile_url.lower() != "none":
-            layers = gv.WMTS(self.tile_url) * layers
         plot = layers.opts(
-            responsive=True, min_height=420, active_tools=["tap", "wheel_zoom"], tools=["tap"], xaxis=None, yaxis=None
+            responsive=True,
+            min_height=440,
+            active_tools=["tap", "wheel_zoom"],
+            tools=["tap"],
+            xaxis=None,
+            yaxis=None,
+            bgcolor="#f4f1ea" if self.offline else None,
+            hooks=[] if self.offline else [self._probe_tiles],
         )
-        controls = pn.Row(
-            pn.widgets.Select.from_param(self.param.overlay_variable, label="Overlay (map summary)"),
-            pn.widgets.Select.from_param(self.param.overlay_lead, label="Lead (h)"),
-            sizing_mode="stretch_width",
-        )
+        self.plot_pane = pn.pane.HoloViews(plot, sizing_mode="stretch_width", min_height=440, css_classes=["fp-map"])
+        attribution = ATTRIBUTION if self.offline else f"Map tiles: {self.tile_url.split('/')[2]}; {ATTRIBUTION}"
         return pn.Column(
-            pn.pane.HTML("<i>Click the map to add a point.</i>"),
-            pn.pane.HoloViews(plot, sizing_mode="stretch_width", min_height=420, css_classes=["fp-map"]),
+            self.finder.panel(),
+            pn.pane.HTML(
+                "<div class='fp-hint'>Find a place, type coordinates, use your location, or click the map to add a "
+                "point.</div>",
+                sizing_mode="stretch_width",
+                stylesheets=[MAP_CSS],
+            ),
+            self.run_note,
             self.form,
             self.message,
-            controls,
+            self.show_button,
+            self.plot_pane,
+            pn.pane.HTML(
+                f"{LEGEND}<div class='fp-attribution'>{escape(attribution)}</div>",
+                sizing_mode="stretch_width",
+                stylesheets=[MAP_CSS],
+            ),
+            self.overlay.panel(),
             self.point_list,
             sizing_mode="stretch_width",
+            css_classes=["fp-map-tab"],
         )

@@ -275,7 +275,7 @@ def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: 
         assert "km away" in page.locator(".fp-preview-body").first.inner_text()
         page.get_by_placeholder("e.g. My Cabin").fill("Test Ridge Hut")
         page.get_by_placeholder("e.g. My Cabin").press("Enter")
-        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("button", name="Save point").click()
         page.locator(".fp-saved").first.wait_for()
         assert "Test Ridge Hut" in page.locator(".fp-points").first.inner_text()
         listed = json.loads(page.request.get(f"{api_server}/points").text())
@@ -287,7 +287,7 @@ def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: 
         click_map(0.6, 0.4)
         page.get_by_placeholder("e.g. My Cabin").fill("test ridge hut")
         page.get_by_placeholder("e.g. My Cabin").press("Enter")
-        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("button", name="Save point").click()
         page.locator(".fp-error").first.wait_for()
         assert "uplicate" in page.locator(".fp-error").first.inner_text()
     finally:

@@ -106,11 +106,17 @@ def test_map_preview_overlay_and_messages(app_store: Path) -> None:
     assert view.save() is None, "without a write-back API nothing is saved"
     view.reset()
     assert view.clicked is None and not view.form.visible and view.name_input.value == ""
-    view.overlay_variable = "temperature_2m"
-    assert view.overlay_lead is not None
-    layer = view._overlay_layer("temperature_2m", view.overlay_lead)
+    view.overlay.ensure_options()
+    assert view.overlay.overlay_variable == "temperature_2m", "without tiles the overlay is on"
+    assert "temperature_2m" not in view.overlay.param.overlay_variable.names, "display names, not ids"
+    lead = view.overlay.overlay_lead
+    label = next(name for name, value in view.overlay.param.overlay_lead.names.items() if value == lead)
+    assert label.endswith(f"(+{lead:g} h)") and ("MST" in label or "MDT" in label), "local valid time of Colorado"
+    layer = view.overlay.layer("temperature_2m", lead)
     assert len(layer.data) > 0 and layer.data["median"].notna().any()
-    assert len(view._overlay_layer(NO_OVERLAY, None).data) == 0
+    title = layer.vdims[0].label
+    assert layer.opts.get().kwargs["colorbar"] and "Temperature (2 m)" in title and "°C" in title
+    assert len(view.overlay.layer(NO_OVERLAY, None).data) == 0
     with pytest.raises(ValidationError) as caught:
         PointPayload.model_validate(
             {"point_name": " ", "latitude": 95.0, "longitude": 0.0, "created_by": "dashboard", "tags": []}
