@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import ROOT, Server, free_port, serve_app
+from tests.app.conftest import ROOT, Server, serve_app
+from tests.ports import reserved_port
 
 pytestmark = pytest.mark.ui
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -214,11 +215,15 @@ def test_overlay_speaks_display_names_units_and_local_times(browser: Any, served
 
 
 def test_tiles_that_cannot_load_give_place_names_and_the_overlay(browser: Any, app_store: Path, tmp_path: Path) -> None:
-    port, closed = free_port(), free_port()  # nothing listens on ``closed``: every tile fails
-    tiles = f"http://127.0.0.1:{closed}/{{Z}}/{{X}}/{{Y}}.png"
-    args = ["serve", "--store", str(app_store), "--port", str(port), "--tiles", tiles]
-    server = Server(args, f"http://127.0.0.1:{port}/liveness", tmp_path / "serve-tiles.log")
-    page = new_page(browser, "desktop")
+    with reserved_port() as port, reserved_port() as closed:  # nothing listens on ``closed``: every tile fails
+        tiles = f"http://127.0.0.1:{closed}/{{Z}}/{{X}}/{{Y}}.png"
+        args = ["serve", "--store", str(app_store), "--port", str(port), "--tiles", tiles]
+        server = Server(args, f"http://127.0.0.1:{port}/liveness", tmp_path / "serve-tiles.log")
+        page = new_page(browser, "desktop")
+        _tiles_fail(page, port, server)
+
+
+def _tiles_fail(page: Any, port: int, server: Server) -> None:
     try:
         open_map(page, f"http://127.0.0.1:{port}")
         page.get_by_text("Map tiles cannot be loaded here").wait_for()
@@ -232,12 +237,12 @@ def test_tiles_that_cannot_load_give_place_names_and_the_overlay(browser: Any, a
 @pytest.fixture
 def extracting_api(fresh_store: Path, tmp_path: Path) -> Iterator[str]:
     """The local write-back API that runs a targeted extraction after each create (as the demo)."""
-    port = free_port()
-    server = Server(
-        ["api", "--store", str(fresh_store), "--port", str(port)],
-        f"http://127.0.0.1:{port}/health",
-        tmp_path / "api-extract.log",
-    )
+    with reserved_port() as port:
+        server = Server(
+            ["api", "--store", str(fresh_store), "--port", str(port)],
+            f"http://127.0.0.1:{port}/health",
+            tmp_path / "api-extract.log",
+        )
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

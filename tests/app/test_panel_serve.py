@@ -15,19 +15,20 @@ from typing import Any
 import pytest
 
 from forecast_panel.data import DataStore
-from tests.app.conftest import Server, free_port
+from tests.app.conftest import Server
+from tests.ports import reserved_port
 
 pytestmark = pytest.mark.ui
 
 
 @pytest.fixture
 def panel_served(app_store: Path, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    args = ["serve", "forecast_panel/app.py", "--port", str(port), "--address", "127.0.0.1"]
-    args += ["--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"]
-    base, log = f"http://127.0.0.1:{port}", tmp_path / "panel-serve.log"
-    env = {"FORECAST_STORE_URL": str(app_store)}
-    server = Server(args, f"{base}/liveness", log, program=[sys.executable, "-m", "panel"], env=env, timeout=120)
+    with reserved_port() as port:
+        args = ["serve", "forecast_panel/app.py", "--port", str(port), "--address", "127.0.0.1"]
+        args += ["--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"]
+        base, log = f"http://127.0.0.1:{port}", tmp_path / "panel-serve.log"
+        env = {"FORECAST_STORE_URL": str(app_store)}
+        server = Server(args, f"{base}/liveness", log, program=[sys.executable, "-m", "panel"], env=env)
     yield f"{base}/app"
     server.stop()
     assert "failed with following error" not in log.read_text(), "a session callback failed"

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.app.conftest import Server, free_port
+from tests.app.conftest import Server
+from tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.ui, pytest.mark.notebook, pytest.mark.xdist_group("notebooks")]
@@ -31,7 +32,13 @@ def jupyterlab(demo_like_store: Path, tmp_path: Path) -> Iterator[str]:
     work = tmp_path / "lab"
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / "01_a_place.ipynb", work)
-    port = free_port()
+    with reserved_port() as port:
+        url, server = _start_lab(port, work, demo_like_store, tmp_path)
+    yield url
+    server.stop()
+
+
+def _start_lab(port: int, work: Path, demo_like_store: Path, tmp_path: Path) -> tuple[str, Server]:
     env = {
         "FORECAST_STORE_URL": str(demo_like_store),
         "TMPDIR": str(tmp_path),
@@ -45,9 +52,7 @@ def jupyterlab(demo_like_store: Path, tmp_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     program = [sys.executable, "-m", "jupyterlab"]
     log = tmp_path / "jupyterlab.log"
-    server = Server(args, f"{url}/api/status", log, program=program, env=env, cwd=work, timeout=120)
-    yield url
-    server.stop()
+    return url, Server(args, f"{url}/api/status", log, program=program, env=env, cwd=work)
 
 
 def test_jupyterlab_draws_the_meteogram_of_notebook_01(browser: Any, jupyterlab: str, tmp_path: Path) -> None:
