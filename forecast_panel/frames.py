@@ -271,10 +271,38 @@ class StripRow:
     threshold: float
 
 
+@dataclass(frozen=True, slots=True)
+class StripAxis:
+    """The strip's rows: a heading row before each variable's sources. ``ticks``: y → source name,
+    ``headings``: (y, 'Precipitation > 5 mm'), ``labels``: y → the full row name (for the hover)."""
+
+    ticks: dict[int, str]
+    headings: list[tuple[float, str]]
+    labels: dict[int, str]
+    rows: int
+
+
+def strip_axis(rows: Sequence[StripRow]) -> StripAxis:
+    ticks: dict[int, str] = {}
+    labels: dict[int, str] = {}
+    headings: list[tuple[float, str]] = []
+    y = 0
+    for row in rows:
+        heading, _, source = row.label.partition("|")
+        if not headings or headings[-1][1] != heading:
+            headings.append((float(y), heading))
+            y += 1
+        ticks[y], labels[y] = source, f"{heading} · {source}"
+        y += 1
+    return StripAxis(ticks, headings, labels, y)
+
+
 def strip_columns(rows: Sequence[StripRow], zone: str) -> Columns:
-    """Heat-strip cells: x (day's middle, wall time), row y, probability p (%), its text."""
+    """Heat-strip cells: x (day's middle, wall time), row y (``strip_axis``), probability p (%)."""
+    axis = strip_axis(rows)
+    ys = sorted(axis.ticks)
     parts = []
-    for y, row in enumerate(rows):
+    for y, row in zip(ys, rows, strict=True):
         count = np.sum(~np.isnan(row.daily.values), axis=1)
         hits = np.sum(row.daily.values > row.threshold, axis=1)
         keep = count > 0

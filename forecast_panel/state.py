@@ -49,7 +49,7 @@ class MeteogramFrames:
 
     panels: list[fr.PanelFrames]
     strip: fr.Columns
-    strip_labels: list[str]
+    strip_axis: fr.StripAxis
     legend: list[tuple[str, str]]  # colour index k → (label, colour)
     missing: fr.Columns
     zone: str
@@ -276,7 +276,7 @@ class OverviewState(param.Parameterized):
         return MeteogramFrames(
             panels=panels,
             strip=fr.strip_columns(strip_rows, zone),
-            strip_labels=[row.label for row in strip_rows],
+            strip_axis=fr.strip_axis(strip_rows),
             legend=self.legend(),
             missing=fr.missing_spans(first, zone),
             zone=zone,
@@ -349,11 +349,9 @@ class OverviewState(param.Parameterized):
         variable = self.datastore.variables().get(variable_id)
         unit = self.display_unit_of(variable_id)
         shown = float(units.convert([threshold], variable.native_units, unit)[0])
-        what = {"precipitation": "Precip.", "snowfall": "Snow", "wind_speed_10m": "Wind"}.get(base, base)
-        return [
-            fr.StripRow(f"{what} > {shown:g} {units.label(unit)} · {short_name(item.label)}", days[0], shown)
-            for item, days in zip(series, daily, strict=True)
-        ]
+        what = {"precipitation": "Precipitation", "snowfall": "Snowfall", "wind_speed_10m": "Wind"}.get(base, base)
+        heading = f"{what} > {shown:g} {units.label(unit)}"
+        return [fr.StripRow(f"{heading}|{short_name(item.label)}", days[0], shown) for item, days in zip(series, daily, strict=True)]
 
     def legend(self) -> list[tuple[str, str]]:
         """Colour index → (label, colour): each source, then each source's second statistic."""
@@ -362,9 +360,10 @@ class OverviewState(param.Parameterized):
         registry = self.datastore.registry()
         entries = {entry.source_id: entry for entry in registry.sources} if registry else {}
         first = [
-            (entries[sid].display_name if sid in entries else sid, entries[sid].color if sid in entries else "#0072b2")
+            (short_name(entries[sid].display_name) if sid in entries else sid,
+             entries[sid].color if sid in entries else "#0072b2")
             for sid in self.selection.sources
-        ]
+        ]  # fmt: skip
         return first + [(label, lighter(color)) for label, color in first]
 
     def notes(self, series: Sequence[fr.SourceSeries]) -> list[str]:
@@ -390,6 +389,6 @@ class OverviewState(param.Parameterized):
 
 
 def short_name(label: str) -> str:
-    """'NOAA GEFS (35-day) — sample' → 'GEFS': the words of a source name that are acronyms."""
+    """'NOAA GEFS (35-day) — sample' → 'GEFS', 'ECMWF IFS ENS' → 'ENS': a source name's last acronym."""
     words = [word for word in label.replace("(", " ").split() if word.isupper() and len(word) > 2]
-    return " ".join(words[-2:]) if words else label.split()[0]
+    return words[-1] if words else label.split()[0]

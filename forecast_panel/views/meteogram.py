@@ -23,6 +23,7 @@ import numpy as np
 from bokeh.layouts import column
 from bokeh.models import (
     ColumnDataSource,
+    Label,
     CrosshairTool,
     CustomJS,
     DataRange1d,
@@ -44,6 +45,7 @@ from forecast_panel.state import MeteogramFrames
 READOUT_JS = (Path(__file__).parent / "readout.js").read_text()
 HEAT = list(reversed(Blues9))  # light → dark: one hue, readable in every colour vision
 DAY_MS = 86_400_000.0
+HINT = "<i>Point at (or tap) the panels to read every panel and source at that time.</i>"
 HEIGHTS = {"temperature": 230, "precipitation": 190, "wind": 190}
 
 
@@ -143,7 +145,7 @@ class PanelFigure:
             _set(source, data)
         title = f"{panel.title} ({panel.unit})"
         if panel.overlay_label:
-            title += f" · ✱ {panel.overlay_label} median"
+            title += f" · ✱ {panel.overlay_label.split(' (')[0].lower()}"
         self.plot.title.text = title
         self.plot.yaxis.axis_label = panel.unit
         self.plot.xaxis.axis_label = time_label
@@ -158,12 +160,17 @@ class Meteogram:
         self.x_range = DataRange1d(range_padding=0.01)
         self.missing = ColumnDataSource(fr.empty_columns(fr.SPAN_COLUMNS))
         self.panels = {key: PanelFigure(key, self.x_range, color, self.missing) for key in PANELS}
+        # the axis spans the boxes, not the shaded not-ingested leads (the notes name those)
+        self.x_range.renderers = [
+            glyph for item in self.panels.values() for boxes in (item.steps, item.days) for glyph in (boxes.whiskers, boxes.outer)
+        ]
         self.strip_source = ColumnDataSource(fr.empty_columns(fr.STRIP_COLUMNS))
         self.strip = self._strip()
         self.legend = ColumnDataSource({"label": [], "color": []})
         self.meta = ColumnDataSource({"title": [], "unit": [], "words": []})
         self.rows = ColumnDataSource({"label": []})
-        self.readout = Div(text="", syncable=False, css_classes=["fp-readout"], sizing_mode="stretch_width")
+        self.readout = Div(text=HINT, syncable=False, css_classes=["fp-readout"], sizing_mode="stretch_width",
+                           height=118, styles={"overflow-y": "auto", "font-size": "12px", "line-height": "1.45"})  # fmt: skip
         span = Span(dimension="height", location_units="data", line_color="#444444", line_dash="dashed",
                     line_width=1, syncable=False)  # fmt: skip
         figures = [*(item.plot for item in self.panels.values()), self.strip]
@@ -197,8 +204,23 @@ class Meteogram:
                                  formatters={"@x": "datetime"}))  # fmt: skip
         plot.yaxis.ticker = FixedTicker(ticks=[])
         plot.ygrid.visible = False
+        self.headings = [Label(x=4, x_units="screen", y=0, text="", text_font_size="11px", text_font_style="bold",
+                               text_baseline="middle", visible=False) for _ in range(3)]  # fmt: skip
+        for heading in self.headings:
+            plot.add_layout(heading)
         plot.title.text = "Probability of exceeding (%, per day)"
         return plot
+
+    def _strip_rows(self, axis: fr.StripAxis) -> None:
+        ticks, headings, count = axis.ticks, axis.headings, max(axis.rows, 1)
+        self.strip.height = 40 + 17 * count
+        self.strip.y_range.update(start=count - 0.5, end=-0.5)
+        self.strip.yaxis.ticker.ticks = sorted(ticks)
+        self.strip.yaxis.major_label_overrides = ticks
+        for index, heading in enumerate(self.headings):
+            heading.visible = index < len(headings)
+            if index < len(headings):
+                heading.y, heading.text = headings[index]
 
     def update(self, frames: MeteogramFrames, *, bands: bool, time_label: str) -> None:
         """Push new data and labels into the existing glyphs."""
@@ -213,14 +235,10 @@ class Meteogram:
         visible = [item.plot for key, item in self.panels.items() if key in shown]
         for index, plot in enumerate(visible):
             plot.toolbar_location = "above" if index == 0 else None
-        rows = len(frames.strip_labels)
+        rows = frames.strip_axis.rows
         self.strip.visible = rows > 0
         (visible[-1] if visible and not rows else self.strip).xaxis.axis_label = time_label
-        if rows:
-            self.strip.height = 38 + 20 * rows
-            self.strip.y_range.update(start=rows - 0.5, end=-0.5)
-            self.strip.yaxis.ticker = FixedTicker(ticks=list(range(rows)))
-            self.strip.yaxis.major_label_overrides = dict(enumerate(frames.strip_labels))
+        self._strip_rows(frames.strip_axis)
         _set(self.strip_source, frames.strip)
         _set(self.legend, {"label": _texts(label for label, _ in frames.legend), "color": _texts(palette)})
         _set(self.meta, {
@@ -228,7 +246,10 @@ class Meteogram:
             "unit": _texts(panel.unit for panel in frames.panels),
             "words": _texts("/".join(WORDS_OF.get(panel.panel_id, ())) for panel in frames.panels),
         })  # fmt: skip
-        _set(self.rows, {"label": _texts(frames.strip_labels)})
+        labels = [""] * frames.strip_axis.rows
+        for y, label in frames.strip_axis.labels.items():
+            labels[y] = label
+        _set(self.rows, {"label": _texts(labels)})
 
 
 def _texts(values: Any) -> np.ndarray:

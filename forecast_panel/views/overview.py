@@ -61,21 +61,23 @@ SR_ONLY = """.fp-sr-only { position: absolute; width: 1px; height: 1px; padding:
 clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }"""
 HEADER_CSS = """.fp-title { line-height: 1.5; } .fp-zone { font-weight: 600; color: #1f3b57; }
 .fp-note { color: #7a4f00; margin: 2px 0; }"""
+LABEL_CSS = ".fp-label { font-size: 0.9em; font-weight: 600; color: #222; }"
+# Widget kind per selection parameter; groups without a title of their own get a heading.
 WIDGETS: dict[str, dict[str, Any]] = {
     "point": {"widget_type": choices.Select},
-    "sources": {"widget_type": choices.CheckBoxGroup},
-    "panels": {"widget_type": choices.CheckBoxGroup},
+    "sources": {"widget_type": choices.CheckBoxGroup, "heading": "Sources"},
+    "panels": {"widget_type": choices.CheckBoxGroup, "heading": "Panels"},
     "init": {"widget_type": choices.Select},
-    "boxes": {"widget_type": choices.RadioButtonGroup},
-    "view": {"widget_type": choices.RadioButtonGroup},
+    "boxes": {"widget_type": choices.RadioButtonGroup, "heading": "Boxes"},
+    "view": {"widget_type": choices.RadioButtonGroup, "heading": "Show"},
     "totals": {"widget_type": choices.Checkbox},
     "members": {"widget_type": choices.Checkbox},
     "previous": {"widget_type": choices.Checkbox},
-    "times": {"widget_type": choices.RadioButtonGroup},
-    "units": {"widget_type": choices.RadioButtonGroup},
-    "temperature_unit": {"widget_type": choices.RadioButtonGroup},
-    "precipitation_unit": {"widget_type": choices.RadioButtonGroup},
-    "wind_unit": {"widget_type": choices.RadioButtonGroup},
+    "times": {"widget_type": choices.RadioButtonGroup, "heading": "Times"},
+    "units": {"widget_type": choices.RadioButtonGroup, "heading": "Units"},
+    "temperature_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Temperature"},
+    "precipitation_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Precipitation"},
+    "wind_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Wind"},
     "precipitation_threshold": {"widget_type": choices.Select},
     "snowfall_threshold": {"widget_type": choices.Select},
     "wind_threshold": {"widget_type": choices.Select},
@@ -133,8 +135,10 @@ class OverviewView(pn.viewable.Viewer):
             self.refresh()
 
     def _on_change(self, *events: param.parameterized.Event) -> None:
-        names = {event.name for event in events}
-        if names & {"sources", "units", *UNIT_PARAMS}:
+        names = {event.name for event in events} - {"units"}  # the system's units change themselves
+        if not names:
+            return
+        if names & {"sources", *UNIT_PARAMS}:
             with self.hold():
                 self.state.refresh_options()
         elif not self._held:
@@ -192,18 +196,18 @@ class OverviewView(pn.viewable.Viewer):
     # --- layout -------------------------------------------------------------------------------
 
     def controls(self) -> pn.Column:
-        """The selection widgets (placed in the template's sidebar by the app)."""
-        widgets = pn.Param(
-            self.selection,
-            parameters=self.selection.url_parameters(),
-            widgets={name: {**spec, "sizing_mode": "stretch_width"} for name, spec in WIDGETS.items()},
-            show_name=False,
-            sizing_mode="stretch_width",
-        )
-        for widget in widgets.layout.select(pn.widgets.Widget):
-            if "value" in widget.param:
-                widget.jscallback(value=BUSY_ON)
-        return pn.Column(widgets, self.download, sizing_mode="stretch_width", css_classes=["fp-controls"])
+        """The selection widgets (placed in the template's sidebar by the app), each built from
+        its parameter; button groups and check boxes get a visible label of their own."""
+        parts: list[Any] = []
+        for name in self.selection.url_parameters():
+            spec = WIDGETS[name]
+            widget = spec["widget_type"].from_param(self.selection.param[name], sizing_mode="stretch_width")
+            widget.jscallback(value=BUSY_ON)
+            if spec.get("heading"):
+                parts.append(pn.pane.HTML(f"<div class='fp-label'>{fr.escape(spec['heading'])}</div>",
+                                          stylesheets=[LABEL_CSS], margin=(8, 10, 0, 10)))  # fmt: skip
+            parts.append(widget)
+        return pn.Column(*parts, self.download, sizing_mode="stretch_width", css_classes=["fp-controls"])
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self.header, self.notes, self.plot, self.summary, sizing_mode="stretch_width")

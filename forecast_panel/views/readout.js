@@ -8,11 +8,11 @@ span.location = x
 const HOUR = 3600e3
 const n = Math.max(1, legend.data.label.length / 2)
 const fmt = (v) => (Math.round(v * 10) / 10).toFixed(1).replace("-", "\u2212")
-const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+const weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 const d = new Date(x)
 const pad = (v) => String(v).padStart(2, "0")
-const day = `${days[d.getUTCDay()]} ${d.getUTCDate()} ${months[d.getUTCMonth()]}`
+const day = `${weekdays[d.getUTCDay()]} ${d.getUTCDate()} ${months[d.getUTCMonth()]}`
 const lines = []
 let daily = true
 let shownIndex = 0
