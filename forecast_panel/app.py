@@ -19,8 +19,8 @@ from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
-from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
 from forecast_panel.localtime import warm_up
+from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
 from forecast_panel.selection import MeteogramSelection
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
@@ -30,7 +30,8 @@ from forecast_panel.views.status import FreshnessThresholds, banner, status_view
 # On narrow screens the sidebar starts collapsed and the header button opens it full width
 # (the vanilla template toggles the ``hidden`` class; the meaning is inverted below 700 px).
 MOBILE_CSS = """
-:root { --bokeh-base-font: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif; }
+:root { --bokeh-base-font: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans",
+  Arial, sans-serif; }
 @media screen and (max-width: 700px) {
   #sidebar:not(.hidden) { width: 0 !important; min-width: 0 !important; padding: 0 !important; border: 0 !important; }
   #sidebar.hidden { width: 100vw !important; padding: 10px !important; overflow-y: auto !important; }

@@ -21,7 +21,7 @@ gets no box (never a partial sum drawn as if it were whole). Everything is vecto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ class MemberMatrix:
         if isinstance(valid, np.ndarray) and valid.dtype.kind == "M":
             valid = valid.astype("datetime64[ns]")
         else:
-            valid = pd.to_datetime(valid, utc=True).dt.tz_convert(None).to_numpy("datetime64[ns]")
+            valid = pd.to_datetime(pd.Series(valid), utc=True).dt.tz_convert(None).to_numpy("datetime64[ns]")
         times = np.empty(leads.size, dtype="datetime64[ns]")
         times[lead_index] = valid
         return cls(leads, times, values)
@@ -167,7 +167,8 @@ def daily_summary(members: pd.DataFrame, statistic: Statistic, zone: str = UTC_Z
     keep = stats["member_count"] > 0
     frame = pd.DataFrame({name: values[keep] for name, values in stats.items()})
     frame.insert(0, "valid_time", pd.to_datetime(daily.noon[keep]).tz_localize("UTC"))
-    frame.insert(1, "init_time", members["init_time"].iloc[0] if "init_time" in members else pd.NaT)
+    init_time: Any = members["init_time"].iloc[0] if "init_time" in members else pd.NaT
+    frame.insert(1, "init_time", init_time)
     frame["member_count"] = frame["member_count"].astype("int64")
     frame["statistic"] = f"daily {statistic}"
     return frame[columns]
@@ -179,4 +180,3 @@ def lighter(color: str, share: float = 0.45) -> str:
         return color
     rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in rgb)
-

@@ -132,10 +132,11 @@ def ingested_mask(summary: Table, ingested_lead_hours: float | None) -> np.ndarr
 
 def typical_step(series: Sequence[SourceSeries]) -> np.timedelta64:
     """The smallest usual spacing of valid times among the sources (boxes are sized by it)."""
-    steps = []
-    for item in series:
-        if rows(item.summary) > 1:
-            steps.append(np.median(np.diff(np.unique(naive_utc(item.summary["valid_time"])))))
+    steps = [
+        np.median(np.diff(np.unique(naive_utc(item.summary["valid_time"]))))
+        for item in series
+        if rows(item.summary) > 1
+    ]
     return np.timedelta64(min(steps), "ns") if steps else np.timedelta64(6, "h").astype("timedelta64[ns]")
 
 
@@ -243,8 +244,14 @@ def markers(*boxes: BoxSet) -> Columns:
     for item in boxes:
         columns = item.columns
         keep = np.isfinite(columns["median"]) & (columns["q90"] > 0)
-        parts.append({"x": columns["xc"][keep], "y": columns["median"][keep], "k": columns["k"][keep],
-                      "q90": columns["q90"][keep]})  # fmt: skip
+        parts.append(
+            {
+                "x": columns["xc"][keep],
+                "y": columns["median"][keep],
+                "k": columns["k"][keep],
+                "q90": columns["q90"][keep],
+            }
+        )
     return concat(parts, MARKER_COLUMNS)
 
 
@@ -349,3 +356,9 @@ def shown_table(series: Sequence[SourceSeries], unit: str, variable_id: str) -> 
 def escape(text: object) -> str:
     """User or store text made safe for an HTML pane (names are arbitrary Unicode)."""
     return html.escape(str(text), quote=True)
+
+
+def short_name(label: str) -> str:
+    """'NOAA GEFS (35-day) — sample' → 'GEFS', 'ECMWF IFS ENS' → 'ENS': a source name's last acronym."""
+    words = [word for word in label.replace("(", " ").split() if word.isupper() and len(word) > 2]
+    return words[-1] if words else label.split()[0]

@@ -68,7 +68,9 @@ def header_html(state: OverviewState) -> str:
     where = "times in UTC" if zone == UTC_ZONE else f"times in {zone_label(zone)}"
     parts = [f"<b>{escape(state.point_name())}</b>", f"<span class='fp-zone'>{escape(where)}</span>"]
     for color, text in source_lines(state):
-        parts.append(f"<span class='fp-swatch' style='color:{escape(color)}' aria-hidden='true'>■</span> {escape(text)}")
+        parts.append(
+            f"<span class='fp-swatch' style='color:{escape(color)}' aria-hidden='true'>■</span> {escape(text)}"
+        )
     if manifest is not None:
         parts.append(f"data from run {escape(manifest.run_id)}, {escape(age_text(manifest.created_utc))}")
     elif state.point() is None:

@@ -37,9 +37,15 @@ class PanelSpec:
 PANELS: dict[str, PanelSpec] = {
     "temperature": PanelSpec("temperature", "Temperature", "temperature_2m", None, "temperature_unit", ("max", "min")),
     "precipitation": PanelSpec(
-        "precipitation", "Precipitation", "precipitation", "precipitation_total", "precipitation_unit", ("sum",),
-        overlay_id="snowfall", overlay_total_id="snowfall_total",
-    ),  # fmt: skip
+        "precipitation",
+        "Precipitation",
+        "precipitation",
+        "precipitation_total",
+        "precipitation_unit",
+        ("sum",),
+        overlay_id="snowfall",
+        overlay_total_id="snowfall_total",
+    ),
     "wind": PanelSpec("wind", "Wind speed", "wind_speed_10m", None, "wind_unit", ("max",)),
 }
 # Probability strips: variable → the parameter holding its threshold (native units).

@@ -20,7 +20,7 @@ from forecast_core import units
 from forecast_core.points import Point
 from forecast_core.status import RunManifest
 from forecast_panel import frames as fr
-from forecast_panel.daily import DailyValues, MemberMatrix, daily_values
+from forecast_panel.daily import DailyValues, MemberMatrix, daily_values, lighter
 from forecast_panel.data import DataStore
 from forecast_panel.localtime import UTC_ZONE, zone_at
 from forecast_panel.selection import LATEST, PANELS, THRESHOLDS, UNIT_SYSTEMS, MeteogramSelection, PanelSpec
@@ -148,8 +148,10 @@ class OverviewState(param.Parameterized):
             variable = variables.get(variable_id)
             unit = self.display_unit_of(variable_id)
             native = list(variable.exceedance_thresholds)
-            shown = units.convert(native, variable.native_units, unit) if native else []
-            labels = {f"{value:g} {units.label(unit)}": threshold for value, threshold in zip(shown, native, strict=True)}
+            shown: Any = units.convert(native, variable.native_units, unit) if native else []
+            labels = {
+                f"{value:g} {units.label(unit)}": threshold for value, threshold in zip(shown, native, strict=True)
+            }
             parameter = self.selection.param[name]
             parameter.objects = labels
             if getattr(self.selection, name) not in native:
@@ -230,15 +232,18 @@ class OverviewState(param.Parameterized):
             info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
             entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
             init = self.init_date()
-            summary = fr.to_display(self._read("ensemble_summary", source_id, variable_id, init), native, unit, fr.STAT_COLUMNS)
+            summary = fr.to_display(
+                self._read("ensemble_summary", source_id, variable_id, init), native, unit, fr.STAT_COLUMNS
+            )
             read = self._read("points", source_id, variable_id, init) if members else {}
             previous = None
             if self.selection.previous and fr.rows(summary) and manifest is not None:
                 shown = pd.Timestamp(summary["init_time"][0]).date()
                 older = [item for item in manifest.init_dates(source_id, variable_id) if item < shown]
                 if older:
-                    previous = fr.to_display(self._read("ensemble_summary", source_id, variable_id, older[0]), native, unit,
-                                             fr.STAT_COLUMNS)  # fmt: skip
+                    previous = fr.to_display(
+                        self._read("ensemble_summary", source_id, variable_id, older[0]), native, unit, fr.STAT_COLUMNS
+                    )
             newest = info is not None and (init is None or info.init_time.date() == init)
             out.append(
                 fr.SourceSeries(
@@ -294,7 +299,9 @@ class OverviewState(param.Parameterized):
         extra = self.series(overlay) if overlay and overlay in variables else []
         return self.series(self._variable(spec)), extra
 
-    def _daily(self, series: Sequence[fr.SourceSeries], statistics: Sequence[Any], zone: str) -> list[list[DailyValues]]:
+    def _daily(
+        self, series: Sequence[fr.SourceSeries], statistics: Sequence[Any], zone: str
+    ) -> list[list[DailyValues]]:
         out = []
         for item in series:
             matrix = MemberMatrix.of(item.members or {})
@@ -351,19 +358,22 @@ class OverviewState(param.Parameterized):
         shown = float(units.convert([threshold], variable.native_units, unit)[0])
         what = {"precipitation": "Precipitation", "snowfall": "Snowfall", "wind_speed_10m": "Wind"}.get(base, base)
         heading = f"{what} > {shown:g} {units.label(unit)}"
-        return [fr.StripRow(f"{heading}|{short_name(item.label)}", days[0], shown) for item, days in zip(series, daily, strict=True)]
+        return [
+            fr.StripRow(f"{heading}|{fr.short_name(item.label)}", days[0], shown)
+            for item, days in zip(series, daily, strict=True)
+        ]
 
     def legend(self) -> list[tuple[str, str]]:
         """Colour index → (label, colour): each source, then each source's second statistic."""
-        from forecast_panel.daily import lighter
-
         registry = self.datastore.registry()
         entries = {entry.source_id: entry for entry in registry.sources} if registry else {}
         first = [
-            (short_name(entries[sid].display_name) if sid in entries else sid,
-             entries[sid].color if sid in entries else "#0072b2")
+            (
+                fr.short_name(entries[sid].display_name) if sid in entries else sid,
+                entries[sid].color if sid in entries else "#0072b2",
+            )
             for sid in self.selection.sources
-        ]  # fmt: skip
+        ]
         return first + [(label, lighter(color)) for label, color in first]
 
     def notes(self, series: Sequence[fr.SourceSeries]) -> list[str]:
@@ -386,9 +396,3 @@ class OverviewState(param.Parameterized):
             elif not fr.ingested_mask(item.summary, item.ingested_lead_hours).all():
                 notes.append(f"{item.label}: the shaded leads are not ingested yet (partial init)")
         return notes
-
-
-def short_name(label: str) -> str:
-    """'NOAA GEFS (35-day) — sample' → 'GEFS', 'ECMWF IFS ENS' → 'ENS': a source name's last acronym."""
-    words = [word for word in label.replace("(", " ").split() if word.isupper() and len(word) > 2]
-    return words[-1] if words else label.split()[0]

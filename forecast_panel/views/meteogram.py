@@ -23,18 +23,17 @@ import numpy as np
 from bokeh.layouts import column
 from bokeh.models import (
     ColumnDataSource,
-    Label,
     CrosshairTool,
     CustomJS,
     DataRange1d,
-    Div,
     Dodge,
     FixedTicker,
     HoverTool,
     LinearColorMapper,
     Range1d,
-    Span,
 )
+from bokeh.models.annotations import Label, Span
+from bokeh.models.widgets import Div
 from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
@@ -63,23 +62,28 @@ def same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return True
 
 
+def _source(data: dict[str, Any]) -> ColumnDataSource:
+    return ColumnDataSource(data=dict(data))
+
+
 def _set(source: ColumnDataSource, data: dict[str, Any]) -> None:
     if not same_data(source.data, data):  # each new data is a message of its own
         source.data = data
 
 
 def _figure(height: int, x_range: Any, **options: Any) -> Any:
-    plot = figure(
-        x_axis_type="datetime",
-        x_range=x_range,
-        height=height,
-        sizing_mode="stretch_width",
-        min_width=260,
-        tools="xpan,xwheel_zoom,reset,save",
-        active_drag="xpan",
-        toolbar_location=None,
+    settings: dict[str, Any] = {
+        "x_axis_type": "datetime",
+        "x_range": x_range,
+        "height": height,
+        "sizing_mode": "stretch_width",
+        "min_width": 260,
+        "tools": "xpan,xwheel_zoom,reset,save",
+        "active_drag": "xpan",
+        "toolbar_location": None,
         **options,
-    )
+    }
+    plot: Any = figure(**settings)
     plot.toolbar.logo = None
     plot.xaxis.major_label_text_font_size = "11px"
     plot.yaxis.major_label_text_font_size = "11px"
@@ -92,7 +96,7 @@ class BoxGlyphs:
     """One set of boxes (per step or daily) on a figure: one data source, four glyphs."""
 
     def __init__(self, plot: Any, color: dict[str, Any]) -> None:
-        self.source = ColumnDataSource(fr.empty_columns(fr.BOX_COLUMNS))
+        self.source = _source(fr.empty_columns(fr.BOX_COLUMNS))
         self.offsets = {name: Dodge(value=0.0) for name in ("wide_l", "wide_r", "narrow_l", "narrow_r")}
 
         def edge(name: str) -> dict[str, Any]:
@@ -100,12 +104,29 @@ class BoxGlyphs:
 
         source = self.source
         self.whiskers = plot.segment("xc", "min", "xc", "max", source=source, line_color=color, line_width=1.5)
-        self.outer = plot.quad(left=edge("narrow_l"), right=edge("narrow_r"), bottom="q10", top="q90",
-                               source=source, fill_color=color, line_color=color, fill_alpha=0.35)  # fmt: skip
-        self.inner = plot.quad(left=edge("wide_l"), right=edge("wide_r"), bottom="q25", top="q75",
-                               source=source, fill_color=color, line_color=color, fill_alpha=0.8)  # fmt: skip
-        self.ticks = plot.segment(edge("wide_l"), "median", edge("wide_r"), "median", source=source,
-                                  line_color="black", line_width=2)  # fmt: skip
+        self.outer = plot.quad(
+            left=edge("narrow_l"),
+            right=edge("narrow_r"),
+            bottom="q10",
+            top="q90",
+            source=source,
+            fill_color=color,
+            line_color=color,
+            fill_alpha=0.35,
+        )
+        self.inner = plot.quad(
+            left=edge("wide_l"),
+            right=edge("wide_r"),
+            bottom="q25",
+            top="q75",
+            source=source,
+            fill_color=color,
+            line_color=color,
+            fill_alpha=0.8,
+        )
+        self.ticks = plot.segment(
+            edge("wide_l"), "median", edge("wide_r"), "median", source=source, line_color="black", line_width=2
+        )
 
     def update(self, boxes: fr.BoxSet, *, bands: bool) -> None:
         for side, value in (("wide", boxes.wide_ms), ("narrow", boxes.narrow_ms)):
@@ -126,22 +147,26 @@ class PanelFigure:
         self.plot = _figure(HEIGHTS.get(panel_id, 190), x_range, y_range=y_range, css_classes=[f"fp-panel-{panel_id}"])
         plot = self.plot
         plot.vstrip(x0="x0", x1="x1", source=missing, fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
-        self.members = ColumnDataSource(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        self.members = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
         plot.segment("x0", "y0", "x1", "y1", source=self.members, line_color=color, line_alpha=0.25)
         self.steps = BoxGlyphs(plot, color)
         self.days = BoxGlyphs(plot, color)
-        self.lines = ColumnDataSource(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        self.lines = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
         plot.segment("x0", "y0", "x1", "y1", source=self.lines, line_color=color, line_width=2)
-        self.previous = ColumnDataSource(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        self.previous = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
         plot.segment("x0", "y0", "x1", "y1", source=self.previous, line_color=color, line_dash="dashed", line_width=2)
-        self.overlay = ColumnDataSource(fr.empty_columns(fr.MARKER_COLUMNS))
+        self.overlay = _source(fr.empty_columns(fr.MARKER_COLUMNS))
         plot.scatter("x", "y", source=self.overlay, marker="asterisk", size=9, line_color="#222222", line_width=1.5)
 
     def update(self, panel: fr.PanelFrames, *, bands: bool, time_label: str) -> None:
         self.steps.update(panel.steps, bands=bands)
         self.days.update(panel.days, bands=bands)
-        for source, data in ((self.members, panel.members), (self.lines, panel.lines),
-                             (self.previous, panel.previous), (self.overlay, panel.overlay)):  # fmt: skip
+        for source, data in (
+            (self.members, panel.members),
+            (self.lines, panel.lines),
+            (self.previous, panel.previous),
+            (self.overlay, panel.overlay),
+        ):
             _set(source, data)
         title = f"{panel.title} ({panel.unit})"
         if panel.overlay_label:
@@ -158,30 +183,51 @@ class Meteogram:
         self.colors = LinearColorMapper(palette=["#0072b2"], low=-0.5, high=0.5)
         color = {"field": "k", "transform": self.colors}
         self.x_range = DataRange1d(range_padding=0.01)
-        self.missing = ColumnDataSource(fr.empty_columns(fr.SPAN_COLUMNS))
+        self.missing = _source(fr.empty_columns(fr.SPAN_COLUMNS))
         self.panels = {key: PanelFigure(key, self.x_range, color, self.missing) for key in PANELS}
         # the axis spans the boxes, not the shaded not-ingested leads (the notes name those)
         self.x_range.renderers = [
-            glyph for item in self.panels.values() for boxes in (item.steps, item.days) for glyph in (boxes.whiskers, boxes.outer)
+            glyph
+            for item in self.panels.values()
+            for boxes in (item.steps, item.days)
+            for glyph in (boxes.whiskers, boxes.outer)
         ]
-        self.strip_source = ColumnDataSource(fr.empty_columns(fr.STRIP_COLUMNS))
+        self.strip_source = _source(fr.empty_columns(fr.STRIP_COLUMNS))
         self.strip = self._strip()
         self.legend = ColumnDataSource({"label": [], "color": []})
         self.meta = ColumnDataSource({"title": [], "unit": [], "words": []})
         self.rows = ColumnDataSource({"label": []})
-        self.readout = Div(text=HINT, syncable=False, css_classes=["fp-readout"], sizing_mode="stretch_width",
-                           height=118, styles={"overflow-y": "auto", "font-size": "12px", "line-height": "1.45"})  # fmt: skip
-        span = Span(dimension="height", location_units="data", line_color="#444444", line_dash="dashed",
-                    line_width=1, syncable=False)  # fmt: skip
+        self.readout = Div(
+            text=HINT,
+            syncable=False,
+            css_classes=["fp-readout"],
+            sizing_mode="stretch_width",
+            height=118,
+            styles={"overflow-y": "auto", "font-size": "12px", "line-height": "1.45"},
+        )
+        span = Span(
+            dimension="height",
+            location_units="data",
+            line_color="#444444",
+            line_dash="dashed",
+            line_width=1,
+            syncable=False,
+        )
         figures = [*(item.plot for item in self.panels.values()), self.strip]
         readout = CustomJS(
-            args={"readout": self.readout, "span": span, "legend": self.legend, "meta": self.meta,
-                  "rows": self.rows, "strip": self.strip_source,
-                  "steps": [item.steps.source for item in self.panels.values()],
-                  "days": [item.days.source for item in self.panels.values()],
-                  "shown": [item.plot for item in self.panels.values()]},
+            args={
+                "readout": self.readout,
+                "span": span,
+                "legend": self.legend,
+                "meta": self.meta,
+                "rows": self.rows,
+                "strip": self.strip_source,
+                "steps": [item.steps.source for item in self.panels.values()],
+                "days": [item.days.source for item in self.panels.values()],
+                "shown": [item.plot for item in self.panels.values()],
+            },
             code=READOUT_JS,
-        )  # fmt: skip
+        )
         for plot in figures:
             plot.add_tools(CrosshairTool(overlay=span, description="Hover line"))
             plot.js_on_event("mousemove", readout)
@@ -191,21 +237,52 @@ class Meteogram:
         self.layout = column(self.readout, *figures, sizing_mode="stretch_width", css_classes=["fp-meteogram"])
 
     def _strip(self) -> Any:
-        plot = _figure(60, self.x_range, y_range=Range1d(-0.5, 0.5), css_classes=["fp-strip"])
+        plot = _figure(60, self.x_range, y_range=Range1d(start=-0.5, end=0.5), css_classes=["fp-strip"])
         plot.min_border_left = 52
         heat = LinearColorMapper(palette=HEAT, low=0, high=100, nan_color="#eeeeee")
         ink = LinearColorMapper(palette=["#111111"] * 5 + ["#ffffff"] * 4, low=0, high=100)
         source = self.strip_source
-        cells = plot.rect("x", "y", width=DAY_MS * 0.96, height=0.92, source=source,
-                          fill_color={"field": "p", "transform": heat}, line_alpha=0)  # fmt: skip
-        plot.text("x", "y", text="label", source=source, text_align="center", text_baseline="middle",
-                  text_font_size="10px", text_color={"field": "p", "transform": ink})  # fmt: skip
-        plot.add_tools(HoverTool(renderers=[cells], tooltips=[("day", "@x{%a %d %b}"), ("probability", "@p{0} %")],
-                                 formatters={"@x": "datetime"}))  # fmt: skip
+        cells = plot.rect(
+            "x",
+            "y",
+            width=DAY_MS * 0.96,
+            height=0.92,
+            source=source,
+            fill_color={"field": "p", "transform": heat},
+            line_alpha=0,
+        )
+        plot.text(
+            "x",
+            "y",
+            text="label",
+            source=source,
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_color={"field": "p", "transform": ink},
+        )
+        plot.add_tools(
+            HoverTool(
+                renderers=[cells],
+                tooltips=[("day", "@x{%a %d %b}"), ("probability", "@p{0} %")],
+                formatters={"@x": "datetime"},
+            )
+        )
         plot.yaxis.ticker = FixedTicker(ticks=[])
         plot.ygrid.visible = False
-        self.headings = [Label(x=4, x_units="screen", y=0, text="", text_font_size="11px", text_font_style="bold",
-                               text_baseline="middle", visible=False) for _ in range(3)]  # fmt: skip
+        self.headings = [
+            Label(
+                x=4,
+                x_units="screen",
+                y=0,
+                text="",
+                text_font_size="11px",
+                text_font_style="bold",
+                text_baseline="middle",
+                visible=False,
+            )
+            for _ in range(3)
+        ]
         for heading in self.headings:
             plot.add_layout(heading)
         plot.title.text = "Probability of exceeding (%, per day)"
@@ -241,11 +318,14 @@ class Meteogram:
         self._strip_rows(frames.strip_axis)
         _set(self.strip_source, frames.strip)
         _set(self.legend, {"label": _texts(label for label, _ in frames.legend), "color": _texts(palette)})
-        _set(self.meta, {
-            "title": _texts(panel.title for panel in frames.panels),
-            "unit": _texts(panel.unit for panel in frames.panels),
-            "words": _texts("/".join(WORDS_OF.get(panel.panel_id, ())) for panel in frames.panels),
-        })  # fmt: skip
+        _set(
+            self.meta,
+            {
+                "title": _texts(panel.title for panel in frames.panels),
+                "unit": _texts(panel.unit for panel in frames.panels),
+                "words": _texts("/".join(WORDS_OF.get(panel.panel_id, ())) for panel in frames.panels),
+            },
+        )
         labels = [""] * frames.strip_axis.rows
         for y, label in frames.strip_axis.labels.items():
             labels[y] = label

@@ -20,7 +20,8 @@ from typing import Any
 
 import panel as pn
 import param
-from bokeh.models import CustomJS, Div
+from bokeh.models import CustomJS
+from bokeh.models.widgets import Div
 
 from forecast_panel import frames as fr
 from forecast_panel.header import header_html
@@ -204,8 +205,13 @@ class OverviewView(pn.viewable.Viewer):
             widget = spec["widget_type"].from_param(self.selection.param[name], sizing_mode="stretch_width")
             widget.jscallback(value=BUSY_ON)
             if spec.get("heading"):
-                parts.append(pn.pane.HTML(f"<div class='fp-label'>{fr.escape(spec['heading'])}</div>",
-                                          stylesheets=[LABEL_CSS], margin=(8, 10, 0, 10)))  # fmt: skip
+                parts.append(
+                    pn.pane.HTML(
+                        f"<div class='fp-label'>{fr.escape(spec['heading'])}</div>",
+                        stylesheets=[LABEL_CSS],
+                        margin=(8, 10, 0, 10),
+                    )
+                )
             parts.append(widget)
         return pn.Column(*parts, self.download, sizing_mode="stretch_width", css_classes=["fp-controls"])
 
