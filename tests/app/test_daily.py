@@ -97,7 +97,9 @@ def test_days_follow_the_points_local_calendar() -> None:
     ]
     for row, day in zip(summary.itertuples(), whole, strict=True):
         assert row.median == pytest.approx(np.quantile(frame.loc[day].to_numpy(), 0.5))
-        assert row.valid_time == pd.Timestamp(day).tz_localize("America/Denver").tz_convert("UTC") + pd.Timedelta(hours=12)
+        assert row.valid_time == pd.Timestamp(day).tz_localize("America/Denver").tz_convert("UTC") + pd.Timedelta(
+            hours=12
+        )
 
 
 def test_a_daylight_saving_day_is_25_hours_long() -> None:
@@ -107,5 +109,6 @@ def test_a_daylight_saving_day_is_25_hours_long() -> None:
     frame = _members(leads, np.ones((leads.size, 2)))
     frame["valid_time"] = init + pd.to_timedelta(frame["lead_hours"], unit="h")
     summary = daily_summary(frame, "sum", zone="Europe/Berlin")
-    by_day = dict(zip(summary["valid_time"].dt.tz_convert("Europe/Berlin").dt.date.astype(str), summary["median"]))
+    days = summary["valid_time"].dt.tz_convert("Europe/Berlin").dt.date.astype(str)
+    by_day = dict(zip(days, summary["median"], strict=True))
     assert by_day["2026-10-25"] == 25.0 and by_day["2026-10-26"] == 24.0

@@ -52,7 +52,10 @@ def test_previous_init_line_leaves_a_gap_where_the_median_is_missing() -> None:
     source = fr.SourceSeries("a", "A", "#111111", _summary([1.0] * 5), previous=previous)
     segments = fr.median_segments([source], "UTC", previous=True)
     assert len(segments["x0"]) == 2, "segments 0–1 and 3–4 only: nothing is drawn through the gap"
-    assert len(fr.median_segments([fr.SourceSeries("a", "A", "#111111", _summary([1.0]))], "UTC", previous=True)["x0"]) == 0
+    assert (
+        len(fr.median_segments([fr.SourceSeries("a", "A", "#111111", _summary([1.0]))], "UTC", previous=True)["x0"])
+        == 0
+    )
 
 
 def test_strip_rows_are_grouped_under_a_heading_per_variable() -> None:

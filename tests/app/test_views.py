@@ -43,7 +43,11 @@ def test_selection_values_from_a_link_apply_each_on_its_own(app_store: Path) -> 
         }
     )
     assert set(skipped) == {"panels", "init", "unknown"}, "invalid values are skipped, the rest applied"
-    assert (selection.point, selection.sources, selection.units) == ("bear-lake-trailhead", ["ecmwf_ifs_ens"], "imperial")
+    assert (selection.point, selection.sources, selection.units) == (
+        "bear-lake-trailhead",
+        ["ecmwf_ifs_ens"],
+        "imperial",
+    )
     assert selection.wind_unit == "kt" and selection.temperature_unit == "degF", "the link's own unit wins"
     assert selection.init == LATEST and selection.panels == ["temperature", "precipitation", "wind"]
 
