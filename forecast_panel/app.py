@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 import holoviews as hv
 import panel as pn
+from bokeh.models import CustomJS
 from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
@@ -43,6 +45,7 @@ body.fp-busy { cursor: progress; }
 .fp-status th { text-align: left; padding-right: 1em; font-weight: 600; }
 """
 
+PAGE_JS = (Path(__file__).parent / "page.js").read_text()
 _EXTENSION_LOADED = False
 
 
@@ -169,6 +172,8 @@ def create_app(
     use_system_allocator()
     app = ForecastApp(datastore, service, tile_url=tile_url or os.environ.get("FORECAST_TILE_URL"), **options)
     app.sync_url()
+    if pn.state.curdoc is not None:
+        pn.state.curdoc.js_on_event("document_ready", CustomJS(code=PAGE_JS))
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # once the session's document is built, its objects leave the collector's full passes
         pn.state.curdoc.add_next_tick_callback(freeze_heap)

@@ -79,9 +79,16 @@ class MeteogramSelection(param.Parameterized):
     view: Any = param.Selector(
         default="boxes", objects={"Boxes": "boxes", "Bands": "bands"}, label="Show", doc="boxes or percentile bands"
     )
-    totals = param.Boolean(default=False, label="Precipitation as running total")
-    members = param.Boolean(default=False, label="Member traces")
-    previous = param.Boolean(default=False, label="Compare with previous init")
+    extras = param.ListSelector(
+        default=[],
+        objects={
+            "Precipitation as running total": "totals",
+            "Member traces": "members",
+            "Compare with previous init": "previous",
+        },
+        label="Options",
+        doc="switches shown as one group (Bokeh's single check box has no <label>, the group does)",
+    )
     times: Any = param.Selector(
         default="local", objects={"Local time": "local", "UTC": "utc"}, label="Times", doc="the point's zone or UTC"
     )
@@ -112,6 +119,10 @@ class MeteogramSelection(param.Parameterized):
                 if name not in changed and unit in self.param[name].objects
             }
         )
+
+    def has(self, option: str) -> bool:
+        """Whether an option of ``extras`` is on ('totals', 'members', 'previous')."""
+        return option in self.extras
 
     def unit_choices(self) -> dict[str, str]:
         """The page's unit choices (what the browser remembers)."""

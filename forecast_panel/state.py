@@ -237,7 +237,7 @@ class OverviewState(param.Parameterized):
             )
             read = self._read("points", source_id, variable_id, init) if members else {}
             previous = None
-            if self.selection.previous and fr.rows(summary) and manifest is not None:
+            if self.selection.has("previous") and fr.rows(summary) and manifest is not None:
                 shown = pd.Timestamp(summary["init_time"][0]).date()
                 older = [item for item in manifest.init_dates(source_id, variable_id) if item < shown]
                 if older:
@@ -291,7 +291,7 @@ class OverviewState(param.Parameterized):
 
     def _variable(self, spec: PanelSpec, overlay: bool = False) -> str:
         main, total = (spec.overlay_id, spec.overlay_total_id) if overlay else (spec.variable_id, spec.total_id)
-        return str(total if self.selection.totals and total else main)
+        return str(total if self.selection.has("totals") and total else main)
 
     def _panel_series(self, spec: PanelSpec) -> tuple[list[fr.SourceSeries], list[fr.SourceSeries]]:
         overlay = self._variable(spec, overlay=True) if spec.overlay_id else None
@@ -317,7 +317,7 @@ class OverviewState(param.Parameterized):
         zone: str,
     ) -> tuple[fr.PanelFrames, list[fr.StripRow]]:
         selection = self.selection
-        statistics = ("last",) if selection.totals and spec.total_id else spec.statistics
+        statistics = ("last",) if selection.has("totals") and spec.total_id else spec.statistics
         daily = self._daily(main, statistics, zone)
         bands = selection.view == "bands"
         until = None if bands else split
@@ -332,7 +332,9 @@ class OverviewState(param.Parameterized):
             steps=fr.step_boxes(main, zone, until, bands=bands),
             days=days,
             lines=fr.median_segments(main, zone) if bands else fr.empty_columns(fr.SEGMENT_COLUMNS),
-            members=fr.member_segments(main, zone) if selection.members else fr.empty_columns(fr.SEGMENT_COLUMNS),
+            members=fr.member_segments(main, zone)
+            if selection.has("members")
+            else fr.empty_columns(fr.SEGMENT_COLUMNS),
             previous=fr.median_segments(main, zone, previous=True),
             summary=panel_summary(main, daily, statistics, unit),
         )

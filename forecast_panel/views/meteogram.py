@@ -95,8 +95,9 @@ def _figure(height: int, x_range: Any, **options: Any) -> Any:
 class BoxGlyphs:
     """One set of boxes (per step or daily) on a figure: one data source, four glyphs."""
 
-    def __init__(self, plot: Any, color: dict[str, Any]) -> None:
+    def __init__(self, plot: Any, color: dict[str, Any], name: str) -> None:
         self.source = _source(fr.empty_columns(fr.BOX_COLUMNS))
+        self.source.name = f"fp-{name}"
         self.offsets = {name: Dodge(value=0.0) for name in ("wide_l", "wide_r", "narrow_l", "narrow_r")}
 
         def edge(name: str) -> dict[str, Any]:
@@ -149,8 +150,8 @@ class PanelFigure:
         plot.vstrip(x0="x0", x1="x1", source=missing, fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
         self.members = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
         plot.segment("x0", "y0", "x1", "y1", source=self.members, line_color=color, line_alpha=0.25)
-        self.steps = BoxGlyphs(plot, color)
-        self.days = BoxGlyphs(plot, color)
+        self.steps = BoxGlyphs(plot, color, f"{panel_id}-steps")
+        self.days = BoxGlyphs(plot, color, f"{panel_id}-days")
         self.lines = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
         plot.segment("x0", "y0", "x1", "y1", source=self.lines, line_color=color, line_width=2)
         self.previous = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
@@ -193,10 +194,11 @@ class Meteogram:
             for glyph in (boxes.whiskers, boxes.outer)
         ]
         self.strip_source = _source(fr.empty_columns(fr.STRIP_COLUMNS))
+        self.strip_source.name = "fp-strip"
         self.strip = self._strip()
         self.legend = ColumnDataSource({"label": [], "color": []})
         self.meta = ColumnDataSource({"title": [], "unit": [], "words": []})
-        self.rows = ColumnDataSource({"label": []})
+        self.rows = ColumnDataSource({"label": []}, name="fp-strip-rows")
         self.readout = Div(
             text=HINT,
             syncable=False,

@@ -62,6 +62,7 @@ SR_ONLY = """.fp-sr-only { position: absolute; width: 1px; height: 1px; padding:
 clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }"""
 HEADER_CSS = """.fp-title { line-height: 1.5; } .fp-zone { font-weight: 600; color: #1f3b57; }
 .fp-note { color: #7a4f00; margin: 2px 0; }"""
+FOCUS_CSS = ":host *:focus-visible { outline: 3px solid #e69f00; outline-offset: 1px; }"
 LABEL_CSS = ".fp-label { font-size: 0.9em; font-weight: 600; color: #222; }"
 # Widget kind per selection parameter; groups without a title of their own get a heading.
 WIDGETS: dict[str, dict[str, Any]] = {
@@ -71,9 +72,7 @@ WIDGETS: dict[str, dict[str, Any]] = {
     "init": {"widget_type": choices.Select},
     "boxes": {"widget_type": choices.RadioButtonGroup, "heading": "Boxes"},
     "view": {"widget_type": choices.RadioButtonGroup, "heading": "Show"},
-    "totals": {"widget_type": choices.Checkbox},
-    "members": {"widget_type": choices.Checkbox},
-    "previous": {"widget_type": choices.Checkbox},
+    "extras": {"widget_type": choices.CheckBoxGroup, "heading": "Options"},
     "times": {"widget_type": choices.RadioButtonGroup, "heading": "Times"},
     "units": {"widget_type": choices.RadioButtonGroup, "heading": "Units"},
     "temperature_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Temperature"},
@@ -202,7 +201,9 @@ class OverviewView(pn.viewable.Viewer):
         parts: list[Any] = []
         for name in self.selection.url_parameters():
             spec = WIDGETS[name]
-            widget = spec["widget_type"].from_param(self.selection.param[name], sizing_mode="stretch_width")
+            widget = spec["widget_type"].from_param(
+                self.selection.param[name], sizing_mode="stretch_width", stylesheets=[FOCUS_CSS]
+            )
             widget.jscallback(value=BUSY_ON)
             if spec.get("heading"):
                 parts.append(

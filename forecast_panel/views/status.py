@@ -125,7 +125,7 @@ def status_view(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.Col
             f"{' (' + escape(error.source_id) + ')' if error.source_id else ''}</li>"
             for error in status.errors[:50]
         )
-        errors = f"<h3>Errors of the last run</h3><ul class='fp-errors'>{items}</ul>"
+        errors = f"<h2>Errors of the last run</h2><ul class='fp-errors'>{items}</ul>"
     parts: list[object] = [
         pn.pane.HTML(light_html, sizing_mode="stretch_width"),
         pn.pane.HTML(f"<table class='fp-status'>{table}</table>{errors}", sizing_mode="stretch_width"),
@@ -139,7 +139,7 @@ def status_view(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.Col
     return pn.Column(*parts, sizing_mode="stretch_width", css_classes=["fp-status-tab"])
 
 
-TABLE_CSS = """table { border-collapse: collapse; } th, td { text-align: left; padding: 2px 10px 2px 0; }
+TABLE_CSS = """h2 { font-size: 1.1em; } table { border-collapse: collapse; } th, td { text-align: left; padding: 2px 10px 2px 0; }
 th { font-weight: 600; }"""
 
 
@@ -163,7 +163,7 @@ def source_table(datastore: DataStore, now: datetime | None = None) -> str:
         )
     head = "<tr><th scope='col'>Source</th><th scope='col'>Newest init</th><th scope='col'>Age</th>"
     head += "<th scope='col'>Ingested</th><th scope='col'>Last error</th></tr>"
-    return f"<h3>Sources</h3><table class='fp-sources'>{head}{''.join(rows)}</table>"
+    return f"<h2>Sources</h2><table class='fp-sources'>{head}{''.join(rows)}</table>"
 
 
 def storage_trend(history: list[InventoryHistoryRow]) -> Any:

@@ -160,7 +160,7 @@ def test_daily_boxes_follow_the_points_local_day(app_store: Path) -> None:
 
 
 def test_precipitation_running_totals_never_decrease(app_store: Path) -> None:
-    state = _state(app_store, point="boulder-flatirons", totals=True, panels=["precipitation"], boxes="steps")
+    state = _state(app_store, point="boulder-flatirons", extras=["totals"], panels=["precipitation"], boxes="steps")
     frames = state.frames()
     assert frames.panels[0].title.startswith("Precipitation (total")
     boxes = frames.panels[0].steps.columns
@@ -169,11 +169,11 @@ def test_precipitation_running_totals_never_decrease(app_store: Path) -> None:
 
 
 def test_toggles_fill_members_bands_and_previous(app_store: Path) -> None:
-    state = _state(app_store, point="aspen-cabin", view="bands", members=True)
+    state = _state(app_store, point="aspen-cabin", view="bands", extras=["members"])
     frames = state.frames()
     panel = frames.panels[0]
     assert len(panel.steps.columns["xc"]) and len(panel.lines["x0"]) and len(panel.members["x0"])
-    state.selection.previous = True
+    state.selection.extras = ["members", "previous"]
     manifest = state.manifest()
     assert manifest is not None
     older = manifest.init_dates("gefs", "temperature_2m")[1:]

@@ -58,7 +58,7 @@ def test_choices_reach_the_server_without_panels_debounce(app_store: Path) -> No
     widgets = view.controls().select(pn.widgets.Widget)
     choices = [item for item in widgets if not isinstance(item, pn.widgets.FileDownload)]
     names = {item.name for item in choices}
-    assert {"Sources", "Panels", "Point", "Init date", "Boxes", "Units", "Temperature", "Member traces"} <= names
+    assert {"Sources", "Panels", "Point", "Init date", "Boxes", "Units", "Temperature", "Options"} <= names
     assert all(item._debounce == 0 for item in choices)
 
 
