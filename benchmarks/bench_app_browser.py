@@ -3,9 +3,9 @@
 1. First load to interactive: ``goto`` until the title and the plot canvas are visible.
 2. Selection → redrawn meteogram (three panels, two sources): point switches via the Point
    select, timed until the header names the new point, the meteogram holds the redraw's revision
-   (the server sends the header, every panel's data, then the revision, as separate messages
-   that BokehJS applies in order) and the next frame is painted; websocket bytes received per
-   interaction.
+   (the server sends every panel's data and the revision, then the header's text, as separate
+   messages that BokehJS applies in order) and the next frame is painted; websocket bytes
+   received per interaction.
 3. ``--bursts`` times, ``--sessions`` concurrent sessions (separate browser contexts) each
    switching points at once: per-switch latency; server RSS before, at peak and after they
    close. The first burst's figures lead; later bursts show whether memory keeps growing.
@@ -203,20 +203,21 @@ class WireLog:
 
     def reply_seconds(self, since: int, label: str, until: int | None = None) -> float | None:
         """From the first widget value change sent in ``messages[since:until]`` to the end of
-        the first reply setting the meteogram's revision after the header named ``label`` (the
-        last message of a redraw); None when either is missing. Other messages the page sends
-        (the URL, ranges) are not the ends."""
+        the reply that completes both the meteogram's new revision and the header naming ``label``
+        (Panel sends the header's text after the Bokeh models' changes); None when either is
+        missing. Other messages the page sends (the URL, ranges) are not the ends."""
         window = self.messages[since:until]
         changes = [i for i, item in enumerate(window) if item.direction == "sent" and '"attr":"value"' in item.text]
         if not changes:
             return None
         header = html.escape(html.escape(label))  # the header's HTML, escaped again as the pane's text
-        named = False
+        named = revised = False
         for item in window[changes[0] + 1 :]:
             if item.direction != "received" or item.frames_left:
                 continue
             named = named or header in item.text
-            if named and REVISION_EVENT.search(item.text):
+            revised = revised or bool(REVISION_EVENT.search(item.text))
+            if named and revised:
                 return item.end - window[changes[0]].end
         return None
 

@@ -5,8 +5,8 @@ session is what a browser does on the wire, minus the rendering: it loads the pa
 creates the session and its document), opens the session's websocket with the page's token,
 pulls the document, and then switches points by sending the same ``PATCH-DOC`` a browser sends
 when the Point select changes. A switch is timed from that message leaving until the page header
-names the new point and the meteogram's new revision arrives (the server sends the header, every
-panel's data, then the revision). The clients run on one asyncio loop, parse the JSON frames and skip
+names the new point and the meteogram's new revision has arrived (the server sends every panel's
+data and the revision, then the header's text, which Panel sends after the Bokeh models). The clients run on one asyncio loop, parse the JSON frames and skip
 the binary ones, so 20 of them cost little CPU; the figures are the server's answer time as a
 client on another machine would see it, queueing included, and the server's CPU per switch.
 
@@ -142,7 +142,7 @@ class Session:
                 received.append(item)
                 text = str(item.get("new", "")) if item.get("attr") == "text" else ""
                 header = header or (f"&lt;b&gt;{html.escape(html.escape(label))}&lt;/b&gt;" in text)
-                redrawn = redrawn or (header and is_revision(item))
+                redrawn = redrawn or is_revision(item)
         self.current = value
         return received
 
@@ -151,8 +151,8 @@ class Session:
 
 
 def is_revision(event: dict[str, Any]) -> bool:
-    """Whether a patch event is the meteogram's new revision (its layout's ``tags``: the last
-    property a redraw sets, after the header and every panel's data)."""
+    """Whether a patch event is the meteogram's new revision (its layout's ``tags``: set after
+    every panel's data)."""
     new = event.get("new")
     return event.get("attr") == "tags" and isinstance(new, list) and len(new) == 1 and isinstance(new[0], int)
 
