@@ -6,8 +6,9 @@ creates the session and its document), opens the session's websocket with the pa
 pulls the document, and then switches points by sending the same ``PATCH-DOC`` a browser sends
 when the Point select changes. A switch is timed from that message leaving until the page header
 names the new point and the meteogram's new revision has arrived (the server sends every panel's
-data and the revision, then the header's text, which Panel sends after the Bokeh models). The clients run on one asyncio loop, parse the JSON frames and skip
-the binary ones, so 20 of them cost little CPU; the figures are the server's answer time as a
+data and the revision, then the header's text, which Panel sends after the Bokeh models). The
+clients run on one asyncio loop, parse the JSON frames and skip the binary ones, so 20 of them
+cost little CPU; the figures are the server's answer time as a
 client on another machine would see it, queueing included, and the server's CPU per switch.
 
 Two rounds, both with ``--sessions`` sessions open at once:

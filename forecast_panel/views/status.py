@@ -139,8 +139,8 @@ def status_view(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.Col
     return pn.Column(*parts, sizing_mode="stretch_width", css_classes=["fp-status-tab"])
 
 
-TABLE_CSS = """h2 { font-size: 1.1em; } table { border-collapse: collapse; } th, td { text-align: left; padding: 2px 10px 2px 0; }
-th { font-weight: 600; }"""
+TABLE_CSS = """h2 { font-size: 1.1em; } table { border-collapse: collapse; }
+th, td { text-align: left; padding: 2px 10px 2px 0; } th { font-weight: 600; }"""
 
 
 def source_table(datastore: DataStore, now: datetime | None = None) -> str:
