@@ -20,6 +20,8 @@ gets no box (never a partial sum drawn as if it were whole). Everything is vecto
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +45,10 @@ def daily_statistics(kind: Literal["instant", "per_step"], running_total: bool) 
     return ("sum",) if kind == "per_step" else ("max", "min")
 
 
+_MATRICES: OrderedDict[int, tuple[np.ndarray, MemberMatrix]] = OrderedDict()
+_MATRIX_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True, slots=True)
 class MemberMatrix:
     """A member series as arrays: lead hours, naive UTC valid times, values ``(lead, member)``."""
@@ -54,7 +60,26 @@ class MemberMatrix:
     @classmethod
     def of(cls, members: pd.DataFrame | dict[str, np.ndarray]) -> MemberMatrix:
         """From points.parquet rows, as a frame or numpy columns (any order; a missing (lead,
-        member) pair is NaN)."""
+        member) pair is NaN). Read-only value columns (the cached ones every session shares) are
+        arranged once per process."""
+        values = members["value"] if len(members) else None
+        shared = isinstance(values, np.ndarray) and not values.flags.writeable
+        if shared:
+            with _MATRIX_LOCK:
+                found = _MATRICES.get(id(values))
+                if found is not None and found[0] is values:
+                    return found[1]
+        matrix = cls._arrange(members)
+        if shared:
+            matrix.times.flags.writeable = False  # so that its wall times are remembered too
+            with _MATRIX_LOCK:
+                _MATRICES[id(values)] = (values, matrix)
+                while len(_MATRICES) > 256:
+                    _MATRICES.popitem(last=False)
+        return matrix
+
+    @classmethod
+    def _arrange(cls, members: pd.DataFrame | dict[str, np.ndarray]) -> MemberMatrix:
         if len(members) == 0 or len(members["lead_hours"]) == 0:
             empty = np.empty(0)
             return cls(empty, empty.astype("datetime64[ns]"), np.empty((0, 0)))
@@ -75,11 +100,13 @@ class MemberMatrix:
 @dataclass(frozen=True, slots=True)
 class DailyValues:
     """One value per (local day, member); NaN where the member does not complete the day.
-    ``noon`` is each day's middle as a naive UTC instant (where its box is drawn)."""
+    ``noon`` is each day's middle as a naive UTC instant (where its box is drawn); ``stats`` the
+    box statistics of each day (``box_statistics``)."""
 
     days: np.ndarray
     noon: np.ndarray
     values: np.ndarray
+    stats: dict[str, np.ndarray]  # box_statistics(values), computed once
 
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,7 +124,12 @@ def daily_values(matrix: MemberMatrix, statistic: Statistic, zone: str = UTC_ZON
         keep = steps > 0
         times, values, steps = times[keep], values[keep], steps[keep]
     if times.size == 0 or values.size == 0:
-        return DailyValues(np.empty(0, "datetime64[D]"), np.empty(0, "datetime64[ns]"), np.empty((0, 0)))
+        return DailyValues(
+            np.empty(0, "datetime64[D]"),
+            np.empty(0, "datetime64[ns]"),
+            np.empty((0, 0)),
+            box_statistics(np.empty((0, 0))),
+        )
     wall = wall_times(times, zone)
     ends_day = statistic in ("sum", "last")  # a step or total ending at midnight belongs to the day before
     keys = ((wall - _EPSILON) if ends_day else wall).astype("datetime64[D]")
@@ -121,7 +153,7 @@ def daily_values(matrix: MemberMatrix, statistic: Statistic, zone: str = UTC_ZON
         complete = (times[first] - start <= MAX_GAP) & (end - times[last] <= MAX_GAP) & (inner <= MAX_GAP)
     reduced = np.where(missing | ~complete[:, None], np.nan, reduced)
     noon = start + (end - start) // 2
-    return DailyValues(days, noon, reduced)
+    return DailyValues(days, noon, reduced, box_statistics(reduced))
 
 
 def box_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -163,7 +195,7 @@ def daily_summary(members: pd.DataFrame, statistic: Statistic, zone: str = UTC_Z
     if members.empty or members["value"].isna().all():
         return pd.DataFrame(columns=columns)
     daily = daily_values(MemberMatrix.of(members), statistic, zone)
-    stats = box_statistics(daily.values)
+    stats = daily.stats
     keep = stats["member_count"] > 0
     frame = pd.DataFrame({name: values[keep] for name, values in stats.items()})
     frame.insert(0, "valid_time", pd.to_datetime(daily.noon[keep]).tz_localize("UTC"))

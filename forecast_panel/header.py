@@ -17,8 +17,9 @@ from forecast_panel.state import OverviewState, age_text
 def grid_cell(summary: pa.Table | None, point: Point | None, grid: GridSpec | None) -> str:
     """'39.00°N 105.25°W, 3.1 km away' from the summary's grid columns, else the manifest grid."""
     if summary is not None and len(summary) and "grid_latitude" in summary.column_names:
-        row = summary.slice(0, 1).to_pylist()[0]
-        lat, lon, distance = float(row["grid_latitude"]), float(row["grid_longitude"]), row.get("grid_distance_km")
+        first = {name: summary.column(name)[0].as_py() for name in ("grid_latitude", "grid_longitude")}
+        lat, lon = float(first["grid_latitude"]), float(first["grid_longitude"])
+        distance = summary.column("grid_distance_km")[0].as_py() if "grid_distance_km" in summary.column_names else None
     elif point is not None:
         try:
             cell = nearest_cell(grid or DYNAMICAL_QUARTER_DEGREE, point.latitude, point.longitude)

@@ -14,6 +14,8 @@ one-hour overlap or gap on the axis).
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -44,12 +46,36 @@ def zone_at(latitude: float, longitude: float) -> str:
     return UTC_ZONE if hours == 0 else f"Etc/GMT{-hours:+d}"  # POSIX signs: Etc/GMT+7 is UTC−7
 
 
+_WALL: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_WALL_LOCK = threading.Lock()
+_WALL_ITEMS = 512
+
+
 def wall_times(times_utc: np.ndarray, zone: str) -> np.ndarray:
-    """Naive UTC ``datetime64[ns]`` instants → naive local wall times in ``zone`` (same shape)."""
+    """Naive UTC ``datetime64[ns]`` instants → naive local wall times in ``zone`` (same shape).
+
+    Read-only inputs (the cached columns every session shares) are converted once: the result is
+    remembered with the input it came from (holding the input keeps its ``id`` from being reused).
+    """
     if zone == UTC_ZONE or len(times_utc) == 0:
         return np.asarray(times_utc, dtype="datetime64[ns]")
+    shared = isinstance(times_utc, np.ndarray) and not times_utc.flags.writeable
+    key = (zone, id(times_utc))
+    if shared:
+        with _WALL_LOCK:
+            found = _WALL.get(key)
+            if found is not None and found[0] is times_utc:
+                _WALL.move_to_end(key)
+                return found[1]
     index = pd.DatetimeIndex(np.asarray(times_utc, dtype="datetime64[ns]"), tz="UTC")
-    return np.asarray(index.tz_convert(zone).tz_localize(None).to_numpy(), dtype="datetime64[ns]")
+    wall = np.asarray(index.tz_convert(zone).tz_localize(None).to_numpy(), dtype="datetime64[ns]")
+    if shared:
+        wall.flags.writeable = False
+        with _WALL_LOCK:
+            _WALL[key] = (times_utc, wall)
+            while len(_WALL) > _WALL_ITEMS:
+                _WALL.popitem(last=False)
+    return wall
 
 
 def day_bounds_utc(days: np.ndarray, zone: str) -> tuple[np.ndarray, np.ndarray]:

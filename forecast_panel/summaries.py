@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecast_panel.daily import DailyValues, Statistic, box_statistics
+from forecast_panel.daily import DailyValues, Statistic
 from forecast_panel.frames import SourceSeries
 
 WORDS: dict[str, str] = {"max": "high", "min": "low", "sum": "total", "last": "total so far"}
@@ -25,7 +25,7 @@ def panel_summary(
     by_day: dict[np.datetime64, list[str]] = {}
     for item, values in zip(series, daily, strict=True):
         for statistic, day_values in zip(statistics, values, strict=True):
-            stats = box_statistics(day_values.values)
+            stats = day_values.stats
             for index, day in enumerate(day_values.days):
                 if stats["member_count"][index] == 0:
                     continue
