@@ -62,15 +62,15 @@ class MemberMatrix:
         """From points.parquet rows, as a frame or numpy columns (any order; a missing (lead,
         member) pair is NaN). Read-only value columns (the cached ones every session shares) are
         arranged once per process."""
-        values = members["value"] if len(members) else None
-        shared = isinstance(values, np.ndarray) and not values.flags.writeable
-        if shared:
+        column = members["value"] if len(members) else None
+        values = column if isinstance(column, np.ndarray) and not column.flags.writeable else None
+        if values is not None:
             with _MATRIX_LOCK:
                 found = _MATRICES.get(id(values))
                 if found is not None and found[0] is values:
                     return found[1]
         matrix = cls._arrange(members)
-        if shared:
+        if values is not None:
             matrix.times.flags.writeable = False  # so that its wall times are remembered too
             with _MATRIX_LOCK:
                 _MATRICES[id(values)] = (values, matrix)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from forecast_panel import frames as fr
-from forecast_panel.daily import DailyValues
+from forecast_panel.daily import DailyValues, box_statistics
 from forecast_panel.timing import split_time
 
 START = np.datetime64("2026-11-25T00:00", "ns")
@@ -59,10 +59,12 @@ def test_previous_init_line_leaves_a_gap_where_the_median_is_missing() -> None:
 
 
 def test_strip_rows_are_grouped_under_a_heading_per_variable() -> None:
+    values = np.array([[0.0, 2.0, 6.0, np.nan], [1.0, 1.0, 1.0, 1.0]])
     daily = DailyValues(
         np.array(["2026-11-25", "2026-11-26"], dtype="datetime64[D]"),
         np.array(["2026-11-25T12", "2026-11-26T12"], dtype="datetime64[ns]"),
-        np.array([[0.0, 2.0, 6.0, np.nan], [1.0, 1.0, 1.0, 1.0]]),
+        values,
+        box_statistics(values),
     )
     rows = [fr.StripRow("Precipitation > 1 mm|GEFS", daily, 1.0), fr.StripRow("Precipitation > 1 mm|ENS", daily, 1.0)]
     rows.append(fr.StripRow("Wind > 10 m/s|GEFS", daily, 10.0))
