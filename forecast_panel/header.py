@@ -63,17 +63,17 @@ def source_lines(state: OverviewState) -> list[tuple[str, str]]:
 
 
 def header_html(state: OverviewState) -> str:
-    """The header: point name, the zone times are shown in, the sources, the run."""
+    """The header: the point and the zone times are shown in, then (smaller) the sources and run."""
     manifest = state.manifest()
     zone = state.zone()
     where = "times in UTC" if zone == UTC_ZONE else f"times in {zone_label(zone)}"
-    parts = [f"<b>{escape(state.point_name())}</b>", f"<span class='fp-zone'>{escape(where)}</span>"]
-    for color, text in source_lines(state):
-        parts.append(
-            f"<span class='fp-swatch' style='color:{escape(color)}' aria-hidden='true'>■</span> {escape(text)}"
-        )
+    title = f"<b class='fp-point'>{escape(state.point_name())}</b> · <span class='fp-zone'>{escape(where)}</span>"
+    details = [
+        f"<span class='fp-swatch' style='color:{escape(color)}' aria-hidden='true'>■</span> {escape(text)}"
+        for color, text in source_lines(state)
+    ]
     if manifest is not None:
-        parts.append(f"data from run {escape(manifest.run_id)}, {escape(age_text(manifest.created_utc))}")
+        details.append(f"data from run {escape(manifest.run_id)}, {escape(age_text(manifest.created_utc))}")
     elif state.point() is None:
-        parts.append("no extraction has been published yet")
-    return "<div class='fp-title'>" + " · ".join(parts) + "</div>"
+        details.append("no extraction has been published yet")
+    return f"<div class='fp-title'>{title}<div class='fp-details'>{' · '.join(details)}</div></div>"

@@ -44,8 +44,8 @@ from forecast_panel.state import MeteogramFrames
 READOUT_JS = (Path(__file__).parent / "readout.js").read_text()
 HEAT = list(reversed(Blues9))  # light → dark: one hue, readable in every colour vision
 DAY_MS = 86_400_000.0
-HINT = "<i>Point at (or tap) the panels to read every panel and source at that time.</i>"
-HEIGHTS = {"temperature": 230, "precipitation": 190, "wind": 190}
+HINT = "<i>Point at or tap the panels: every panel and source at that time is read out here.</i>"
+HEIGHTS = {"temperature": 210, "precipitation": 170, "wind": 170}
 
 
 def same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -60,8 +60,9 @@ STORE = f"""for (const item of client.tags) {{
 }}"""
 SR_ONLY = """.fp-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
 clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }"""
-HEADER_CSS = """.fp-title { line-height: 1.5; } .fp-zone { font-weight: 600; color: #1f3b57; }
-.fp-note { color: #7a4f00; margin: 2px 0; }"""
+HEADER_CSS = """.fp-title { line-height: 1.45; } .fp-point { font-size: 1.25em; }
+.fp-zone { font-weight: 600; color: #1f3b57; } .fp-details { font-size: 0.85em; color: #444; margin-top: 2px; }
+.fp-note { color: #7a4f00; margin: 2px 0; font-size: 0.9em; }"""
 FOCUS_CSS = ":host *:focus-visible { outline: 3px solid #e69f00; outline-offset: 1px; }"
 LABEL_CSS = ".fp-label { font-size: 0.9em; font-weight: 600; color: #222; }"
 # Widget kind per selection parameter; groups without a title of their own get a heading.

@@ -108,6 +108,8 @@ def test_three_panels_share_one_time_axis_and_one_hover_line(desktop: Any, app_u
     assert "panels=" in page.url and "wind" not in page.url.split("panels=")[1].split("&")[0]
     page.locator("label", has_text="Wind speed").first.click()
     wait_until(lambda: page.locator(".fp-panel-wind .bk-Canvas").first.is_visible(), message="wind panel back")
+    page.locator("select").nth(0).select_option(label="Aspen Cabin")
+    wait_until(lambda: "Aspen Cabin" in header(page), message="the screenshot's point")
     _hover(page, ".fp-panel-temperature", 0.3)
     page.wait_for_timeout(300)
     _save(page, "overview.png")
@@ -215,7 +217,7 @@ def test_local_time_of_a_point_in_another_continent(desktop: Any, sydney_store: 
 
 def test_phone_gets_daily_boxes_and_no_horizontal_scroll(phone: Any, app_url: str) -> None:
     page = phone
-    open_app(page, app_url)
+    open_app(page, app_url + "?point=aspen-cabin")
     wait_until(lambda: len(source_data(page, "fp-temperature-days")["t"]) > 0, message="daily boxes")
     assert source_data(page, "fp-temperature-steps")["t"] == [], "no per-step boxes on a 390 px screen"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
