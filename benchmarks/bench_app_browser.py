@@ -125,12 +125,12 @@ def _open(page: Any, url: str) -> float:
 
 
 def _point_labels(page: Any) -> list[str]:
-    labels: list[str] = page.locator("select").nth(1).locator("option").all_inner_texts()
+    labels: list[str] = page.locator("select").nth(0).locator("option").all_inner_texts()
     return [label for label in labels if "pending" not in label]
 
 
 def _switch(page: Any, label: str) -> None:
-    page.locator("select").nth(1).select_option(label=label)
+    page.locator("select").nth(0).select_option(label=label)
 
 
 def _wait_header(page: Any, label: str) -> None:

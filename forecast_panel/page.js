@@ -1,6 +1,7 @@
 // Page fix-ups run once the document is ready (the vanilla template's markup is Panel's): landmarks
-// for assistive technology, a level-one heading, and keyboard access to the controls the template
-// and Bokeh's tabs draw as plain elements (the sidebar button, the tab headers).
+// for assistive technology, a level-one heading, keyboard access to the controls the template
+// and Bokeh's tabs draw as plain elements (the sidebar button, the tab headers), and the busy cue:
+// a change of a control in the sidebar dims the page until the server's redraw clears it (or 15 s).
 const main = document.getElementById("main")
 if (main) { main.setAttribute("role", "main") }
 const sidebar = document.getElementById("sidebar")
@@ -27,3 +28,16 @@ function tabs(root) {
 }
 tabs(document)
 setInterval(() => tabs(document), 1500)  // tab headers are drawn again when the tabs change
+
+function busy() {
+  document.body.classList.add("fp-busy")
+  clearTimeout(window.fpBusyTimer)
+  window.fpBusyTimer = setTimeout(() => document.body.classList.remove("fp-busy"), 15000)
+}
+function inControls(event) { return event.composedPath().some((node) => node.id === "sidebar") }
+document.addEventListener("input", (event) => { if (inControls(event)) { busy() } }, true)
+document.addEventListener("click", (event) => {
+  const button = event.composedPath().find((node) => node.tagName === "BUTTON")
+  const group = button && button.parentElement && button.parentElement.classList.contains("bk-btn-group")
+  if (group && !button.classList.contains("bk-active") && inControls(event)) { busy() }
+}, true)

@@ -8,7 +8,6 @@ artifacts through the pure transforms of ``frames`` and ``daily``. It never rend
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from forecast_core import units
 from forecast_core.points import Point
 from forecast_core.status import RunManifest
 from forecast_panel import frames as fr
+from forecast_panel.columns import MEMBERS_READ, SUMMARY_READ, read_columns
 from forecast_panel.daily import DailyValues, MemberMatrix, daily_values, lighter
 from forecast_panel.data import DataStore
 from forecast_panel.localtime import UTC_ZONE, zone_at
@@ -41,27 +41,6 @@ def age_text(moment: datetime | None, now: datetime | None = None) -> str:
     if days:
         return f"{days} d {hours} h ago"
     return f"{hours} h {rest // 60:02d} min ago"
-
-
-@dataclass(slots=True)
-class MeteogramFrames:
-    """Everything the meteogram shows for one selection (pure data, times in ``zone``'s wall time)."""
-
-    panels: list[fr.PanelFrames]
-    strip: fr.Columns
-    strip_axis: fr.StripAxis
-    legend: list[tuple[str, str]]  # colour index k → (label, colour)
-    missing: fr.Columns
-    zone: str
-    notes: list[str] = field(default_factory=list)
-    shown: list[tuple[list[fr.SourceSeries], str, str]] = field(default_factory=list)  # series, unit, variable
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The CSV download: every shown variable's per-step rows (built when asked for)."""
-        parts = [fr.shown_table(series, unit, variable) for series, unit, variable in self.shown]
-        parts = [item for item in parts if not item.empty]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 class OverviewState(param.Parameterized):
@@ -217,8 +196,8 @@ class OverviewState(param.Parameterized):
         table = self._reads.get(key)
         if table is None:
             arrow = self.datastore.point_table(kind, source_id, variable_id, str(self.selection.point), init)
-            names = fr.SUMMARY_READ if kind == "ensemble_summary" else fr.MEMBERS_READ
-            table = self._reads[key] = fr.read_columns(arrow, names)
+            names = SUMMARY_READ if kind == "ensemble_summary" else MEMBERS_READ
+            table = self._reads[key] = read_columns(arrow, names)
         return table
 
     def series(self, variable_id: str, *, members: bool = True) -> list[fr.SourceSeries]:
@@ -258,7 +237,7 @@ class OverviewState(param.Parameterized):
             )
         return out
 
-    def frames(self) -> MeteogramFrames:
+    def frames(self) -> fr.MeteogramFrames:
         """What the meteogram draws for the current selection."""
         self._reads = {}
         selection = self.selection
@@ -268,9 +247,7 @@ class OverviewState(param.Parameterized):
         loaded = {spec.panel_id: self._panel_series(spec) for spec in specs}
         every = [item for main, overlay in loaded.values() for item in (*main, *overlay)]
         first = next(iter(loaded.values()))[0] if loaded else []
-        split = split_time(
-            [item for main, _ in loaded.values() for item in main], zone, selection.boxes, self.viewport_width
-        )
+        split = self.split([item for main, _ in loaded.values() for item in main])
         panels, strip_rows, shown = [], [], []
         for spec in specs:
             main, overlay = loaded[spec.panel_id]
@@ -278,7 +255,7 @@ class OverviewState(param.Parameterized):
             panels.append(panel)
             strip_rows += rows
             shown.append((main, self.display_unit_of(self._variable(spec)), self._variable(spec)))
-        return MeteogramFrames(
+        return fr.MeteogramFrames(
             panels=panels,
             strip=fr.strip_columns(strip_rows, zone),
             strip_axis=fr.strip_axis(strip_rows),
@@ -288,6 +265,14 @@ class OverviewState(param.Parameterized):
             notes=self.notes(every),
             shown=shown,
         )
+
+    def split(self, series: Sequence[fr.SourceSeries] | None = None) -> np.datetime64 | None:
+        """Where the boxes turn daily for this selection and width (``timing.split_time``)."""
+        if series is None:
+            self._reads = {}
+            shown = [spec for key, spec in PANELS.items() if key in self.selection.panels]
+            series = [item for spec in shown for item in self.series(self._variable(spec), members=False)]
+        return split_time(series, self.zone(), self.selection.boxes, self.viewport_width)
 
     def _variable(self, spec: PanelSpec, overlay: bool = False) -> str:
         main, total = (spec.overlay_id, spec.overlay_total_id) if overlay else (spec.variable_id, spec.total_id)

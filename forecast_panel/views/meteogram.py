@@ -39,7 +39,6 @@ from bokeh.plotting import figure
 
 from forecast_panel import frames as fr
 from forecast_panel.selection import PANELS
-from forecast_panel.state import MeteogramFrames
 
 READOUT_JS = (Path(__file__).parent / "readout.js").read_text()
 HEAT = list(reversed(Blues9))  # light → dark: one hue, readable in every colour vision
@@ -301,7 +300,7 @@ class Meteogram:
             if index < len(headings):
                 heading.y, heading.text = headings[index]
 
-    def update(self, frames: MeteogramFrames, *, bands: bool, time_label: str) -> None:
+    def update(self, frames: fr.MeteogramFrames, *, bands: bool, time_label: str) -> None:
         """Push new data and labels into the existing glyphs."""
         palette = [color for _, color in frames.legend] or ["#0072b2"]
         self.colors.update(palette=palette, low=-0.5, high=len(palette) - 0.5)

@@ -31,10 +31,9 @@ from forecast_panel.views import choices
 from forecast_panel.views.meteogram import Meteogram
 
 # A session's own busy cue (Panel's template busy indicator is process-wide): the browser marks
-# itself busy when a control changes; the redraw clears it (the layout's ``tags`` carry the
-# revision, the last property a refresh sets); a reply that never comes clears it after 15 s.
-BUSY_ON = """document.body.classList.add('fp-busy'); clearTimeout(window.fpBusyTimer);
-window.fpBusyTimer = setTimeout(() => document.body.classList.remove('fp-busy'), 15000);"""
+# itself busy when a control changes (``page.js``: one listener for every control; a
+# ``jscallback`` per widget made each session's document re-index its models once per widget);
+# the redraw clears it (the layout's ``tags`` carry the revision).
 BUSY_OFF = """document.body.classList.remove('fp-busy'); clearTimeout(window.fpBusyTimer);"""
 UNITS_KEY = "forecast-panel-units"
 REPORT = """
@@ -103,6 +102,7 @@ class OverviewView(pn.viewable.Viewer):
         self.state = state
         self.selection = state.selection
         self._held = 0
+        self._dirty = False
         self.current = state.frames()
         self.header = TextPane("", sizing_mode="stretch_width", stylesheets=[HEADER_CSS])
         self.notes = TextPane("", sizing_mode="stretch_width", stylesheets=[HEADER_CSS])
@@ -126,19 +126,20 @@ class OverviewView(pn.viewable.Viewer):
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        """Changes inside redraw once, at the end."""
+        """Changes inside redraw once, at the end (if any of them needs a redraw)."""
         self._held += 1
         try:
             yield
         finally:
             self._held -= 1
-        if not self._held:
+        if not self._held and self._dirty:
             self.refresh()
 
     def _on_change(self, *events: param.parameterized.Event) -> None:
         names = {event.name for event in events} - {"units"}  # the system's units change themselves
         if not names:
             return
+        self._dirty = True
         if names & {"sources", *UNIT_PARAMS}:
             with self.hold():
                 self.state.refresh_options()
@@ -149,6 +150,7 @@ class OverviewView(pn.viewable.Viewer):
         """Recompute frames and push them to the plots (one data update, no figure rebuild)."""
         if self._held:
             return
+        self._dirty = False
         self.current = self.state.frames()
         self._render()
         self.revision += 1
@@ -182,7 +184,9 @@ class OverviewView(pn.viewable.Viewer):
             return  # a malformed report changes nothing
         with self.hold():
             if width and width != self.state.viewport_width:
+                before = self.state.split()
                 self.state.viewport_width = width
+                self._dirty = self._dirty or self.state.split() != before  # the boxes change
             self.selection.apply_values(stored)
 
     def _store_units(self, *_: Any) -> None:
@@ -205,7 +209,6 @@ class OverviewView(pn.viewable.Viewer):
             widget = spec["widget_type"].from_param(
                 self.selection.param[name], sizing_mode="stretch_width", stylesheets=[FOCUS_CSS]
             )
-            widget.jscallback(value=BUSY_ON)
             if spec.get("heading"):
                 parts.append(
                     pn.pane.HTML(
