@@ -142,7 +142,7 @@ class Session:
             for item in content.get("events", []):
                 received.append(item)
                 text = str(item.get("new", "")) if item.get("attr") == "text" else ""
-                header = header or (f"&lt;b&gt;{html.escape(html.escape(label))}&lt;/b&gt;" in text)
+                header = header or (f"&gt;{html.escape(html.escape(label))}&lt;/b&gt;" in text)
                 redrawn = redrawn or is_revision(item)
         self.current = value
         return received
