@@ -10,8 +10,9 @@ for (const list of document.querySelectorAll("#sidebar > ul")) { list.setAttribu
 const title = document.querySelector("#header .app-header")
 if (title) { title.setAttribute("role", "heading"); title.setAttribute("aria-level", "1") }
 function operable(element, label, role) {
-  if (element.hasAttribute("tabindex")) { return }
-  element.setAttribute("tabindex", "0")
+  if (element.hasAttribute("data-fp-keys")) { return }
+  element.setAttribute("data-fp-keys", "")
+  element.setAttribute("tabindex", "0")  // Bokeh's tab headers have it, without a key handler
   element.setAttribute("role", role)
   if (label) { element.setAttribute("aria-label", label) }
   element.addEventListener("keydown", (event) => {
@@ -22,7 +23,11 @@ const button = document.getElementById("sidebar-button")
 if (button) { operable(button, "Show or hide the forecast selection", "button") }
 function tabs(root) {
   for (const element of root.querySelectorAll("*")) {
-    if (element.classList.contains("bk-tab")) { operable(element, null, "tab") }
+    if (element.classList.contains("bk-tab")) {
+      operable(element, null, "tab")
+      element.parentElement.setAttribute("role", "tablist")
+      element.setAttribute("aria-selected", String(element.classList.contains("bk-active")))
+    }
     if (element.shadowRoot) { tabs(element.shadowRoot) }
   }
 }

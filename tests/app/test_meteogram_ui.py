@@ -274,3 +274,30 @@ def test_every_tab_has_no_axe_violations_and_no_third_party_request(
         assert hosts == {urlparse(app_url).netloc}, f"requests to other hosts: {hosts}"
     finally:
         context.close()
+
+
+FOCUSED = """() => { let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  if (!e) return ["", "none"];
+  const style = getComputedStyle(e);
+  return [(e.getAttribute("aria-label") || e.textContent || e.value || e.tagName).trim(),
+          style.outlineStyle === "none" && style.boxShadow === "none" ? "none" : "visible"] }"""
+
+
+def test_controls_and_tabs_are_reachable_and_operable_by_keyboard(desktop: Any, app_url: str) -> None:
+    page = desktop
+    open_app(page, app_url)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # from the page's start
+    seen: list[tuple[str, str]] = []
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        seen.append((focused[0], focused[1]))
+        if focused[0] == "System Status":
+            break
+    names = [name for name, _ in seen]
+    assert "Show or hide the forecast selection" in names, "the sidebar button takes the focus"
+    assert any(name == "Imperial" for name in names) and "System Status" in names, names
+    assert all(outline == "visible" for name, outline in seen if name in ("Imperial", "System Status")), seen
+    page.keyboard.press("Enter")
+    page.locator(".fp-status").first.wait_for()
