@@ -48,7 +48,7 @@ class OverlayControls(param.Parameterized):
         manifest = self.datastore.manifest()
         source = self.source_id()
         options = {"No overlay": self.NONE}
-        for variable_id in list(self.state.param.variable.objects):
+        for variable_id in self.state.variable_ids():
             if manifest is not None and source and manifest.artifact(source, variable_id, "map_summary") is not None:
                 options[variables.get(variable_id).display_name_of(variable_id)] = variable_id
         return options
@@ -62,7 +62,7 @@ class OverlayControls(param.Parameterized):
         self.param.overlay_variable.objects = options
         choices = [value for value in options.values() if value != self.NONE]
         if self.default_on and choices:
-            self.overlay_variable = self.state.variable if self.state.variable in choices else choices[0]
+            self.overlay_variable = choices[0]
         else:
             self._refresh_leads()
 
@@ -70,7 +70,7 @@ class OverlayControls(param.Parameterized):
         """Show the map summary (tiles failed) unless the user chose one already."""
         choices = [value for value in self.param.overlay_variable.objects if value != self.NONE]
         if self.overlay_variable == self.NONE and choices:
-            self.overlay_variable = self.state.variable if self.state.variable in choices else choices[0]
+            self.overlay_variable = choices[0]
 
     @param.depends("overlay_variable", watch=True)
     def _refresh_leads(self) -> None:
@@ -99,10 +99,8 @@ class OverlayControls(param.Parameterized):
         return hv.streams.Params(self, ["overlay_variable", "overlay_lead"])
 
     def unit_of(self, variable_id: str) -> str:
-        variable = self.datastore.variables().get(variable_id)
-        if self.state.variable == variable_id and self.state.display_unit() in variable.display_units:
-            return self.state.display_unit()
-        return str(variable.display_units[0])
+        """The page's unit for the variable (the meteogram's unit system)."""
+        return self.state.display_unit_of(variable_id)
 
     def layer(self, overlay_variable: str, overlay_lead: float | None) -> gv.Points:
         source = self.source_id()
