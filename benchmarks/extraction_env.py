@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,26 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before serving {url}")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing answered at {url} within {seconds} s")
-
-
 @dataclass(slots=True)
 class Server:
     """A server process and its URL."""
@@ -80,19 +58,35 @@ class Server:
                 self.process.wait()
 
 
+def _start_json_server(argv: list[str], env: dict[str, str] | None = None) -> Server:
+    """Start a server process that prints ``{"url": ...}`` once it listens."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env or dict(os.environ))
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=10)
+        raise RuntimeError(f"{' '.join(argv)} exited with {process.returncode} before listening")
+    return Server(process, str(json.loads(line)["url"]))
+
+
 @contextlib.contextmanager
-def moto_server() -> Iterator[Server]:
-    """A moto server (S3) in its own process on a free loopback port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **FAKE_AWS},
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
+def moto_server(log: Path) -> Iterator[Server]:
+    """A moto S3 server in its own process on a free loopback port, logging requests to ``log``
+    (``benchmarks.moto_logged``)."""
+    server = _start_json_server([PYTHON, "-m", "benchmarks.moto_logged", "--log", str(log)], {**os.environ, **FAKE_AWS})
     try:
-        _wait_for(f"{server.url}/moto-api/", process)
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def latency_proxy(upstream: str, latency_ms: float, bandwidth_mbps: float | None = None) -> Iterator[Server]:
+    """``forecast_smoke.s3_proxy`` in its own process in front of ``upstream``."""
+    from forecast_smoke.proxy_process import proxy_arguments
+
+    server = _start_json_server(proxy_arguments(upstream, latency_ms=latency_ms, bandwidth_mbps=bandwidth_mbps))
+    try:
         yield server
     finally:
         server.stop()

@@ -10,8 +10,12 @@ shard) that names one cell in each needed inner chunk. zarr reads each shard's i
 fetches the needed inner chunks' byte ranges (merging adjacent ones) and decodes each chunk
 once. Nothing is derived; the values are dropped.
 
+``--pipeline`` instead runs the pipeline's own tile jobs on the same plan (``extraction.executor``
+with the scheduler ``forecast-panel extract`` would choose): its read + derive, to compare with
+the floor (the cluster's start is timed apart).
+
 Prints one JSON line: seconds for imports, planning (the pipeline's own), opening the arrays and
-the fetch itself (the floor), with the chunk counts. GETs and bytes are counted by whoever serves
+the fetch itself (the floor) or the tile jobs, with the chunk counts. GETs and bytes are counted by whoever serves
 the requests (the benchmarks' proxy).
 """
 
@@ -120,17 +124,40 @@ async def _open_and_fetch(plans: list[SourcePlan], clock: dict[str, float]) -> t
     return chunks, shards, cells, len(arrays)
 
 
+def pipeline_reads(plans: list[SourcePlan], clock: dict[str, float]) -> dict[str, object]:
+    """The pipeline's tile jobs (read + derive) on ``plans``, as ``extract`` schedules them."""
+    from extraction.executor import dask_client, execute, resolve_scheduler
+
+    jobs = [job for plan in plans for job in plan.jobs]
+    scheduler = resolve_scheduler(None, len(jobs))
+    began = time.perf_counter()
+    with dask_client(scheduler) as client:
+        clock["cluster_start"] = time.perf_counter() - began
+        began = time.perf_counter()
+        outcomes = execute(jobs, client, progress=False)
+        clock["read_derive"] = time.perf_counter() - began
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:
+        raise SystemExit(f"{len(failures)} tile jobs failed: {failures[0]!r}")
+    return {"pipeline": scheduler, "tiles": len(jobs)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", required=True)
     parser.add_argument("--variables", nargs="+")
     parser.add_argument("--concurrency", type=int, default=1024, help="zarr's async.concurrency (per selection)")
+    parser.add_argument("--pipeline", action="store_true", help="time the pipeline's tile jobs instead")
     args = parser.parse_args()
-    zarr.config.set({"async.concurrency": args.concurrency})
     clock = {"imports": IMPORTED - STARTED}
     began = time.perf_counter()
     plans = plan_run(args.store, args.variables)
     clock["plan"] = time.perf_counter() - began
+    if args.pipeline:
+        report = pipeline_reads(plans, clock)
+        print(json.dumps({**report, "seconds": {name: round(value, 3) for name, value in clock.items()}}))
+        return
+    zarr.config.set({"async.concurrency": args.concurrency})
     chunks, shards, cells, arrays = asyncio.run(_open_and_fetch(plans, clock))
     report = {
         "floor": "concurrent",
