@@ -37,7 +37,7 @@ from benchmarks.bench_extraction import FORECAST_PANEL, _step_log
 from benchmarks.moto_logged import Request, RequestLog, summarise
 
 
-def _write_sources(bucket: str, endpoint: str, points: Any) -> tuple[Any, dict[str, Any]]:
+def _write_sources(bucket: str, endpoint: str, points: Any, source_ids: list[str]) -> tuple[Any, dict[str, Any]]:
     """One tiles-only Icechunk repository per dataset; the registry and what was written."""
     from extraction.sample_sources.cli import SOURCE_COLORS
     from extraction.sample_sources.templates import DATASETS
@@ -47,6 +47,8 @@ def _write_sources(bucket: str, endpoint: str, points: Any) -> tuple[Any, dict[s
     locations = [(p.latitude, p.longitude) for p in points.points]
     entries, written = [], {}
     for dataset_id, facts in DATASETS.items():
+        if facts.source_id not in source_ids:
+            continue
         started = time.perf_counter()
         tiles = {name: tiles_for_points(dataset_id, name, locations) for name in fields_needed(facts.source_id)}
         url = f"s3://{bucket}/sources/{dataset_id}.icechunk"
@@ -131,6 +133,7 @@ def main() -> None:
     parser.add_argument("--bandwidth-mbps", type=float, default=400.0)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--floor-concurrency", type=int, default=64, help="zarr async.concurrency of the floor")
+    parser.add_argument("--sources", nargs="+", default=["gefs", "ecmwf_ifs_ens"], help="source ids to write and read")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-auto", action="store_true", help="skip the run with extract's own scheduler choice")
     args = parser.parse_args()
@@ -147,7 +150,7 @@ def main() -> None:
         bucket = env.create_bucket(moto.url)
         points = env.world_points(args.points, seed=7)
         started = time.perf_counter()
-        registry, written = _write_sources(bucket, moto.url, points)
+        registry, written = _write_sources(bucket, moto.url, points, args.sources)
         result["sources"] = written
         result["setup_seconds"] = round(time.perf_counter() - started, 1)
         store = f"s3://{bucket}/store"
