@@ -122,7 +122,7 @@ def _run(name: str, argv: list[str], endpoint: str, requests: RequestLog, latenc
         record["steps"] = _step_log(run, argv[argv.index("--store") + 1])
     else:
         record["report"] = run.json()
-    print(f"{name}: {record['seconds']} s", file=sys.stderr)
+    print(json.dumps(record), file=sys.stderr, flush=True)  # progress: each run as it ends
     return record
 
 
@@ -152,6 +152,7 @@ def main() -> None:
         started = time.perf_counter()
         registry, written = _write_sources(bucket, moto.url, points, args.sources)
         result["sources"] = written
+        print(json.dumps(written), file=sys.stderr, flush=True)
         result["setup_seconds"] = round(time.perf_counter() - started, 1)
         store = f"s3://{bucket}/store"
         env.seed_store(store, registry, points)
