@@ -36,7 +36,7 @@ from extraction.plan import (
 )
 from extraction.sources import open_source_pinned
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob, is_transient
+from extraction.tiles import TileJob, TileResult, VariableJob, is_transient, share_dataset
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
@@ -126,6 +126,8 @@ def plan_source(
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
     ds, pinned, snapshot = _open_pinned(source)
+    if snapshot is not None:  # in-process tile jobs read the same snapshot: no second opening
+        share_dataset(pinned, ds)
     init = choose_init(ds, init_time, skip_newest)
     grid = grid_spec(ds)
     mapped, outside = map_points(grid, points)
