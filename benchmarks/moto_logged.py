@@ -130,7 +130,14 @@ class RequestLog:
     def mark(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def since(self, mark: int) -> list[Request]:
+    def since(self, mark: int, settle: float = 0.2) -> list[Request]:
+        """The requests logged after ``mark``, once the log has stopped growing for ``settle``
+        seconds (a request's line is written after its last byte was sent, so just after the
+        client has read it; at most 5 s of waiting)."""
+        deadline, size = time.monotonic() + 5.0, -1
+        while time.monotonic() < deadline and size != self.mark():
+            size = self.mark()
+            time.sleep(settle)
         with self.path.open("rb") as file:
             file.seek(mark)
             lines = file.read().decode().splitlines()

@@ -21,7 +21,7 @@ from benchmarks.moto_logged import RequestLog, summarise
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run_json(*argv: str, timeout: float = 300) -> dict:
+def _run_json(*argv: str, timeout: float = 900) -> dict:
     done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
