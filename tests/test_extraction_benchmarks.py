@@ -7,6 +7,8 @@ of tiny inputs so that the scripts cannot rot unnoticed.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -22,9 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_json(*argv: str, timeout: float = 900) -> dict:
-    done = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    """Run a harness in its own process group; on timeout the whole group goes (its servers,
+    cluster and benchmarked processes too), not only the harness."""
+    harness = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        out, err = harness.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(harness.pid, signal.SIGKILL)
+        harness.communicate()
+        raise
+    assert harness.returncode == 0, err[-3000:]
+    return json.loads(out)
 
 
 @pytest.mark.aws
