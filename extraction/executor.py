@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tqdm import tqdm
@@ -26,6 +27,7 @@ Outcome = TileResult | BaseException
 
 
 SMALL_RUN_TILES = 12
+IN_PROCESS_TILE_THREADS = 4
 
 
 def resolve_scheduler(value: str | None, tile_count: int) -> str:
@@ -73,22 +75,26 @@ def execute_groups(
     """Run every job of every group; yield each group's outcomes (its TileResults, or the
     exception a job raised, in job order) as soon as that group is done, groups in order.
 
-    In-process, a group runs when the caller asks for it, so the caller can work on one
-    source's results (e.g. encode them on threads) while the next source's tiles are read. On a
-    cluster, all jobs are submitted at once and groups are handed over as they complete.
+    In-process, IN_PROCESS_TILE_THREADS tiles are read at once on threads (a tile's reads wait
+    on the network, not the CPU), every group's jobs queued at the start, so the caller works on
+    one source's results (e.g. encodes them on threads) while the next source's tiles are read.
+    On a cluster, all jobs are submitted at once and groups are handed over as they complete.
     """
     show = sys.stderr.isatty() if progress is None else progress
     with _progress(sum(len(group) for group in groups), show) as bar:
         if client is None:
-            for group in groups:
-                outcomes: list[Outcome] = []
-                for job in group:
-                    try:
-                        outcomes.append(task(job))
-                    except Exception as error:  # noqa: BLE001 (recorded per source by the caller)
-                        outcomes.append(error)
-                    bar.update(1)
-                yield outcomes
+            with ThreadPoolExecutor(max_workers=IN_PROCESS_TILE_THREADS, thread_name_prefix="tile") as pool:
+                queued = [[pool.submit(task, job) for job in group] for group in groups]
+                try:
+                    for futures in queued:
+                        outcomes: list[Outcome] = []
+                        for future in futures:
+                            outcomes.append(_outcome(future))
+                            bar.update(1)
+                        yield outcomes
+                finally:  # the caller stopped early: drop the tiles not started
+                    for future in (future for futures in queued for future in futures):
+                        future.cancel()
             return
         from distributed import wait
 

@@ -35,7 +35,7 @@ from extraction.plan import (
 )
 from extraction.sources import SourceUnavailable, open_source_pinned
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob
+from extraction.tiles import TileJob, TileResult, VariableJob, share_dataset
 from forecast_core.grid import GridSpec, IrregularGrid
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
@@ -134,6 +134,8 @@ def plan_source(
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
     ds, pinned, snapshot = open_source_pinned(source)
+    if snapshot is not None:  # in-process tile jobs read the same snapshot: no second opening
+        share_dataset(pinned, ds)
     init = choose_init(ds, init_time, skip_newest)
     try:
         grid = grid_spec(ds)

@@ -74,7 +74,14 @@ _OPEN: dict[str, xr.Dataset] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-FIELD_READ_THREADS = 4
+FIELD_READ_THREADS = 8  # every raw field of a source (5-6) in one wave
+
+
+def share_dataset(pinned: SourceEntry, ds: xr.Dataset) -> None:
+    """Let this process's tile jobs of ``pinned`` (a source pinned to the snapshot ``ds`` was
+    opened at) read through ``ds`` instead of opening the source again."""
+    with _OPEN_LOCK:
+        _OPEN.setdefault(pinned.model_dump_json(), ds)
 
 
 def _dataset(source: SourceEntry) -> xr.Dataset:
