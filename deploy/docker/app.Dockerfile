@@ -29,7 +29,7 @@ RUN groupadd --system --gid 10001 app \
 # jemalloc: with PYTHONMALLOC=malloc, closed sessions' memory goes back to the system
 # (forecast_panel/memory.py: server_environment, JEMALLOC_CONF; a test checks they agree).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libjemalloc2=5.3.0-1 \
+ && apt-get install -y --no-install-recommends libjemalloc2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 COPY deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh

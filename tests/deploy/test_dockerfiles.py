@@ -106,7 +106,15 @@ def test_app_image_runs_the_servers_allocator() -> None:
         memory.server_environment({}, "libjemalloc.so.2")
     )
     installs = " ".join(item["value"] for item in final if item["instruction"] == "RUN")
-    assert re.search(r"apt-get install -y --no-install-recommends libjemalloc2=\S+", installs)
+    assert re.search(r"apt-get install -y --no-install-recommends libjemalloc2\b", installs)
+
+
+@pytest.mark.parametrize("stem", sorted(IMAGES))
+def test_debian_packages_are_not_pinned_to_exact_versions(stem: str) -> None:
+    """An exact Debian version (``pkg=1.2-3``) breaks the build when a security update replaces it."""
+    installs = " ".join(item["value"] for stage in stages(stem) for item in stage if item["instruction"] == "RUN")
+    for command in re.findall(r"apt-get install[^&;]*", installs):
+        assert "=" not in command, f"{stem}: {command.strip()} pins an exact Debian version"
 
 
 def test_build_context_paths_exist() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,16 @@ def test_workflows_run_the_tests_and_a_scheduled_smoke() -> None:
         for job in workflow["jobs"].values():
             for step in job["steps"]:
                 if "uses" in step:
-                    assert "@v" in step["uses"], f"pin {step['uses']} to a version"
+                    pinned = re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"])
+                    assert pinned, f"pin {step['uses']} by commit SHA"
+    for name in ("ci.yml", "smoke.yml"):  # each SHA says which release it is
+        text = (ROOT / ".github/workflows" / name).read_text()
+        assert all(re.search(r"# v\d", line) for line in text.splitlines() if "uses:" in line)
+    image_runs = " ".join(step.get("run", "") for step in ci["jobs"]["images"]["steps"])
+    for image in ("app.Dockerfile", "extraction.Dockerfile"):
+        assert f"docker build -f deploy/docker/{image}" in image_runs
+    assert "--help" in image_runs and "/liveness" in image_runs
+    cache = [step for step in ci["jobs"]["test"]["steps"] if step.get("uses", "").startswith("actions/cache@")]
+    assert cache and "uv.lock" in cache[0]["with"]["key"], "the uv cache is keyed on the lock"
     text = (ROOT / ".github/workflows/smoke.yml").read_text()
     assert "aws-secret-access-key" not in text and "AKIA" not in text
