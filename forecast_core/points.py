@@ -141,8 +141,11 @@ def _clean_tags(value: object) -> object:
 
 
 PointName = Annotated[str, BeforeValidator(_clean_name), Field(min_length=1, max_length=MAX_POINT_NAME_LENGTH)]
-Latitude = Annotated[float, AfterValidator(_finite), Field(ge=-90.0, le=90.0)]
-Longitude = Annotated[float, AfterValidator(_finite), AfterValidator(normalize_longitude), Field(ge=-180.0, le=360.0)]
+# Field constraints come first: so pydantic checks them in its core schema and publishes them as
+# JSON Schema keywords (``minimum`` / ``maximum``); placed after a validator, they would only be
+# checked in Python and appear as unread ``ge`` / ``le`` keys in every schema a client sees.
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0), AfterValidator(_finite)]
+Longitude = Annotated[float, Field(ge=-180.0, le=360.0), AfterValidator(_finite), AfterValidator(normalize_longitude)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
 Tags = Annotated[list[Tag], BeforeValidator(_clean_tags), Field(max_length=MAX_TAGS)]
 PointId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
