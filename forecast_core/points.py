@@ -111,12 +111,6 @@ def make_point_id(name: str, latitude: float, longitude: float) -> str:
     return f"{slug}-{digest}"
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
 def _clean_name(value: object) -> object:
     if isinstance(value, str):
         try:
@@ -144,8 +138,8 @@ PointName = Annotated[str, BeforeValidator(_clean_name), Field(min_length=1, max
 # Field constraints come first: so pydantic checks them in its core schema and publishes them as
 # JSON Schema keywords (``minimum`` / ``maximum``); placed after a validator, they would only be
 # checked in Python and appear as unread ``ge`` / ``le`` keys in every schema a client sees.
-Latitude = Annotated[float, Field(ge=-90.0, le=90.0), AfterValidator(_finite)]
-Longitude = Annotated[float, Field(ge=-180.0, le=360.0), AfterValidator(_finite), AfterValidator(normalize_longitude)]
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180.0, le=360.0, allow_inf_nan=False), AfterValidator(normalize_longitude)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
 Tags = Annotated[list[Tag], BeforeValidator(_clean_tags), Field(max_length=MAX_TAGS)]
 PointId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]

@@ -109,7 +109,7 @@ def test_models_are_frozen_and_strict() -> None:
 
 @pytest.mark.parametrize(
     ("latitude", "longitude", "message"),
-    [(91.0, 0.0, "less than or equal"), (0.0, 400.0, "outside"), (float("nan"), 0.0, "finite")],
+    [(91.0, 0.0, "less than or equal to 90"), (0.0, 400.0, "less than or equal to 360"), (float("nan"), 0.0, "finite")],
 )
 def test_payload_rejects_bad_coordinates(latitude: float, longitude: float, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
