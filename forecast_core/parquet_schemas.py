@@ -6,11 +6,19 @@ columns and rejects a missing or mistyped required one.
 
 Row order: ``points`` and ``ensemble_summary`` are sorted by (point_id, lead_hours[, member]);
 writers size row groups so that one point of one file is one row group.
+
+The schemas are committed as JSON under ``parquet_schemas/`` (``python -m
+forecast_core.parquet_schemas`` rewrites them); a test fails when a file drifts from the code, so
+every change to a Parquet contract shows up as a reviewed diff, as the JSON Schemas do.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -96,6 +104,12 @@ REQUIRED_SCHEMAS: Final[dict[ArtifactKind, pa.Schema]] = {
     "map_summary": MAP_SUMMARY_SCHEMA,
 }
 
+OPTIONAL_SCHEMAS: Final[dict[ArtifactKind, pa.Schema]] = {
+    "points": POINTS_OPTIONAL_FIELDS,
+    "ensemble_summary": ENSEMBLE_SUMMARY_OPTIONAL_FIELDS,
+    "map_summary": pa.schema([]),
+}
+
 QUANTILE_COLUMNS: Final = ("min", "q10", "q25", "median", "q75", "q90", "max")
 QUANTILE_LEVELS: Final = {"q10": 0.10, "q25": 0.25, "median": 0.50, "q75": 0.75, "q90": 0.90}
 
@@ -127,3 +141,40 @@ def validate_schema(schema: pa.Schema, kind: ArtifactKind) -> None:
 def validate_table(table: pa.Table, kind: ArtifactKind) -> None:
     """Check a table against the required schema of ``kind`` (extra columns are allowed)."""
     validate_schema(table.schema, kind)
+
+
+COMMITTED_DIR: Final = Path(str(resources.files("forecast_core") / "parquet_schemas"))
+
+
+def describe(kind: ArtifactKind) -> dict[str, Any]:
+    """The committed description of one artifact kind's columns: name, Arrow type, nullability."""
+
+    def columns(schema: pa.Schema) -> list[dict[str, Any]]:
+        return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+
+    return {"kind": kind, "required": columns(REQUIRED_SCHEMAS[kind]), "optional": columns(OPTIONAL_SCHEMAS[kind])}
+
+
+def render(kind: ArtifactKind) -> str:
+    return json.dumps(describe(kind), indent=2) + "\n"
+
+
+def committed(kind: ArtifactKind) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((COMMITTED_DIR / f"{kind}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def write_all() -> list[Path]:
+    """Rewrite every committed description from the code; returns the paths written."""
+    COMMITTED_DIR.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in REQUIRED_SCHEMAS:
+        path = COMMITTED_DIR / f"{kind}.json"
+        path.write_text(render(kind), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_all():
+        sys.stdout.write(f"wrote {written_path}\n")

@@ -73,6 +73,32 @@ def test_committed_json_schema_matches_model(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", layout.ARTIFACT_KINDS)
+def test_committed_parquet_schema_matches_the_code(kind: layout.ArtifactKind) -> None:
+    from forecast_core import parquet_schemas
+
+    assert parquet_schemas.committed(kind) == parquet_schemas.describe(kind), (
+        f"parquet_schemas/{kind}.json drifted from the code: run `python -m forecast_core.parquet_schemas`"
+    )
+
+
+def test_committed_parquet_schemas_keep_every_required_column_of_the_design() -> None:
+    """Columns may be added, never dropped or renamed: the design's columns stay required."""
+    from forecast_core import parquet_schemas
+
+    design = {
+        "points": {"source_id", "variable_id", "point_id", "init_time", "valid_time", "lead_hours",
+                   "ensemble_member", "value"},
+        "ensemble_summary": {"source_id", "variable_id", "point_id", "init_time", "valid_time", "lead_hours",
+                             "min", "q10", "q25", "median", "q75", "q90", "max", "member_count"},
+        "map_summary": {"source_id", "variable_id", "init_time", "valid_time", "lead_hours", "latitude",
+                        "longitude", "median"},
+    }  # fmt: skip
+    for kind, columns in design.items():
+        required = {column["name"] for column in parquet_schemas.committed(kind)["required"]}  # type: ignore[arg-type]
+        assert columns <= required, f"{kind} dropped {sorted(columns - required)}"
+
+
 def test_design_examples_validate() -> None:
     status = ExtractionStatus.model_validate_json(
         json.dumps(
