@@ -23,6 +23,7 @@ from forecast_core.registry import (
     Node,
     ReplaceBelowNode,
     StepAmountNode,
+    node_children,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -54,18 +55,8 @@ def check_fields(node: Node, attributes: Mapping[str, Mapping[str, object]]) -> 
         if node.units is not None and actual != node.units:
             raise UnitMismatch(f"{node.variable}: store units {actual!r}, derivation expects {node.units!r}")
         return
-    for child in _children(node):
+    for child in node_children(node):
         check_fields(child, attributes)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, HypotNode):
-        return [node.x, node.y]
-    if isinstance(node, MultiplyNode):
-        return list(node.factors)
-    if isinstance(node, FieldNode):
-        return []
-    return [node.of]
 
 
 def step_seconds(lead_seconds: npt.ArrayLike) -> FloatArray:

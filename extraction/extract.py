@@ -61,7 +61,7 @@ def plan_sources(
                     raise
                 plan = plan_source(source, chosen.variables, chosen.wanted, chosen.selected, chosen.enabled, settings)
         except (SourceUnavailable, NoInitWithData) as error:
-            errors.append(ExtractionError(kind="store_unreachable", message=str(error)[:2000],
+            errors.append(ExtractionError(kind="store_unreachable", message=str(error),
                                           source_id=source.source_id))  # fmt: skip
             continue
         except LimitExceeded as error:
@@ -92,7 +92,7 @@ def build_artifacts(
             failures = [r for r in results if isinstance(r, BaseException)]
             if failures:
                 message = f"{len(failures)} of {len(results)} chunk tiles failed: {failures[0]}"
-                errors.append(ExtractionError(kind="store_unreachable", source_id=source_id, message=message[:2000]))
+                errors.append(ExtractionError(kind="store_unreachable", source_id=source_id, message=message))
                 continue
             tiles = [r for r in results if isinstance(r, TileResult)]
             for built in assemble_source(plan, tiles, region_coordinates(plan)):

@@ -242,7 +242,7 @@ def _nothing_new(previous: RunManifest | None, plans: list[SourcePlan], enabled:
 
 
 def _error(kind: str, message: str) -> ExtractionError:
-    return ExtractionError.model_validate({"kind": kind, "message": message[:2000]})
+    return ExtractionError.model_validate({"kind": kind, "message": message})
 
 
 def _finish(run: _Run, report: RunReport) -> RunReport:
@@ -267,7 +267,7 @@ def _finish(run: _Run, report: RunReport) -> RunReport:
         ),
         errors=report.errors,
         outcome=report.outcome,
-        message=report.message[:2000],
+        message=report.message,
         last_attempt_utc=datetime.now(UTC).replace(microsecond=0),
     )
     try:

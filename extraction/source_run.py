@@ -98,7 +98,7 @@ def _variable_jobs(
             errors.append(
                 ExtractionError(
                     kind="unit_mismatch" if isinstance(error, UnitMismatch) else "missing_variable",
-                    message=str(error)[:2000],
+                    message=str(error),
                     source_id=source_id,
                     variable_id=variable.variable_id,
                 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from forecast_core.layout import IDENTIFIER_PATTERN
 
 MAX_CONFIG_BYTES = 16 * 2**20
 """The largest config document (registry, variables, points) read: 10,000 points take ~4 MB."""
@@ -40,6 +42,22 @@ def _require_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """A timezone-aware datetime, normalised to UTC."""
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+"""A source, variable or point id (``forecast_core.layout.IDENTIFIER_PATTERN``)."""
+
+MESSAGE_MAX_LENGTH = 2000
+
+
+def _shorten(value: object) -> object:
+    if isinstance(value, str) and len(value) > MESSAGE_MAX_LENGTH:
+        return value[: MESSAGE_MAX_LENGTH - 1] + "…"
+    return value
+
+
+Message = Annotated[str, BeforeValidator(_shorten), Field(max_length=MESSAGE_MAX_LENGTH)]
+"""A human-readable message in a contract (an error, a run's outcome): longer text is cut to
+``MESSAGE_MAX_LENGTH`` characters (ending in "…") where it is stored, not by every writer."""
 
 
 def utc_now() -> datetime:

@@ -44,7 +44,9 @@ POINTS_AUDIT_LOG_KEY: Final = "logs/points_api/audit.jsonl"
 
 RUN_ID_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 _RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
-_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+IDENTIFIER_PATTERN: Final = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+"""The one rule for source, variable and point ids (``forecast_core.base.Identifier`` in models)."""
+_ID_RE: Final = re.compile(IDENTIFIER_PATTERN)
 _ARTIFACT_RE: Final = re.compile(
     r"^forecasts/source=(?P<source>[^/]+)/variable=(?P<variable>[^/]+)/"
     r"init_date=(?P<init_date>\d{4}-\d{2}-\d{2})/(?P<kind>points|ensemble_summary|map_summary)"

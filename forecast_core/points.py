@@ -17,7 +17,7 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from forecast_core.base import ContractModel, UtcDatetime
+from forecast_core.base import ContractModel, Identifier, UtcDatetime
 
 MAX_POINT_NAME_LENGTH: Final = 80
 MAX_TAGS: Final = 10
@@ -142,7 +142,7 @@ Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180.0, le=360.0, allow_inf_nan=False), AfterValidator(normalize_longitude)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
 Tags = Annotated[list[Tag], BeforeValidator(_clean_tags), Field(max_length=MAX_TAGS)]
-PointId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
+PointId = Identifier
 Actor = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.@+\- ]+$")]
 
 

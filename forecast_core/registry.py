@@ -15,10 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from forecast_core.base import ContractModel
+from forecast_core.base import ContractModel, Identifier
 from forecast_core.units import UnitId
 
-Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 StoreVariable = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,128}$")]
 STAC_CATALOG_URL = "https://stac.dynamical.org/catalog.json"
 
@@ -197,19 +196,24 @@ for _model in (StepAmountNode, HypotNode, MultiplyNode, LinearNode, ClipNode, In
     _model.model_rebuild()
 
 
+def node_children(node: Node) -> list[Node]:
+    """The nodes a derivation node evaluates first (none for a field): the one walk of the
+    vocabulary's tree, for every consumer (field lists here, unit checks in the extraction)."""
+    if isinstance(node, FieldNode):
+        return []
+    if isinstance(node, HypotNode):
+        return [node.x, node.y]
+    if isinstance(node, MultiplyNode):
+        return list(node.factors)
+    return [node.of]
+
+
 def node_fields(node: Node) -> list[str]:
     """Raw store variables a derivation reads, in first-use order."""
     if isinstance(node, FieldNode):
         return [node.variable]
-    children: list[Node]
-    if isinstance(node, HypotNode):
-        children = [node.x, node.y]
-    elif isinstance(node, MultiplyNode):
-        children = list(node.factors)
-    else:
-        children = [node.of]
     seen: list[str] = []
-    for child in children:
+    for child in node_children(node):
         for name in node_fields(child):
             if name not in seen:
                 seen.append(name)

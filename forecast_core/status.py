@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
-from forecast_core.base import ContractModel, UtcDatetime
+from forecast_core.base import ContractModel, Identifier, Message, UtcDatetime
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ARTIFACT_KINDS, ArtifactKind, parse_artifact_key, parse_run_id
 
-Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 RunId = Annotated[str, Field(pattern=r"^\d{8}T\d{6}Z$")]
 
 
@@ -30,7 +29,7 @@ class ExtractionError(ContractModel):
         "interrupted",
         "internal",
     ]
-    message: Annotated[str, Field(max_length=2000)]
+    message: Message
     source_id: Identifier | None = None
     variable_id: Identifier | None = None
     point_id: Identifier | None = None
@@ -45,7 +44,7 @@ class ExtractionStatus(ContractModel):
     variables_processed: list[Identifier]
     errors: list[ExtractionError]
     outcome: Literal["success", "partial", "failed", "skipped"] = "success"
-    message: Annotated[str, Field(max_length=2000)] = ""
+    message: Message = ""
     last_attempt_utc: UtcDatetime | None = None
 
 

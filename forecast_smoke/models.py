@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, WithJsonSchema
 
-from forecast_core.base import ContractModel, UtcDatetime
+from forecast_core.base import ContractModel, Message, UtcDatetime
 from forecast_core.points import Latitude, Longitude
 
 QueryStatus = Literal["ok", "empty", "failed"]
@@ -55,7 +55,7 @@ class QueryMetrics(ContractModel):
     elements: NonNegativeInt
     estimated_bytes: NonNegativeInt
     status: QueryStatus
-    error: str | None = None
+    error: Message | None = None
     attempts: Annotated[int, Field(ge=1)] = 1
 
 
@@ -103,7 +103,7 @@ class QuerySummaryItem(ContractModel):
     duration_seconds: NonNegativeFloat
     elements: NonNegativeInt
     estimated_bytes: NonNegativeInt
-    error: str | None = None
+    error: Message | None = None
 
 
 class QuerySummary(ContractModel):
@@ -130,7 +130,7 @@ class UploadItem(ContractModel):
     duration_seconds: NonNegativeFloat
     status: TransferStatus
     retry_attempts: NonNegativeInt = 0
-    error: str | None = None
+    error: Message | None = None
 
 
 class UploadSummary(ContractModel):
@@ -158,7 +158,7 @@ class ReadItem(ContractModel):
     payload_kind: PayloadKind
     query_status: QueryStatus | None = None
     retry_attempts: NonNegativeInt = 0
-    error: str | None = None
+    error: Message | None = None
 
 
 class ReadSummary(ContractModel):

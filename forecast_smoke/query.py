@@ -160,7 +160,7 @@ def query_point(
 
 def failed_result(base: dict[str, Any], duration: float, error: BaseException, attempts: int = 1) -> QueryResult:
     """A ``failed`` QueryResult with an empty payload."""
-    message = f"{type(error).__name__}: {error}"[:2000]
+    message = f"{type(error).__name__}: {error}"
     metrics = QueryMetrics(
         duration_seconds=duration, elements=0, estimated_bytes=0, status="failed", error=message, attempts=attempts
     )

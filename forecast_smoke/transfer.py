@@ -58,7 +58,7 @@ def get_object_bytes(client: Any, bucket: str, key: str) -> tuple[bytes, int]:
 
 
 def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
+    return f"{type(error).__name__}: {error}"
 
 
 def upload_dir(

@@ -319,3 +319,29 @@ def test_lat_lon_box_parses_bounds_and_surrounds_points() -> None:
     for bad in ["1,2,3", "41,36,-109,-103", "0,1,-200,0"]:
         with pytest.raises(ValueError):
             LatLonBox.parse(bad)
+
+
+def test_long_messages_are_cut_where_they_are_stored_not_by_every_writer() -> None:
+    from forecast_core.status import ExtractionError
+
+    error = ExtractionError(kind="internal", message="x" * 5000)
+    assert len(error.message) == 2000 and error.message.endswith("…")
+    assert ExtractionError(kind="internal", message="short").message == "short"
+
+
+def test_one_identifier_rule_for_layout_models_and_the_api() -> None:
+    from points_api.errors import NotFound
+    from points_api.repository import check_point_id
+
+    for good in ("gefs", "my-cabin_2"):
+        assert layout.check_identifier(good) == good == check_point_id(good)
+    for bad in ("Gefs", "-x", "a" * 65, "../etc"):
+        with pytest.raises(layout.LayoutError):
+            layout.check_identifier(bad)
+        with pytest.raises(NotFound):
+            check_point_id(bad)
+        with pytest.raises(ValidationError):
+            ExtractionStatus.model_validate(
+                {"last_successful_extract_utc": None, "run_id": None, "sources_processed": [bad],
+                 "variables_processed": [], "errors": []}
+            )  # fmt: skip

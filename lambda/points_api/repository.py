@@ -7,11 +7,11 @@ guarantees that a name or id is created once: concurrent creates of one name giv
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from forecast_core.base import utc_now
+from forecast_core.layout import LayoutError, check_identifier
 from forecast_core.points import (
     Point,
     PointPayload,
@@ -23,7 +23,6 @@ from forecast_core.points import (
 )
 from points_api.errors import DuplicatePoint, NotFound
 
-_POINT_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 Action = Literal["create", "update", "delete"]
 
 
@@ -56,9 +55,10 @@ class PointsRepository(Protocol):
 
 def check_point_id(point_id: str) -> str:
     """``point_id`` if it can name a point; NotFound otherwise (it cannot exist)."""
-    if not _POINT_ID.match(point_id):
-        raise NotFound(f"no point {point_id!r}")
-    return point_id
+    try:
+        return check_identifier(point_id, "point id")
+    except LayoutError:
+        raise NotFound(f"no point {point_id!r}") from None
 
 
 def find_conflict(
