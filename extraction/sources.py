@@ -6,15 +6,14 @@ about dims, members or leads comes from config; callers read them from the retur
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
 
+from extraction.stac import resolve_stac
 from forecast_core.registry import IcechunkLocation, SourceEntry, StacLocation, ZarrLocation
 from forecast_core.store import s3_endpoint_url, s3_storage_options
 
@@ -82,35 +81,6 @@ def open_zarr(location: ZarrLocation, chunks: Any = None, wrap: StoreWrapper | N
     if wrap is None:
         return xr.open_zarr(location.url, chunks=chunks, storage_options=options, decode_timedelta=True)
     return xr.open_zarr(wrap(_zarr_store(location.url, options)), chunks=chunks, decode_timedelta=True)
-
-
-def resolve_stac(location: StacLocation, timeout_seconds: float = 20.0) -> IcechunkLocation:
-    """Find the dataset's Icechunk repository in dynamical.org's STAC catalog."""
-
-    def fetch(url: str) -> dict[str, Any]:
-        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:  # noqa: S310 (https catalog)
-            loaded: dict[str, Any] = json.load(response)
-            return loaded
-
-    catalog = fetch(location.catalog_url)
-    base = location.catalog_url.rsplit("/", 1)[0]
-    for link in catalog.get("links", []):
-        href = str(link.get("href", ""))
-        if link.get("rel") == "child" and location.dataset_id in href:
-            collection_url = href if "://" in href else f"{base}/{href.removeprefix('./')}"
-            collection = fetch(collection_url)
-            assets = collection.get("assets", {})
-            for key in location.asset_keys:
-                if key in assets:
-                    asset = assets[key]
-                    options = asset.get("xarray:storage_options", {}) or {}
-                    return IcechunkLocation(
-                        url=str(asset["href"]).rstrip("/"),
-                        region=options.get("region") or options.get("client_kwargs", {}).get("region_name"),
-                        anonymous=True,
-                    )
-            raise SourceUnavailable(f"{location.dataset_id}: no asset among {location.asset_keys} in {collection_url}")
-    raise SourceUnavailable(f"{location.dataset_id} is not in the STAC catalog {location.catalog_url}")
 
 
 def open_source(entry: SourceEntry, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:

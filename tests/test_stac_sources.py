@@ -17,6 +17,14 @@ from forecast_core.registry import SourceEntry, SourceRegistry, StacLocation
 from tests.conftest import serve_json
 
 DATASET_ID = "noaa-gefs-forecast-35-day"
+COLLECTION = {  # what STAC requires of a collection, as dynamical.org's have it
+    "type": "Collection",
+    "stac_version": "1.0.0",
+    "description": "an ensemble forecast",
+    "license": "CC-BY-4.0",
+    "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [["2020-10-01T00:00:00Z", None]]}},
+    "links": [],
+}
 
 
 @pytest.fixture
@@ -26,6 +34,8 @@ def stac_catalog(tiny_samples: Path) -> Iterator[str]:
     documents: dict[str, dict[str, object]] = {
         "/catalog.json": {
             "type": "Catalog",
+            "stac_version": "1.0.0",
+            "description": "dynamical.org datasets",
             "id": "dynamical",
             "links": [
                 {"rel": "self", "href": "./catalog.json"},
@@ -33,7 +43,7 @@ def stac_catalog(tiny_samples: Path) -> Iterator[str]:
             ],
         },
         f"/{DATASET_ID}/collection.json": {
-            "type": "Collection",
+            **COLLECTION,
             "id": DATASET_ID,
             "assets": {
                 "icechunk": {
@@ -45,7 +55,20 @@ def stac_catalog(tiny_samples: Path) -> Iterator[str]:
         },
     }
 
+    # a dataset whose id has ours as its prefix, listed first: only an exact id match is ours
+    decoy = f"{DATASET_ID}-archive"
+    documents["/catalog.json"]["links"].insert(1, {"rel": "child", "href": f"./{decoy}/collection.json"})  # type: ignore[attr-defined]
+    documents[f"/{decoy}/collection.json"] = {
+        **COLLECTION,
+        "id": decoy,
+        "assets": {"icechunk": {"href": "s3://not-this-one/archive.icechunk", "roles": ["data"]}},
+    }
+    failing = {"/catalog.json": 1}  # the catalog answers 503 once: a transient failure, retried
+
     def answer(path: str) -> tuple[int, object]:
+        if failing.get(path, 0) > 0:
+            failing[path] -= 1
+            return 503, {"message": "SlowDown"}
         return (200, documents[path]) if path in documents else (404, {})
 
     with serve_json(answer) as server:
@@ -59,7 +82,7 @@ def test_dataset_id_resolves_to_the_icechunk_repository(stac_catalog: str) -> No
         dataset_id=DATASET_ID,
         location=StacLocation(dataset_id=DATASET_ID, catalog_url=stac_catalog),
     )
-    dataset = open_source(entry)
+    dataset = open_source(entry)  # after one 503 from the catalog, past the decoy with a longer id
     assert dataset["temperature_2m"].dims[:3] == ("init_time", "ensemble_member", "lead_time")
     assert dataset.attrs["dataset_id"] == DATASET_ID
 
