@@ -11,7 +11,7 @@ import logging
 import sys
 
 from forecast_core.cli import add_store_arguments
-from forecast_core.observability import STORAGE_BYTES, STORAGE_OBJECTS, Unit, emf_line
+from forecast_core.observability import STORAGE_BYTES, STORAGE_OBJECTS, Unit, emit_metrics
 from forecast_core.store import ArtifactStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         STORAGE_BYTES: (float(status.total_size_bytes), "Bytes"),
         STORAGE_OBJECTS: (float(status.object_count), "Count"),
     }
-    sys.stdout.write(emf_line(metrics, {"Service": "inventory"}) + "\n")
+    emit_metrics(metrics, service="inventory")
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,12 +11,14 @@ from forecast_core.observability import (
     EXTRACTION_ERRORS,
     EXTRACTION_SUCCESS,
     Unit,
-    emf_line,
+    emit_metrics,
 )
 from forecast_core.status import RunManifest
 
 if TYPE_CHECKING:
     from extraction.pipeline import RunReport
+
+EXTRACTION_SERVICE = "extraction"  # the alarms' dimension (deploy/template.yaml)
 
 
 def run_metrics(
@@ -38,6 +39,5 @@ def run_metrics(
 
 
 def emit_run_metrics(report: RunReport, manifest: RunManifest | None) -> None:
-    """Print the run's EMF line on stdout."""
-    sys.stdout.write(emf_line(run_metrics(report, manifest), {"Service": "extraction"}) + "\n")
-    sys.stdout.flush()
+    """Print the run's EMF line on stdout (dimension ``service=extraction``)."""
+    emit_metrics(run_metrics(report, manifest), service=EXTRACTION_SERVICE)

@@ -49,7 +49,7 @@ def resolve_stac(location: StacLocation, timeout_seconds: float = 20.0) -> Icech
     """The Icechunk repository of ``location.dataset_id`` (StacNotFound when the catalog has none)."""
     catalog = pystac.Catalog.from_file(location.catalog_url, stac_io=_RetryingStacIO(timeout_seconds))
     collection = catalog.get_child(location.dataset_id)
-    if collection is None:
+    if not isinstance(collection, pystac.Collection):
         raise StacNotFound(f"{location.dataset_id} is not in the STAC catalog {location.catalog_url}")
     for key in location.asset_keys:
         asset = collection.assets.get(key)

@@ -1,16 +1,16 @@
 """Metric push for the smoke steps: CloudWatch ``put_metric_data`` and/or EMF log lines.
 
-Namespace ``ForecastPanel/Smoke`` (``forecast_core.observability.SMOKE_NAMESPACE``), dimension
-``Step`` (``zarr-query``, ``s3-upload``, ``s3-read``). Metric names are below; a scheduled run
+Namespace ``ForecastPanel/Smoke`` (``forecast_core.observability.SMOKE_NAMESPACE``), dimensions
+``service`` (``smoke``) and ``step`` (``zarr-query``, ``s3-upload``, ``s3-read``), in EMF lines and
+in ``put_metric_data`` alike. Metric names are below; a scheduled run
 alarms on ``SmokeFailures`` > 0 or a missing ``SmokeItems`` datapoint.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Final, TextIO
 
-from forecast_core.observability import SMOKE_NAMESPACE, Unit, emf_line
+from forecast_core.observability import SERVICE_DIMENSION, SMOKE_NAMESPACE, Unit, emit_metrics
 from forecast_smoke.models import Rollup
 
 SMOKE_ITEMS: Final = "SmokeItems"
@@ -18,6 +18,8 @@ SMOKE_FAILURES: Final = "SmokeFailures"
 SMOKE_P50: Final = "SmokeLatencyP50Seconds"
 SMOKE_P95: Final = "SmokeLatencyP95Seconds"
 SMOKE_BYTES: Final = "SmokeBytes"
+SMOKE_SERVICE: Final = "smoke"
+STEP_DIMENSION: Final = "step"
 
 
 def rollup_metrics(rollup: Rollup) -> dict[str, tuple[float, Unit]]:
@@ -35,9 +37,8 @@ def rollup_metrics(rollup: Rollup) -> dict[str, tuple[float, Unit]]:
 
 def write_emf(rollup: Rollup, stream: TextIO | None = None) -> str:
     """Print one EMF line for ``rollup`` (to stdout by default) and return it."""
-    line = emf_line(rollup_metrics(rollup), {"Step": rollup.step}, namespace=SMOKE_NAMESPACE)
-    (stream or sys.stdout).write(line + "\n")
-    return line
+    return emit_metrics(rollup_metrics(rollup), service=SMOKE_SERVICE, dimensions={STEP_DIMENSION: rollup.step},
+                        namespace=SMOKE_NAMESPACE, stream=stream)  # fmt: skip
 
 
 def put_cloudwatch(rollup: Rollup, endpoint_url: str | None = None, client: Any = None) -> None:
@@ -53,8 +54,9 @@ def put_cloudwatch(rollup: Rollup, endpoint_url: str | None = None, client: Any 
         client = boto3.client(
             "cloudwatch", endpoint_url=endpoint_url, config=Config(retries={"mode": "standard", "max_attempts": 5})
         )
+    dimensions = [{"Name": SERVICE_DIMENSION, "Value": SMOKE_SERVICE}, {"Name": STEP_DIMENSION, "Value": rollup.step}]
     data = [
-        {"MetricName": name, "Dimensions": [{"Name": "Step", "Value": rollup.step}], "Value": value, "Unit": unit}
+        {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit}
         for name, (value, unit) in rollup_metrics(rollup).items()
     ]
     client.put_metric_data(Namespace=SMOKE_NAMESPACE, MetricData=data)

@@ -302,13 +302,22 @@ def test_nearest_cell_on_the_quarter_degree_grid() -> None:
         nearest_cell(DYNAMICAL_QUARTER_DEGREE, 91.0, 0.0)
 
 
-def test_emf_line_is_cloudwatch_shaped() -> None:
-    from forecast_core.observability import EXTRACTION_SUCCESS, emf_line
+def test_emf_line_is_cloudwatch_shaped_with_one_dimension_casing() -> None:
+    import io
 
-    line = json.loads(emf_line({EXTRACTION_SUCCESS: (1.0, "Count")}, {"Source": "gefs"}, timestamp_ms=5))
-    assert line["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ExtractionSuccess", "Unit": "Count"}]
-    assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Source"]]
-    assert line["ExtractionSuccess"] == 1.0 and line["Source"] == "gefs"
+    from forecast_core.observability import EXTRACTION_SUCCESS, emit_metrics
+
+    stream = io.StringIO()
+    line = emit_metrics({EXTRACTION_SUCCESS: (1.0, "Count")}, service="extraction", dimensions={"source": "gefs"},
+                        stream=stream)  # fmt: skip
+    assert stream.getvalue() == line + "\n"
+    document = json.loads(line)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "ForecastPanel"
+    assert directive["Metrics"] == [{"Name": "ExtractionSuccess", "Unit": "Count"}]
+    assert sorted(directive["Dimensions"][0]) == ["service", "source"]
+    assert document["ExtractionSuccess"] == [1.0]  # Powertools writes every value as a list
+    assert (document["service"], document["source"]) == ("extraction", "gefs")
 
 
 def test_lat_lon_box_parses_bounds_and_surrounds_points() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from forecast_core import layout, observability
 from points_api.transactions import marker_item
 
-from .conftest import ROOT, of_type, render
+from .conftest import of_type, render
 
 
 def one(resources: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
@@ -290,15 +291,22 @@ def test_alarms_watch_the_shared_metric_names(resources: dict[str, Any]) -> None
 
 
 def test_alarm_dimensions_match_what_the_extraction_emits(resources: dict[str, Any]) -> None:
-    # An alarm matches a metric only with exactly the dimensions of the EMF line: the extraction's
-    # run metrics carry {"Service": "extraction"} (extraction/metrics.py, emit_run_metrics).
-    emitted = (ROOT / "extraction" / "metrics.py").read_text()
-    assert '{"Service": "extraction"}' in emitted, "the extraction's EMF dimensions changed: update the alarms"
+    # An alarm matches a metric only with exactly the dimensions of the EMF line the extraction
+    # prints (extraction/metrics.py, emit_run_metrics): read them from a real line.
+    import io
+
+    from extraction.metrics import EXTRACTION_SERVICE
+
+    line = observability.emit_metrics({"ExtractionSuccess": (1.0, "Count")}, service=EXTRACTION_SERVICE,
+                                      stream=io.StringIO())  # fmt: skip
+    emitted = json.loads(line)
+    (dimension_names,) = emitted["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    expected = [{"Name": name, "Value": emitted[name]} for name in dimension_names]
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
     custom = [alarm for alarm in alarms.values() if alarm["Namespace"] == observability.NAMESPACE]
     assert custom
     for alarm in custom:
-        assert alarm["Dimensions"] == [{"Name": "Service", "Value": "extraction"}]
+        assert alarm["Dimensions"] == expected
 
 
 def test_budget_notifies_at_50_80_100_percent(resources: dict[str, Any]) -> None:

@@ -136,6 +136,6 @@ def test_inventory_cli_prints_status_and_emf(
     assert main(["inventory", "--store", store_url]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     emf = json.loads(lines[-1])
-    assert emf["ArtifactStoreObjects"] == 3.0 and emf["ArtifactStoreBytes"] > 0
+    assert emf["ArtifactStoreObjects"] == [3.0] and emf["ArtifactStoreBytes"][0] > 0 and emf["service"] == "inventory"
     status = json.loads("\n".join(lines[:-1]))
     assert status["object_count"] == 3 and status["price_per_gb_month_usd"] == 0.023

@@ -137,7 +137,8 @@ def test_cli_reads_forecast_store_url_and_prints_emf(
     code = main(["extract", "--scheduler", "synchronous", "--variables", "wind_speed_10m", "--no-progress"])
     assert code == 0
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert emf[-1]["ExtractionSuccess"] == 1.0 and emf[-1]["ExtractionErrors"] == 0.0
+    assert emf[-1]["ExtractionSuccess"] == [1.0] and emf[-1]["ExtractionErrors"] == [0.0]
+    assert emf[-1]["service"] == "extraction"
     assert main(["extract", "--scheduler", "synchronous", "--points", "nope"]) == 2
 
 

@@ -70,7 +70,7 @@ def test_zarr_query_random_points_writes_valid_outputs(tiny_samples: Path, tmp_p
     assert float(rows[0]["p50_seconds"]) <= float(rows[0]["p95_seconds"])
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ForecastPanel/Smoke"
-    assert emf[0]["Step"] == "zarr-query" and emf[0]["SmokeItems"] == 4
+    assert emf[0]["step"] == "zarr-query" and emf[0]["SmokeItems"] == [4.0]
 
 
 def test_zarr_query_points_file_reports_empty_and_failed(tiny_samples: Path, tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_upload_read_and_cloudwatch_on_moto(tiny_samples: Path, tmp_path: Path, 
 
     cloudwatch = boto3.client("cloudwatch", endpoint_url=moto)
     metrics = cloudwatch.list_metrics(Namespace="ForecastPanel/Smoke")["Metrics"]
-    steps = {dim["Value"] for metric in metrics for dim in metric["Dimensions"] if dim["Name"] == "Step"}
+    steps = {dim["Value"] for metric in metrics for dim in metric["Dimensions"] if dim["Name"] == "step"}
     assert steps == {"s3-upload", "s3-read"}
     assert {metric["MetricName"] for metric in metrics} >= {"SmokeItems", "SmokeFailures", "SmokeLatencyP95Seconds"}
 

@@ -40,7 +40,7 @@ def test_emf_line_carries_the_step(capsys) -> None:
     rollup = make_rollup("zarr-query", [0.5], ok=1, total_bytes=10, wall_seconds=1.0)
     line = write_emf(rollup)
     assert capsys.readouterr().out == line + "\n"
-    assert '"Namespace":"ForecastPanel/Smoke"' in line and '"Step":"zarr-query"' in line
+    assert '"Namespace":"ForecastPanel/Smoke"' in line and '"step":"zarr-query"' in line and '"service":"smoke"' in line
 
 
 def test_transient_errors_are_retried_with_backoff() -> None:
