@@ -1,28 +1,24 @@
-"""Giving memory back after dashboard sessions close.
+"""Giving memory back after dashboard sessions close (the figures are in docs/performance.md,
+"Memory after sessions close").
 
-A closed session's objects are all freed (the session benchmark checks it), but freed memory is
-not returned to the operating system by itself: Arrow's default pool (mimalloc) keeps its
-segments, and glibc keeps freed heap pages. ``use_system_allocator`` makes Arrow allocate
-with the system allocator (about 45 MB less resident memory on the demo store, same speed), and
+A closed session's objects are all freed, but freed memory is not returned to the operating
+system by itself: Arrow's default pool (mimalloc) keeps its segments, and glibc keeps freed heap
+pages. ``use_system_allocator`` makes Arrow allocate with the system allocator, and
 ``release_memory`` — run by the server when a session is destroyed, at most once per
 ``RELEASE_INTERVAL_SECONDS`` and once more after the last of a burst — collects garbage and
 hands free pages back.
 
-Python's own small-object allocator (pymalloc) can only return whole 1 MiB arenas, and a few
-long-lived objects allocated while sessions ran (library caches) keep about a quarter of the
-arenas a burst of 20 sessions needed. The server therefore runs with ``PYTHONMALLOC=malloc``
-(``SERVER_ENVIRONMENT``): Python objects then live in glibc's heap, whose free pages
-``malloc_trim`` returns one by one. ``forecast-panel serve`` re-executes itself with it
-(``run_with_server_allocator``); the app image sets it. Measured on the demo store: RSS after 20
-sessions close is 1.02 × the warm baseline with it, 1.10 × without; warm changes cost ~2 ms more.
+Python's own small-object allocator (pymalloc) can only return whole 1 MiB arenas, which a few
+long-lived objects allocated while sessions ran keep alive. The server therefore runs with
+``PYTHONMALLOC=malloc`` (``SERVER_ENVIRONMENT``): Python objects then live in the C heap, whose
+free pages can be returned one by one. ``forecast-panel serve`` re-executes itself with it
+(``run_with_server_allocator``); the app image sets it.
 
-glibc's heap still keeps pages that a few long-lived objects allocated during a burst share with
-freed memory (with real browsers: 1.05–1.07 × after 20 sessions close, growing over bursts).
-jemalloc places objects in size-class slabs and returns free pages by itself after
-``dirty_decay_ms``, so where it is installed (Debian: ``libjemalloc2``) the server also preloads
-it (``LD_PRELOAD``; ``MALLOC_CONF`` = ``JEMALLOC_CONF``): with real browsers RSS after 20
-sessions close is then 1.038–1.042 × the warm baseline, and a second burst adds nothing.
-``release_memory`` then purges its free pages at once. ``allocator()`` names the one in use.
+glibc's heap still keeps pages that long-lived objects share with freed memory. jemalloc places
+objects in size-class slabs and returns free pages by itself after ``dirty_decay_ms``, so where
+it is installed (Debian: ``libjemalloc2``) the server also preloads it (``LD_PRELOAD``;
+``MALLOC_CONF`` = ``JEMALLOC_CONF``), and ``release_memory`` purges its free pages at once.
+``allocator()`` names the allocator in use.
 
 Time, not memory: ``freeze_heap`` keeps the objects of start-up and of open sessions out of the
 garbage collector's full passes, which otherwise stall every session for a pass over all of them.
