@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import uuid
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from forecast_core.base import ContractModel, UtcDatetime, utc_now
 from forecast_core.points import Actor, PointId, PointNameError, clean_point_name
@@ -56,12 +55,6 @@ STATISTIC_LEVELS: Final[dict[str, float]] = {"q10": 0.10, "q25": 0.25, "median":
 COMPARISON_WORDS: Final[dict[str, str]] = {">": "above", ">=": "at least", "<": "below", "<=": "at most"}
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
 def _clean_label(value: object) -> object:
     if isinstance(value, str):
         try:
@@ -71,7 +64,7 @@ def _clean_label(value: object) -> object:
     return value
 
 
-Finite = Annotated[float, AfterValidator(_finite)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 RuleLabel = Annotated[str, BeforeValidator(_clean_label), Field(min_length=1, max_length=MAX_LABEL_LENGTH)]
 SourceRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 """A source id of the registry, or ``consensus``."""
