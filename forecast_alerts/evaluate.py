@@ -151,11 +151,26 @@ def statistic_series(ensemble: Pooled, rows: IndexArray, statistic: str, consens
             weighted = np.where(present, block * weights, 0.0).sum(axis=1)
             return np.divide(weighted, total, out=np.full(total.shape, np.nan), where=total > 0)
         block = np.where(present, block, np.nan)
+    if statistic in STATISTIC_LEVELS:
+        return linear_quantile(block, STATISTIC_LEVELS[statistic])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as wanted
-        if statistic in STATISTIC_LEVELS:
-            return np.asarray(np.nanquantile(block, STATISTIC_LEVELS[statistic], axis=1), dtype=np.float64)
         return np.asarray(NAN_STATISTICS[statistic](block, axis=1), dtype=np.float64)
+
+
+def linear_quantile(block: FloatArray, level: float) -> FloatArray:
+    """Per row, numpy's default (linear) quantile of the finite values; NaN for a row without any.
+    Equal to ``numpy.nanquantile(block, level, axis=1)``, in one sort instead of a loop over rows."""
+    ordered = np.sort(block, axis=1)  # NaN last
+    count = np.isfinite(ordered).sum(axis=1)
+    position = (np.maximum(count, 1) - 1) * level
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, np.maximum(count - 1, 0))
+    rows = np.arange(block.shape[0])
+    below, above = ordered[rows, low], ordered[rows, high]
+    share, step = position - low, above - below
+    value = np.where(share >= 0.5, above - step * (1 - share), below + step * share)  # numpy's own lerp
+    return np.where(count > 0, value, np.nan)
 
 
 def _statistic(

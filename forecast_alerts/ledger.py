@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from forecast_core.alert_status import Delivery, NotificationRecord, PendingEvaluations
 from forecast_core.base import utc_now
 from forecast_core.layout import ALERTS_PENDING_KEY, notification_key, notification_prefix
-from forecast_core.store import ArtifactStore, InvalidArtifact, StoreError
+from forecast_core.store import ArtifactStore, InvalidArtifact, StoreError, sha256_hex
 
 log = logging.getLogger(__name__)
 MAX_PENDING = 50
@@ -106,7 +106,10 @@ class Ledger:
         return "unconfirmed"
 
     def _version(self, key: str, data: bytes) -> str:
-        """The version token of what this writer just wrote at ``key``."""
+        """The version token of what this writer just wrote at ``key`` (S3: its ETag, read back;
+        elsewhere the sha256 of the bytes, which is what ``read_versioned`` answers)."""
+        if not self.store.is_s3:
+            return sha256_hex(data)
         found = self.store.read_versioned(key)
         return found.version if found is not None and found.data == data else ""
 

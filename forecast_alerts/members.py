@@ -9,6 +9,7 @@ that reshapes to (lead, member).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass, field
 
@@ -22,40 +23,89 @@ from forecast_core.registry import CONSENSUS_ID, CanonicalVariables, SourceRegis
 from forecast_core.status import RunManifest
 from forecast_core.store import ArtifactStore
 
-COLUMNS = ["point_id", "lead_hours", "ensemble_member", "value"]
 HOUR_NS = 3_600_000_000_000
+Blocks = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def point_blocks(table: pa.Table, init_time: np.datetime64) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per point id: (valid times, values (lead, member) as float64) of a points table sorted by
-    (point, lead, member); a point missing some member at some lead gets NaN there."""
-    if table.num_rows == 0:
-        return {}
-    table = table.unify_dictionaries().combine_chunks()
-    ids = table.column("point_id").chunk(0)
+def read_point_members(data: bytes, wanted: set[str]) -> tuple[np.datetime64 | None, Blocks]:
+    """(init time, per wanted point id: (valid times, values (lead, member))) of a ``points``
+    artifact's bytes. Only row groups whose ``point_id`` statistics may hold a wanted point are
+    read, and of them only ``point_id`` and ``value`` when every point's block has the leads ×
+    members of the first one (the writers' layout); otherwise leads and members too."""
+    file = pq.ParquetFile(pa.BufferReader(data), read_dictionary=["point_id"])
+    if file.num_row_groups == 0 or not wanted:
+        return None, {}
+    head = file.read_row_group(0, columns=["init_time", "point_id", "lead_hours", "ensemble_member"], use_threads=False)
+    if head.num_rows == 0:
+        return None, {}
+    init = np.datetime64(head.column("init_time")[0].as_py().replace(tzinfo=None), "ns")
+    groups = _groups_holding(file, sorted(wanted))
+    if not groups:
+        return init, {}
+    table = file.read_row_groups(groups, columns=["point_id", "value"], use_threads=False)
+    codes, names = _codes(table)
+    edges = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1, [codes.size]])
+    shape = _first_block_shape(head)
+    values = table.column("value").to_numpy()
+    if shape is not None and np.all(np.diff(edges) == shape[0].size * shape[1]):
+        lead_axis, member_count = shape
+        times = init + (lead_axis * HOUR_NS).round().astype("timedelta64[ns]")
+        cube = values.reshape(edges.size - 1, lead_axis.size, member_count)
+        return init, {names[codes[begin]]: (times, cube[index]) for index, begin in enumerate(edges[:-1])
+                      if names[codes[begin]] in wanted}  # fmt: skip
+    full = file.read_row_groups(groups, columns=["lead_hours", "ensemble_member"], use_threads=False)
+    leads, members = full.column("lead_hours").to_numpy(), full.column("ensemble_member").to_numpy()
+    out: Blocks = {}
+    for begin, end in itertools.pairwise(edges.tolist()):
+        if names[codes[begin]] not in wanted:
+            continue
+        lead_axis, lead_index = np.unique(leads[begin:end], return_inverse=True)
+        member_axis, member_index = np.unique(members[begin:end], return_inverse=True)
+        matrix = np.full((lead_axis.size, member_axis.size), np.nan, dtype=np.float32)
+        matrix[lead_index, member_index] = values[begin:end]
+        out[names[codes[begin]]] = (init + (lead_axis * HOUR_NS).round().astype("timedelta64[ns]"), matrix)
+    return init, out
+
+
+def _groups_holding(file: pq.ParquetFile, wanted: list[str]) -> list[int]:
+    """Row groups whose ``point_id`` min/max statistics may hold one of ``wanted`` (sorted)."""
+    column = file.schema_arrow.get_field_index("point_id")
+    groups = []
+    for index in range(file.num_row_groups):
+        stats = file.metadata.row_group(index).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            groups.append(index)
+            continue
+        position = bisect.bisect_left(wanted, stats.min)
+        if position < len(wanted) and wanted[position] <= stats.max:
+            groups.append(index)
+    return groups
+
+
+def _codes(table: pa.Table) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes of ``point_id`` over the whole table, and the dictionary."""
+    ids = table.unify_dictionaries().column("point_id").combine_chunks()
     if not pa.types.is_dictionary(ids.type):
         ids = ids.dictionary_encode()
-    codes = ids.indices.to_numpy(zero_copy_only=False)
-    names = ids.dictionary.to_pylist()
-    leads = table.column("lead_hours").to_numpy()
-    members = table.column("ensemble_member").to_numpy()
-    values = table.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
-    edges = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), len(codes)]
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for begin, end in itertools.pairwise(edges):
-        block_leads, block_members, block = leads[begin:end], members[begin:end], values[begin:end]
-        lead_axis, lead_index = np.unique(block_leads, return_inverse=True)
-        member_axis, member_index = np.unique(block_members, return_inverse=True)
-        if block.size == lead_axis.size * member_axis.size and np.array_equal(
-            member_index, np.tile(np.arange(member_axis.size), lead_axis.size)
-        ):
-            matrix = block.reshape(lead_axis.size, member_axis.size)
-        else:
-            matrix = np.full((lead_axis.size, member_axis.size), np.nan)
-            matrix[lead_index, member_index] = block
-        times = init_time + (lead_axis * HOUR_NS).round().astype("timedelta64[ns]")
-        out[names[codes[begin]]] = (times, matrix)
-    return out
+    return ids.indices.to_numpy(zero_copy_only=False), ids.dictionary.to_pylist()
+
+
+def _first_block_shape(head: pa.Table) -> tuple[np.ndarray, int] | None:
+    """(leads, member count) of the first point's block if it is every lead × every member in
+    (lead, member) order; None otherwise."""
+    codes, _ = _codes(head.select(["point_id"]))
+    size = int(np.argmax(codes != codes[0])) if (codes != codes[0]).any() else codes.size
+    leads = head.column("lead_hours").to_numpy()[:size]
+    members = head.column("ensemble_member").to_numpy()[:size]
+    lead_axis = np.unique(leads)
+    if size % lead_axis.size:
+        return None
+    count = size // lead_axis.size
+    if not np.array_equal(leads, np.repeat(lead_axis, count)) or not np.array_equal(
+        members, np.tile(members[:count], lead_axis.size)
+    ):
+        return None
+    return lead_axis, count
 
 
 @dataclass
@@ -98,22 +148,13 @@ class RunMembers:
         artifact = self.manifest.artifact(source_id, variable_id, "points")
         if artifact is None or not self.point_ids:
             return {}
-        data = read_artifact(self.store, artifact)
+        init, blocks = read_point_members(read_artifact(self.store, artifact), self.point_ids)
         self.reads += 1
-        file = pq.ParquetFile(pa.BufferReader(data))
-        first = file.read_row_group(0, columns=["init_time"]).column(0)
-        if len(first) == 0:
+        if init is None:
             return {}
-        init = np.datetime64(first[0].as_py().replace(tzinfo=None), "ns")
-        table = pq.read_table(
-            pa.BufferReader(data),
-            columns=COLUMNS,
-            filters=[("point_id", "in", sorted(self.point_ids))],
-            read_dictionary=["point_id"],
-        )
         return {
-            point_id: MemberSeries(source_id, init, times, matrix)
-            for point_id, (times, matrix) in point_blocks(table, init).items()
+            point_id: MemberSeries(source_id, init, times, np.asarray(matrix, dtype=np.float64))
+            for point_id, (times, matrix) in blocks.items()
         }
 
     def ensemble(self, source: str, variable_id: str, point_id: str) -> Pooled:

@@ -25,7 +25,7 @@ from forecast_alerts.message import notification
 from forecast_alerts.notify import Notifier
 from forecast_core import layout
 from forecast_core.alert_status import AlertsStatus, Delivery, NotificationRecord, RuleEvaluation, RuleState, Transition
-from forecast_core.alerts import AlertRule, AlertRules, rule_problems
+from forecast_core.alerts import AlertRule, AlertRules, Condition, ProbabilityCondition, rule_problems
 from forecast_core.base import MAX_CONFIG_BYTES, utc_now
 from forecast_core.points import Point, PreCannedPoints
 from forecast_core.published import read_latest
@@ -39,7 +39,7 @@ STATUS_ATTEMPTS = 4
 DELIVERY_THREADS = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AlertConfig:
     """What an evaluation reads besides the run: rules, points, variables and the registry."""
 
@@ -47,6 +47,15 @@ class AlertConfig:
     points: dict[str, Point]
     variables: CanonicalVariables
     registry: SourceRegistry | None
+    _problems: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)
+
+    def problems(self, condition: Condition) -> list[tuple[str, str]]:
+        """``rule_problems`` of ``condition``, once per combination of what they depend on."""
+        reduce = condition.reduce if isinstance(condition, ProbabilityCondition) else ""
+        key = (condition.variable_id, condition.unit, condition.source, reduce)
+        if key not in self._problems:
+            self._problems[key] = rule_problems(condition, self.variables, self.registry)
+        return self._problems[key]
 
     @classmethod
     def load(cls, store: ArtifactStore) -> AlertConfig:
@@ -81,6 +90,8 @@ class EvaluationReport:
     deliveries: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     status: AlertsStatus | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmarks)
+    artifact_reads: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -113,7 +124,10 @@ def evaluate_latest(store: ArtifactStore, notifier: Notifier) -> EvaluationRepor
             return EvaluationReport("already_evaluated", previous.run_id, status=previous)
         report = _evaluate(store, manifest, previous, notifier, started)
         assert report.status is not None
+        written = time.perf_counter()
         if store.replace_if(layout.ALERTS_STATUS_KEY, report.status.to_json_bytes(), found.version if found else None):
+            report.timings["status"] = time.perf_counter() - written
+            report.seconds = time.perf_counter() - started
             log.info("alerts: %s", report.summary())
             return report
         log.info("alerts status changed during the evaluation of %s; reading it again", manifest.run_id)
@@ -123,6 +137,7 @@ def evaluate_latest(store: ArtifactStore, notifier: Notifier) -> EvaluationRepor
 def _evaluate(
     store: ArtifactStore, manifest: RunManifest, previous: AlertsStatus | None, notifier: Notifier, started: float
 ) -> EvaluationReport:
+    clock = [time.perf_counter()]
     config = AlertConfig.load(store)
     rules = [rule for rule in config.rules if rule.enabled]
     members = RunMembers(store, manifest, config.variables, config.registry, {rule.point_id for rule in rules})
@@ -136,7 +151,9 @@ def _evaluate(
         if evaluation.transition is not None:
             pending.append((len(evaluations), notification(rule, evaluation, manifest, config)))
         evaluations.append(evaluation)
+    clock.append(time.perf_counter())
     deliveries = _deliver(ledger, notifier, manifest.run_id, pending)
+    clock.append(time.perf_counter())
     for (index, _), delivery in zip(pending, deliveries, strict=True):
         evaluations[index] = evaluations[index].replace(delivery=delivery)
     transitions = Counter(item.transition for item in evaluations if item.transition)
@@ -149,7 +166,10 @@ def _evaluate(
         fired=transitions["fired"],
         cleared=transitions["cleared"],
     )
-    return EvaluationReport("evaluated", manifest.run_id, len(rules), Counter(deliveries), seconds, status)
+    timings = {"evaluate": clock[1] - clock[0], "deliver": clock[2] - clock[1]}
+    report = EvaluationReport("evaluated", manifest.run_id, len(rules), Counter(deliveries), seconds, status, timings)
+    report.artifact_reads = members.reads
+    return report
 
 
 def _sources(rule: AlertRule, members: RunMembers) -> list[str]:
@@ -159,7 +179,7 @@ def _sources(rule: AlertRule, members: RunMembers) -> list[str]:
 def evaluate_rule(rule: AlertRule, members: RunMembers, config: AlertConfig) -> Outcome:
     """The rule's outcome on the run ``members`` reads from (no data when it cannot be evaluated)."""
     condition = rule.condition
-    problems = rule_problems(condition, config.variables, config.registry)
+    problems = config.problems(condition)
     if problems:
         return Outcome(None, detail=f"invalid for the store's config: {problems[0][1]}")
     if rule.point_id not in members.manifest.point_ids:

@@ -100,6 +100,54 @@ class Pooled:
         return self.valid_times.size == 0
 
 
+def member_series(
+    source_id: str,
+    valid_times: npt.ArrayLike,
+    members: npt.ArrayLike,
+    values: npt.ArrayLike,
+    init_time: npt.ArrayLike | None = None,
+    weight: float = 1.0,
+) -> MemberSeries:
+    """A source's ``MemberSeries`` from flat columns of one point (a ``points`` artifact's rows
+    in any order: one value per valid time and member; a missing pair is NaN). Rows in the
+    writers' order (by time, then member, every member at every time) are reshaped directly."""
+    times = np.asarray(valid_times, dtype="datetime64[ns]")
+    member_ids = np.asarray(members)
+    data = np.asarray(values, dtype=np.float64)
+    shaped = _reshaped(times, member_ids, data)
+    if shaped is None:
+        time_axis, time_index = np.unique(times, return_inverse=True)
+        member_axis, member_index = np.unique(member_ids, return_inverse=True)
+        matrix = np.full((time_axis.size, member_axis.size), np.nan)
+        matrix[time_index, member_index] = data
+        shaped = time_axis, matrix
+    time_axis, matrix = shaped
+    init: np.datetime64 = (
+        np.asarray(init_time, dtype="datetime64[ns]").reshape(-1)[0]
+        if init_time is not None
+        else (time_axis[0] if time_axis.size else np.datetime64("NaT", "ns"))
+    )
+    return MemberSeries(source_id, init, time_axis, matrix, weight)
+
+
+def _reshaped(times: TimeArray, members: np.ndarray, values: FloatArray) -> tuple[TimeArray, FloatArray] | None:
+    """(times, values (time, member)) when the rows are every member at every time, sorted by
+    time and then member; None otherwise."""
+    if times.size == 0 or not (times[1:] >= times[:-1]).all():
+        return None
+    count = int((times[1:] != times[:-1]).sum()) + 1
+    if times.size % count:
+        return None
+    width = times.size // count
+    grid = times.reshape(count, width)
+    order = members[:width]
+    if not ((grid == grid[:, :1]).all() and (order[1:] > order[:-1]).all()):
+        return None
+    if not np.array_equal(members.reshape(count, width), np.broadcast_to(order, (count, width))):
+        return None
+    return grid[:, 0].copy(), values.reshape(count, width)
+
+
 def _empty(left_out: dict[str, str]) -> Pooled:
     return Pooled(np.empty(0, "datetime64[ns]"), np.empty((0, 0)), np.empty((0, 0)), (), None, left_out=dict(left_out))
 
@@ -121,7 +169,9 @@ def pool(series: Sequence[MemberSeries], alignment: Alignment) -> Pooled:
         usable = [item for item in usable if item.init_time == newest]
     if not usable:
         return _empty(left_out)
-    shared: TimeArray = reduce(np.intersect1d, [item.valid_times for item in usable])
+    shared: TimeArray = (
+        usable[0].valid_times if len(usable) == 1 else reduce(np.intersect1d, [item.valid_times for item in usable])
+    )
     aligned = [_aligned(item, shared, alignment) for item in usable]
     starts = shared[:-1] if alignment == "per_step" else None
     if alignment == "per_step":
@@ -157,8 +207,10 @@ def pool(series: Sequence[MemberSeries], alignment: Alignment) -> Pooled:
 
 def _aligned(item: MemberSeries, shared: TimeArray, alignment: Alignment) -> FloatArray:
     """The source's values at ``shared`` (per-step: summed over the windows between them)."""
-    rows = np.searchsorted(item.valid_times, shared)
     values = np.asarray(item.values, dtype=np.float64)
+    if shared.size == item.valid_times.size:  # the source's own times (one source, or equal grids)
+        return values[1:] if alignment == "per_step" else values
+    rows = np.searchsorted(item.valid_times, shared)
     if alignment != "per_step":
         return values[rows]
     if rows.size < 2:

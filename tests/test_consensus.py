@@ -133,3 +133,37 @@ def test_sources_left_out_say_why() -> None:
     totals = pool([gefs, later], "running_total")
     assert totals.source_ids == ("ifs",) and totals.left_out == {"gefs": "other init"}
     assert pool([], "instant").empty
+
+
+def test_member_series_from_rows_in_any_order() -> None:
+    from forecast_core.consensus import member_series
+
+    rng = np.random.default_rng(5)
+    times = hours(0, 3, 6)
+    matrix = rng.normal(size=(3, 4))
+    rows = [(times[t], m, matrix[t, m]) for t in range(3) for m in range(4) if (t, m) != (1, 2)]
+    order = rng.permutation(len(rows))
+    picked = [rows[i] for i in order]
+    series = member_series("gefs", [r[0] for r in picked], [r[1] for r in picked], [r[2] for r in picked],
+                           init_time=INIT, weight=2.0)  # fmt: skip
+    expected = matrix.copy()
+    expected[1, 2] = np.nan
+    np.testing.assert_array_equal(series.values, expected)
+    np.testing.assert_array_equal(series.valid_times, times)
+    assert (series.init_time, series.weight) == (INIT, 2.0)
+
+
+def test_member_series_reshapes_rows_in_writer_order() -> None:
+    from forecast_core.consensus import member_series
+
+    rng = np.random.default_rng(8)
+    times = hours(0, 3, 6, 9)
+    matrix = rng.normal(size=(4, 5))
+    flat_times = np.repeat(times, 5)
+    flat_members = np.tile(np.arange(5), 4)
+    ordered = member_series("ifs", flat_times, flat_members, matrix.ravel())
+    shuffle = rng.permutation(20)
+    general = member_series("ifs", flat_times[shuffle], flat_members[shuffle], matrix.ravel()[shuffle])
+    np.testing.assert_array_equal(ordered.values, matrix)
+    np.testing.assert_array_equal(general.values, matrix)
+    np.testing.assert_array_equal(ordered.valid_times, general.valid_times)

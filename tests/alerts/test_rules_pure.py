@@ -183,3 +183,20 @@ def test_dedupe_key_compares_thresholds_in_native_units() -> None:
     assert dedupe_key("alpha", probability(threshold=1.0, unit="cm"), "mm") == ten_mm
     assert dedupe_key("alpha", probability(threshold=1.01, unit="cm"), "mm") != ten_mm
     assert dedupe_key("bravo", probability(), "mm") != ten_mm
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_linear_quantile_equals_numpy_nanquantile(seed: int) -> None:
+    import warnings
+
+    from forecast_alerts.evaluate import linear_quantile
+
+    rng = np.random.default_rng(seed)
+    block = rng.normal(size=(50, int(rng.integers(1, 60))))
+    block[rng.random(block.shape) < 0.2] = np.nan
+    block[3] = np.nan
+    for level in (0.1, 0.25, 0.5, 0.75, 0.9):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanquantile(block, level, axis=1)
+        np.testing.assert_array_equal(linear_quantile(block, level), expected)
