@@ -67,7 +67,7 @@ def build_store(folder: Path, point_count: int, seed: int) -> Path:
 def make_rules(point_ids: list[str], count: int, sources: list[str], seed: int) -> list[dict[str, Any]]:
     """``count`` rules over ``point_ids``: a mix of kinds, variables, windows and sources."""
     rng = np.random.default_rng(seed)
-    templates = [
+    templates: list[dict[str, object]] = [
         {"kind": "probability", "variable_id": "precipitation", "reduce": "total", "comparison": ">=", "unit": "mm",
          "min_probability": 50.0, "scale": 20.0},
         {"kind": "probability", "variable_id": "snowfall", "reduce": "total", "comparison": ">=", "unit": "mm",
@@ -86,7 +86,7 @@ def make_rules(point_ids: list[str], count: int, sources: list[str], seed: int) 
     rules = []
     for index in range(count):
         template = dict(templates[index % len(templates)])
-        scale = template.pop("scale")
+        scale = float(str(template.pop("scale")))
         condition = template | {
             "threshold": round(float(scale * rng.uniform(0.2, 1.2)), 2),
             "window": {"end_hours": float(rng.choice([24, 48, 72, 120, 240]))},
