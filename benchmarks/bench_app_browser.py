@@ -1,10 +1,11 @@
 """Browser-side figures of the dashboard in headless Chromium (Debian's); prints JSON.
 
 1. First load to interactive: ``goto`` until the title and the plot canvas are visible.
-2. Selection → redrawn plot: point switches via the Point select, timed until the header and
-   the main plot's title name the new point and the next frame is painted (the server sends the
-   header, then the plot data, then the title, as separate messages that BokehJS applies in
-   order); websocket bytes received per interaction.
+2. Selection → redrawn meteogram (three panels, two sources): point switches via the Point
+   select, timed until the header names the new point, the meteogram holds the redraw's revision
+   (the server sends every panel's data and the revision, then the header's text, as separate
+   messages that BokehJS applies in order) and the next frame is painted; websocket bytes
+   received per interaction.
 3. ``--bursts`` times, ``--sessions`` concurrent sessions (separate browser contexts) each
    switching points at once: per-switch latency; server RSS before, at peak and after they
    close. The first burst's figures lead; later bursts show whether memory keeps growing.
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -44,6 +47,7 @@ SESSION_CLEANUP_SECONDS = 45
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARGS += ["--disable-sync", "--no-first-run"]
 SERVE = [sys.executable, "-m", "forecast_core.cli", "serve"]
+REVISION_EVENT = re.compile(r'"attr":"tags","new":\[\d+\]')
 
 
 def _port() -> int:
@@ -116,32 +120,38 @@ def _open(page: Any, url: str) -> float:
     started = time.perf_counter()
     page.goto(url)
     page.locator(".fp-title").first.wait_for()
-    page.locator(".fp-main-plot .bk-Canvas").first.wait_for()
+    page.locator(".fp-panel-temperature .bk-Canvas").first.wait_for()
     return time.perf_counter() - started
 
 
 def _point_labels(page: Any) -> list[str]:
-    labels: list[str] = page.locator("select").nth(1).locator("option").all_inner_texts()
+    labels: list[str] = page.locator("select").nth(0).locator("option").all_inner_texts()
     return [label for label in labels if "pending" not in label]
 
 
 def _switch(page: Any, label: str) -> None:
-    page.locator("select").nth(1).select_option(label=label)
+    page.locator("select").nth(0).select_option(label=label)
 
 
 def _wait_header(page: Any, label: str) -> None:
     page.locator(".fp-title b").get_by_text(label, exact=True).first.wait_for(timeout=30000)
 
 
-# The main plot's title is "<point name> — <variable> (<unit>)" and is set after its data.
-TITLE_NAMES = """(label) => Bokeh.documents.some((doc) => [...doc.all_models].some(
-    (model) => model.type === "Title" && typeof model.text === "string" && model.text.startsWith(label + " —")))"""
+# The meteogram's layout carries the revision of its last redraw in ``tags`` (set after the
+# header and every panel's data).
+REVISION = """() => { for (const doc of Bokeh.documents) for (const model of doc.all_models)
+    if (model.css_classes && model.css_classes.includes("fp-meteogram")) return model.tags[0] ?? 0; return -1 }"""
 
 
-def _wait_redrawn(page: Any, label: str) -> None:
-    """Until the header and the main plot (its data, then its title) show ``label``."""
+def _revision(page: Any) -> int:
+    value: int = page.evaluate(REVISION)
+    return value
+
+
+def _wait_redrawn(page: Any, label: str, revision: int) -> None:
+    """Until the header shows ``label`` and the meteogram holds a newer revision than ``revision``."""
     _wait_header(page, label)
-    page.wait_for_function(TITLE_NAMES, arg=label, timeout=30000)
+    page.wait_for_function(f"() => ({REVISION})() > {revision}", timeout=30000)
 
 
 @dataclass
@@ -193,16 +203,21 @@ class WireLog:
 
     def reply_seconds(self, since: int, label: str, until: int | None = None) -> float | None:
         """From the first widget value change sent in ``messages[since:until]`` to the end of
-        the first reply setting the main plot's title to ``label`` (the last message of a
-        redraw); None when either is missing. Other messages the page sends (the URL, ranges)
-        and the header's update before the plot's data are not the ends."""
+        the reply that completes both the meteogram's new revision and the header naming ``label``
+        (Panel sends the header's text after the Bokeh models' changes); None when either is
+        missing. Other messages the page sends (the URL, ranges) are not the ends."""
         window = self.messages[since:until]
         changes = [i for i, item in enumerate(window) if item.direction == "sent" and '"attr":"value"' in item.text]
         if not changes:
             return None
-        title = '"attr":"text","new":' + json.dumps(label)[:-1]
+        header = html.escape(html.escape(label))  # the header's HTML, escaped again as the pane's text
+        named = revised = False
         for item in window[changes[0] + 1 :]:
-            if item.direction == "received" and item.frames_left == 0 and title in item.text:
+            if item.direction != "received" or item.frames_left:
+                continue
+            named = named or header in item.text
+            revised = revised or bool(REVISION_EVENT.search(item.text))
+            if named and revised:
                 return item.end - window[changes[0]].end
         return None
 
@@ -230,11 +245,12 @@ def _burst(browser: Any, url: str, pid: int, labels: list[str], sessions: int) -
             for label, page in zip(targets, pages, strict=True)
         ]
         marks = [wire.mark() for wire in wires]
+        revisions = [_revision(page) for page in pages]
         started = time.perf_counter()
         for page, label in zip(pages, targets, strict=True):
             _switch(page, label)
-        for page, label in zip(pages, targets, strict=True):
-            _wait_redrawn(page, label)
+        for page, label, revision in zip(pages, targets, revisions, strict=True):
+            _wait_redrawn(page, label, revision)
             latencies.append(time.perf_counter() - started)
         pages[0].wait_for_timeout(500)  # the last network events reach Playwright (it runs only in its calls)
         replies += [wire.reply_seconds(mark, label) for wire, mark, label in zip(wires, marks, targets, strict=True)]
@@ -276,9 +292,10 @@ def measure(url: str, pid: int, switches: int, sessions: int, bursts: int = 1) -
                 continue
             before = received[0]
             marks.append((wire.mark(), label))
+            revision = _revision(page)
             started = time.perf_counter()
             _switch(page, label)
-            _wait_redrawn(page, label)
+            _wait_redrawn(page, label, revision)
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
             latencies.append(time.perf_counter() - started)
             time.sleep(0.05)

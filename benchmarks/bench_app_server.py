@@ -1,8 +1,8 @@
 """Server-side latency of the dashboard: parameter change → updated Bokeh plot objects; prints JSON.
 
-Renders the overview (both plots) into a Bokeh document, as a server session does, then makes
-scripted changes cycling point, variable, source set and init, and times each change until the
-DynamicMaps have pushed new data into the document's glyphs. Cold = first visit of each
+Renders the overview (the meteogram's three panels and its probability strip) into a Bokeh
+document, as a server session does, then makes scripted changes cycling point, unit system,
+source set and init, and times each change until the new data are in the document's glyphs. Cold = first visit of each
 combination (Parquet read + verify + decode); warm = the same 100 changes again from the cache.
 
 Store: give one written by the real pipeline on the demo-size samples (2 sources, full GEFS
@@ -54,21 +54,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def scripted_changes(state: Any, count: int) -> list[dict[str, Any]]:
-    """``count`` parameter changes cycling point, variable, source set and init."""
-    points = list(state.param.point_id.objects)
-    variables = list(state.param.variable.objects)
-    sources = list(state.param.sources.objects)
-    source_sets = [sources, sources[:1], sources[1:] or sources]
-    inits = list(state.param.init.objects)
-    cycle = itertools.cycle(["point_id", "variable", "sources", "init"])
-    counters = dict.fromkeys(["point_id", "variable", "sources", "init"], 0)
+def scripted_changes(selection: Any, count: int) -> list[dict[str, Any]]:
+    """``count`` selection changes cycling point, unit system, source set and init."""
+    points = list(selection.param.point.objects)
+    sources = list(selection.param.sources.objects)
+    options = {
+        "point": points,
+        "units": ["imperial", "metric"],
+        "sources": [sources, sources[:1], sources[1:] or sources],
+        "init": list(selection.param.init.objects),
+    }
+    cycle = itertools.cycle(options)
+    counters = dict.fromkeys(options, 0)
     changes = []
     for _ in range(count):
         name = next(cycle)
         counters[name] += 1
-        options = {"point_id": points, "variable": variables, "sources": source_sets, "init": inits}[name]
-        changes.append({name: options[counters[name] % len(options)]})
+        changes.append({name: options[name][counters[name] % len(options[name])]})
     return changes
 
 
@@ -87,15 +89,17 @@ def run(store: str, count: int) -> dict[str, Any]:
     view = OverviewView(state)
     document = Document()
     started = time.perf_counter()
-    root = pn.Column(view.panel()).get_root(document)
+    root = pn.Column(view).get_root(document)
     first_render = time.perf_counter() - started
-    changes = scripted_changes(state, count)
-    timings: dict[str, list[float]] = {"cold": [], "warm": []}
+    changes = scripted_changes(state.selection, count)
+    timings: dict[str, list[float]] = {"cold": [], "warm": [], "warm_cpu": []}
     for phase in ("cold", "warm"):
         for change in changes:
-            started = time.perf_counter()
-            state.param.update(**change)
+            started, cpu = time.perf_counter(), time.thread_time()
+            state.selection.param.update(change)
             timings[phase].append(time.perf_counter() - started)
+            if phase == "warm":
+                timings["warm_cpu"].append(time.thread_time() - cpu)
     manifest = datastore.manifest()
     assert manifest is not None and root is not None
     gefs = next(item for item in manifest.sources if item.source_id == "gefs")
@@ -106,9 +110,11 @@ def run(store: str, count: int) -> dict[str, Any]:
         "sources": [item.source_id for item in manifest.sources],
         "gefs_expected_lead_hours": gefs.expected_lead_hours,
         "points": len(manifest.point_ids),
+        "panels": list(state.selection.panels),
         "first_render_ms": round(first_render * 1000, 1),
         "cold": percentiles(timings["cold"]),
         "warm": percentiles(timings["warm"]),
+        "warm_cpu": percentiles(timings["warm_cpu"]),  # this thread's CPU time: less sensitive to other load
         "artifact_reads": datastore.reads,
     }
 

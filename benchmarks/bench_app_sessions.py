@@ -52,7 +52,7 @@ def _session(datastore: Any) -> tuple[Any, Any, Any, Any]:
 
     state = OverviewState(datastore)
     document = Document()
-    layout = pn.Column(OverviewView(state).panel())
+    layout = pn.Column(OverviewView(state))
     return state, layout, document, layout.get_root(document)
 
 
@@ -76,10 +76,10 @@ def _round(loop: ThreadPoolExecutor, datastore: Any, sessions: int, changes_per_
     def user(index: int) -> None:
         rng = random.Random(seed + index)
         state = built[index][0]
-        for change in scripted_changes(state, changes_per_session + index)[index:]:
+        for change in scripted_changes(state.selection, changes_per_session + index)[index:]:
             time.sleep(rng.uniform(0.3, 1.5))
             asked = time.perf_counter()
-            loop.submit(state.param.update, **change).result()
+            loop.submit(state.selection.param.update, change).result()
             with record:
                 latencies.append(time.perf_counter() - asked)
 
@@ -95,8 +95,8 @@ def _round(loop: ThreadPoolExecutor, datastore: Any, sessions: int, changes_per_
 def _warm(datastore: Any, changes: int) -> None:
     """One session through every scripted change, then closed: caches full, code loaded."""
     session = _session(datastore)
-    for change in scripted_changes(session[0], changes):
-        session[0].param.update(**change)
+    for change in scripted_changes(session[0].selection, changes):
+        session[0].selection.param.update(change)
     _destroy([session])
 
 

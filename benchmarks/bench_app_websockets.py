@@ -4,10 +4,11 @@
 session is what a browser does on the wire, minus the rendering: it loads the page (the server
 creates the session and its document), opens the session's websocket with the page's token,
 pulls the document, and then switches points by sending the same ``PATCH-DOC`` a browser sends
-when the Point select changes. A switch is timed from that message leaving until both the main
-plot's title and the page header name the new point (the server sends the plot data, the title,
-then the header text). The clients run on one asyncio loop, parse the JSON frames and skip
-the binary ones, so 20 of them cost little CPU; the figures are the server's answer time as a
+when the Point select changes. A switch is timed from that message leaving until the page header
+names the new point and the meteogram's new revision has arrived (the server sends every panel's
+data and the revision, then the header's text, which Panel sends after the Bokeh models). The
+clients run on one asyncio loop, parse the JSON frames and skip the binary ones, so 20 of them
+cost little CPU; the figures are the server's answer time as a
 client on another machine would see it, queueing included, and the server's CPU per switch.
 
 Two rounds, both with ``--sessions`` sessions open at once:
@@ -125,29 +126,36 @@ class Session:
         return time.perf_counter() - started
 
     async def switch_events(self, value: str) -> list[dict[str, Any]]:
-        """Send the Point select's new value; return the events the server sent until both the
-        main plot's title and the header name the new point (the reply's user-visible end)."""
+        """Send the Point select's new value; return the events the server sent until the header
+        names the new point and the meteogram's revision follows (the reply's user-visible end)."""
         if value == self.current:
             raise ValueError(f"{value!r} is already selected: the server would not redraw")
         label = self.labels[value]
         event = {"kind": "ModelChanged", "model": {"id": self.point_select}, "attr": "value", "new": value}
         await self.send("PATCH-DOC", {"events": [event]})
         received: list[dict[str, Any]] = []
-        title = header = False
-        while not (title and header):
+        redrawn = header = False
+        while not (redrawn and header):
             kind, content = await self.receive()
             if kind.get("msgtype") != "PATCH-DOC":
                 continue
             for item in content.get("events", []):
                 received.append(item)
                 text = str(item.get("new", "")) if item.get("attr") == "text" else ""
-                title = title or text.startswith(label + " —")
-                header = header or (f"&lt;b&gt;{html.escape(html.escape(label))}&lt;/b&gt;" in text)
+                header = header or (f"&gt;{html.escape(html.escape(label))}&lt;/b&gt;" in text)
+                redrawn = redrawn or is_revision(item)
         self.current = value
         return received
 
     def close(self) -> None:
         self.connection.close()
+
+
+def is_revision(event: dict[str, Any]) -> bool:
+    """Whether a patch event is the meteogram's new revision (its layout's ``tags``: set after
+    every panel's data)."""
+    new = event.get("new")
+    return event.get("attr") == "tags" and isinstance(new, list) and len(new) == 1 and isinstance(new[0], int)
 
 
 def _models(node: Any) -> list[dict[str, Any]]:

@@ -11,36 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import holoviews as hv
 import panel as pn
+from bokeh.models import CustomJS
 from bokeh.settings import settings as bokeh_settings
 
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
+from forecast_panel.localtime import warm_up
 from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
+from forecast_panel.selection import MeteogramSelection
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
 from forecast_panel.views.status import FreshnessThresholds, banner, status_view
 
-URL_PARAMS = {
-    "sources": "sources",
-    "variable": "variable",
-    "point_id": "point",
-    "init": "init",
-    "units": "units",
-    "view": "view",
-    "show_members": "members",
-    "compare_previous": "previous",
-    "threshold": "threshold",
-}
-
 # On narrow screens the sidebar starts collapsed and the header button opens it full width
 # (the vanilla template toggles the ``hidden`` class; the meaning is inverted below 700 px).
 MOBILE_CSS = """
+:root { --bokeh-base-font: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans",
+  Arial, sans-serif; }
 @media screen and (max-width: 700px) {
   #sidebar:not(.hidden) { width: 0 !important; min-width: 0 !important; padding: 0 !important; border: 0 !important; }
   #sidebar.hidden { width: 100vw !important; padding: 10px !important; overflow-y: auto !important; }
@@ -52,6 +45,7 @@ body.fp-busy { cursor: progress; }
 .fp-status th { text-align: left; padding-right: 1em; font-weight: 600; }
 """
 
+PAGE_JS = (Path(__file__).parent / "page.js").read_text()
 _EXTENSION_LOADED = False
 
 
@@ -65,6 +59,7 @@ def load_extensions() -> None:
         # it serialises; fixing its current value once saved ~10 % of a redraw's server CPU.
         bokeh_settings.simple_ids.set_value(bokeh_settings.simple_ids())
         hv.extension("bokeh", logo=False)
+        warm_up()  # the time-zone finder's polygons load once per process
         pn.extension(raw_css=[MOBILE_CSS], notifications=True, loading_indicator=True, sizing_mode="stretch_width")
         _EXTENSION_LOADED = True
 
@@ -82,44 +77,13 @@ def points_service(api_url: str | None) -> PointsService | None:
     return HttpPointsClient(api_url) if api_url else None
 
 
-def query_of(state: OverviewState) -> dict[str, str]:
-    """The URL query of the overview selection (sources comma-separated, toggles as 0/1)."""
-    query: dict[str, str] = {}
-    for name, key in URL_PARAMS.items():
-        value = getattr(state, name)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            query[key] = ",".join(value)
-        elif isinstance(value, bool):
-            query[key] = "1" if value else "0"
-        else:
-            query[key] = str(value)
-    return query
+class LocalAssetsTemplate(pn.template.VanillaTemplate):
+    """The vanilla template without its Google Fonts stylesheet: every asset the page loads is
+    served by the app itself (the page uses the system's fonts, see ``FONT_CSS``). Panel has no
+    public setting for a template's font resources, so this overrides the class's private
+    ``_resources`` mapping, whose only entry is that font."""
 
-
-def apply_query(state: OverviewState, query: dict[str, str]) -> None:
-    """Apply a URL query to the state; unknown or invalid values are ignored (the link may be old)."""
-    for name, key in URL_PARAMS.items():
-        raw = query.get(key)
-        if raw is None:
-            continue
-        value: Any = raw
-        if name == "sources":
-            value = [item for item in raw.split(",") if item in state.param.sources.objects]
-            if not value:
-                continue
-        elif name in ("show_members", "compare_previous"):
-            value = raw == "1"
-        elif name == "threshold":
-            try:
-                value = float(raw)
-            except ValueError:
-                continue
-        elif raw not in state.param[name].objects:
-            continue
-        with contextlib.suppress(ValueError):
-            setattr(state, name, value)
+    _resources = {"font": {}}
 
 
 class ForecastApp:
@@ -136,7 +100,7 @@ class ForecastApp:
         self.datastore = datastore
         self.service = service
         self.thresholds = thresholds or thresholds_from_env()
-        self.state = OverviewState(datastore)
+        self.state = OverviewState(datastore, MeteogramSelection())
         if service is not None:
             # when the API is unreachable the store's points file stays the source of the list
             with contextlib.suppress(PointsApiError):
@@ -145,7 +109,7 @@ class ForecastApp:
         self.map = MapView(datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved)
         self.banner = banner(datastore, self.thresholds)
         self.tabs = pn.Tabs(
-            ("Forecast Overview", self.overview.panel()),
+            ("Forecast Overview", self.overview),
             ("Point Map", pn.param.ParamFunction(pn.bind(self.map.panel), lazy=True)),
             ("System Status", pn.param.ParamFunction(pn.bind(self._status), lazy=True)),
             dynamic=True,
@@ -159,7 +123,7 @@ class ForecastApp:
         self.overview.refresh()
 
     def template(self) -> pn.template.BaseTemplate:
-        template = pn.template.VanillaTemplate(
+        template = LocalAssetsTemplate(
             title="forecast-panel",
             sidebar=[self.overview.controls()],
             main=[self.banner, self.tabs],
@@ -171,17 +135,17 @@ class ForecastApp:
         return template
 
     def sync_url(self) -> None:
-        """Keep the overview selection in the page URL (a shareable link) and apply it at load."""
-        arguments = pn.state.session_args or {}
-        query = {key: values[-1].decode("utf-8", "replace") for key, values in arguments.items() if values}
-        apply_query(self.state, query)
-        if pn.state.location is not None:
-            location = pn.state.location
+        """Keep the overview selection in the page URL (a shareable link) and apply it at load.
 
-            def push(*_: Any) -> None:
-                location.search = "?" + urllib.parse.urlencode(query_of(self.state))
-
-            self.state.param.watch(push, list(URL_PARAMS))
+        The link's valid values are applied first, each on its own (an old link loses nothing
+        else), then ``pn.state.location.sync`` keeps the two in step."""
+        location = pn.state.location
+        if location is None:
+            return
+        query = {key: value for key, value in location.query_params.items() if key in self.state.selection.param}
+        with self.overview.hold():
+            self.state.selection.apply_values(query)
+        location.sync(self.state.selection, self.state.selection.url_parameters(), on_error=lambda _: None)
 
 
 def _release_after_session(_context: Any) -> None:
@@ -208,6 +172,8 @@ def create_app(
     use_system_allocator()
     app = ForecastApp(datastore, service, tile_url=tile_url or os.environ.get("FORECAST_TILE_URL"), **options)
     app.sync_url()
+    if pn.state.curdoc is not None:
+        pn.state.curdoc.js_on_event("document_ready", CustomJS(code=PAGE_JS))
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # once the session's document is built, its objects leave the collector's full passes
         pn.state.curdoc.add_next_tick_callback(freeze_heap)

@@ -161,18 +161,28 @@ class DataStore:
     def _read_point(
         self, kind: ArtifactKind, source_id: str, variable_id: str, point_id: str, init: date | None
     ) -> pd.DataFrame:
+        table = self.point_table(kind, source_id, variable_id, point_id, init)
+        return pd.DataFrame() if table is None else table.to_pandas(split_blocks=True)
+
+    def point_table(
+        self, kind: ArtifactKind, source_id: str, variable_id: str, point_id: str, init: date | None = None
+    ) -> pa.Table | None:
+        """The cached, immutable Arrow table of one point's rows of an artifact (None when the run
+        lists no such artifact). For callers that read a few columns as numpy arrays: no pandas
+        frame is built (the meteogram reads eight of these per change)."""
         manifest = self.manifest()
-        if manifest is None:
-            return pd.DataFrame()
-        listed = manifest.artifact(source_id, variable_id, kind, init)
-        if listed is None:
-            return pd.DataFrame()
-
-        def read() -> pa.Table:
+        listed = manifest.artifact(source_id, variable_id, kind, init) if manifest else None
+        if manifest is None or listed is None:
+            return None
+        cache_key = (manifest.run_id, listed.key, point_id)
+        with self._lock:
+            table: pa.Table | None = self._tables.get(cache_key)
+        if table is None:
             data = self._verified_bytes(listed.key)
-            return pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
-
-        return self._frame((manifest.run_id, listed.key, point_id), read)
+            table = pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
+            with self._lock:
+                self._tables.put(cache_key, table)
+        return table
 
     # --- Parquet artifacts ---------------------------------------------------------------------
 

@@ -1,34 +1,34 @@
-"""Param classes holding the app's state: what the user selected, and the data it implies.
+"""The overview's state: a ``MeteogramSelection`` and the frames it implies (usable without a browser).
 
-``OverviewState`` is usable without a browser (unit tests, notebooks): set its parameters and
-call ``frames()``. Its options come from the run manifest (sources, variables, init dates) and
-from the configured points; a configured point missing from ``manifest.point_ids`` is offered as
-"forecast pending". Reads go through the DataStore (cached per run id), never a raw cube.
+``OverviewState`` fills the selection's options from the run manifest, the configured points and
+the canonical variables, and composes the meteogram's frames (``frames()``) from the DataStore's
+artifacts through the pure transforms of ``frames`` and ``daily``. It never renders.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import param
 
 from forecast_core import units
-from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec, OutsideGrid, nearest_cell
 from forecast_core.points import Point
-from forecast_core.registry import CanonicalVariable
 from forecast_core.status import RunManifest
-from forecast_core.units import UnitId
 from forecast_panel import frames as fr
-from forecast_panel.daily import Statistic, daily_frames, daily_statistics
+from forecast_panel.columns import MEMBERS_READ, SUMMARY_READ, read_columns
+from forecast_panel.daily import DailyValues, MemberMatrix, daily_values, lighter
 from forecast_panel.data import DataStore
+from forecast_panel.localtime import UTC_ZONE, zone_at
+from forecast_panel.selection import LATEST, PANELS, THRESHOLDS, UNIT_SYSTEMS, MeteogramSelection, PanelSpec
+from forecast_panel.summaries import panel_summary
+from forecast_panel.timing import split_time
 
-LATEST = "latest"
-VIEW_MODES = ["boxes", "daily", "bands"]
 PENDING = " (forecast pending)"
+DEFAULT_WIDTH = 1000  # plot width assumed until the browser reports its own
 
 
 def age_text(moment: datetime | None, now: datetime | None = None) -> str:
@@ -43,66 +43,30 @@ def age_text(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{hours} h {rest // 60:02d} min ago"
 
 
-def grid_cell(summary: pd.DataFrame | None, point: Point | None, grid: GridSpec | None) -> str:
-    """'39.00°N 105.25°W, 3.1 km away' from the summary's grid columns, else the manifest grid."""
-    if summary is not None and not summary.empty and "grid_latitude" in summary:
-        row = summary.iloc[0]
-        lat, lon, distance = float(row["grid_latitude"]), float(row["grid_longitude"]), row.get("grid_distance_km")
-    elif point is not None:
-        try:
-            cell = nearest_cell(grid or DYNAMICAL_QUARTER_DEGREE, point.latitude, point.longitude)
-        except OutsideGrid:
-            return "outside the grid"
-        lat, lon, distance = cell.latitude, cell.longitude, cell.distance_km
-    else:
-        return ""
-    text = f"{abs(lat):.2f}°{'N' if lat >= 0 else 'S'} {abs(lon):.2f}°{'E' if lon >= 0 else 'W'}"
-    if distance is not None and pd.notna(distance):
-        text += f", {float(distance):.1f} km away"
-    return text
-
-
 class OverviewState(param.Parameterized):
-    """Selections of the Forecast Overview tab and the frames they select."""
+    """Options and data of the overview for one ``MeteogramSelection``."""
 
-    sources = param.ListSelector(default=[], objects=[], doc="source ids shown side by side")
-    variable: Any = param.Selector(default=None, objects=[], doc="canonical variable id (or running total)")
-    point_id: Any = param.Selector(default=None, objects=[], doc="point id")
-    init: Any = param.Selector(default=LATEST, objects=[LATEST], doc="init date (ISO) or 'latest'")
-    units: Any = param.Selector(default="degC", objects=list(get_args(UnitId)), doc="display unit id")
-    view: Any = param.Selector(
-        default="boxes", objects=VIEW_MODES, doc="boxes per lead, daily boxes (from the members) or percentile bands"
-    )
-    show_members = param.Boolean(default=False, doc="member traces (points.parquet) over the boxes")
-    compare_previous = param.Boolean(default=False, doc="previous init's median as a dashed line")
-    threshold = param.Number(default=None, allow_None=True, doc="exceedance threshold in display units")
+    viewport_width = param.Integer(default=DEFAULT_WIDTH, bounds=(0, None), doc="the browser's width in px")
 
-    def __init__(self, datastore: DataStore, **params: Any) -> None:
-        self.datastore = datastore
-        self.points: list[Point] = []
-        self._threshold_for: str | None = None
-        self._reads: dict[tuple[Any, ...], pd.DataFrame] = {}  # this refresh's artifact reads
-        self.adjusting = 0  # > 0 while a change is cascading into dependent parameters
+    def __init__(self, datastore: DataStore, selection: MeteogramSelection | None = None, **params: Any) -> None:
         super().__init__(**params)
+        self.datastore = datastore
+        self.selection = selection or MeteogramSelection()
+        self.points: list[Point] = []
+        self._reads: dict[tuple[Any, ...], fr.Table] = {}
         self.refresh_options()
-
-    @contextlib.contextmanager
-    def _adjusting(self) -> Iterator[None]:
-        """Mark dependent updates (units, init, threshold) made in reaction to another change;
-        views skip those events and redraw once for the change that caused them."""
-        self.adjusting += 1
-        try:
-            yield
-        finally:
-            self.adjusting -= 1
 
     # --- options ------------------------------------------------------------------------------
 
     def manifest(self) -> RunManifest | None:
         return self.datastore.manifest()
 
+    @property
+    def sources(self) -> list[str]:
+        return list(self.selection.sources)
+
     def refresh_options(self, points: list[Point] | None = None) -> None:
-        """Recompute every selector's options from the manifest and the configured points."""
+        """Recompute the selection's options from the manifest, the points and the variables."""
         manifest = self.manifest()
         if points is not None:
             self.points = points
@@ -115,28 +79,19 @@ class OverviewState(param.Parameterized):
             (item.source_id for item in manifest.sources) if manifest else [],
             key=lambda sid: (order.index(sid) if sid in order else len(order), sid),
         )
-        variables = self.datastore.variables()
-        published = {artifact.variable_id for artifact in manifest.artifacts} if manifest else set()
-        variable_ids = [vid for vid in variables.output_variable_ids() if vid in published] or (
-            variables.output_variable_ids() if manifest is None else []
-        )
         names = {entry.source_id: entry.display_name for entry in registry.sources} if registry else {}
-        with param.parameterized.batch_call_watchers(self):
-            self.param.sources.objects = {names.get(sid, sid): sid for sid in source_ids}
-            selected = [sid for sid in self.sources if sid in source_ids]
-            self.sources = selected or source_ids
-            self.param.variable.objects = {self._variable_label(vid): vid for vid in variable_ids}
-            if self.variable not in variable_ids:
-                self.variable = variable_ids[0] if variable_ids else None
+        selection = self.selection
+        with param.parameterized.batch_call_watchers(selection):
+            selection.param.sources.objects = {names.get(sid, sid): sid for sid in source_ids}
+            selection.sources = [sid for sid in selection.sources if sid in source_ids] or source_ids
             options = self.point_options()
-            self.param.point_id.objects = options
-            if self.point_id not in options.values():
+            selection.param.point.objects = options
+            if selection.point not in options.values():
                 ready = [pid for pid in options.values() if manifest and pid in manifest.point_ids]
-                self.point_id = next(iter(ready or list(options.values())), None)
-            self._refresh_variable_options()
-
-    def _variable_label(self, variable_id: str) -> str:
-        return self.datastore.variables().get(variable_id).display_name_of(variable_id)
+                selection.point = next(iter(ready or list(options.values())), None)
+            self._unit_options()
+            self._threshold_options()
+            self.refresh_inits()
 
     def point_options(self) -> dict[str, str]:
         """label → point id: forecast points first, then configured ones still pending."""
@@ -151,211 +106,280 @@ class OverviewState(param.Parameterized):
                 options[f"{point.point_name}{PENDING}"] = point.point_id
         return options
 
-    def point_name(self, point_id: str | None) -> str:
-        for point in self.points:
-            if point.point_id == point_id:
-                return point.point_name
-        return point_id or ""
+    def _unit_options(self) -> None:
+        variables = self.datastore.variables()
+        for spec in PANELS.values():
+            if spec.variable_id not in variables.output_variable_ids():
+                continue
+            choices = list(variables.get(spec.variable_id).display_units)
+            parameter = self.selection.param[spec.unit_param]
+            parameter.objects = {units.label(unit): unit for unit in choices}
+            if getattr(self.selection, spec.unit_param) not in choices:
+                wanted = UNIT_SYSTEMS[self.selection.units][spec.unit_param]
+                setattr(self.selection, spec.unit_param, wanted if wanted in choices else choices[0])
+
+    def _threshold_options(self) -> None:
+        """Each strip's thresholds, labelled in the current display unit (values stay native)."""
+        variables = self.datastore.variables()
+        for variable_id, name in THRESHOLDS.items():
+            if variable_id not in variables.output_variable_ids():
+                continue
+            variable = variables.get(variable_id)
+            unit = self.display_unit_of(variable_id)
+            native = list(variable.exceedance_thresholds)
+            shown: Any = units.convert(native, variable.native_units, unit) if native else []
+            labels = {
+                f"{value:g} {units.label(unit)}": threshold for value, threshold in zip(shown, native, strict=True)
+            }
+            parameter = self.selection.param[name]
+            parameter.objects = labels
+            if getattr(self.selection, name) not in native:
+                setattr(self.selection, name, native[min(1, len(native) - 1)] if native else None)
+
+    def refresh_inits(self) -> None:
+        manifest = self.manifest()
+        dates: set[date] = set()
+        if manifest:
+            for source_id in self.selection.sources:
+                for spec in PANELS.values():
+                    dates.update(manifest.init_dates(source_id, spec.variable_id))
+        inits = [LATEST, *(item.isoformat() for item in sorted(dates, reverse=True))]
+        self.selection.param.init.objects = inits
+        if self.selection.init not in inits:
+            self.selection.init = LATEST
+
+    def variable_ids(self) -> list[str]:
+        """The published output variables (the map's overlay choices)."""
+        manifest = self.manifest()
+        published = {artifact.variable_id for artifact in manifest.artifacts} if manifest else set()
+        return [vid for vid in self.datastore.variables().output_variable_ids() if vid in published]
+
+    def display_unit_of(self, variable_id: str) -> str:
+        """The page's unit for a variable (its panel's unit parameter, else its native unit)."""
+        variable = self.datastore.variables().get(variable_id)
+        for spec in PANELS.values():
+            if variable_id in (spec.variable_id, spec.total_id, spec.overlay_id, spec.overlay_total_id):
+                unit = str(getattr(self.selection, spec.unit_param))
+                return unit if units.convertible(variable.native_units, unit) else variable.native_units
+        return variable.native_units
+
+    # --- point and time -----------------------------------------------------------------------
+
+    def point(self) -> Point | None:
+        return next((item for item in self.points if item.point_id == self.selection.point), None)
+
+    def point_name(self) -> str:
+        point = self.point()
+        return point.point_name if point else str(self.selection.point or "")
 
     def is_pending(self) -> bool:
         manifest = self.manifest()
-        return self.point_id is not None and (manifest is None or self.point_id not in manifest.point_ids)
+        return self.selection.point is not None and (manifest is None or self.selection.point not in manifest.point_ids)
 
-    @param.depends("variable", "sources", watch=True)
-    def _refresh_variable_options(self) -> None:
-        with self._adjusting():
-            self._adjust_to_variable()
+    def point_zone(self) -> str:
+        """The point's IANA time zone, from its coordinates (UTC for an unknown point)."""
+        point = self.point()
+        return zone_at(point.latitude, point.longitude) if point else UTC_ZONE
 
-    def _adjust_to_variable(self) -> None:
-        variable = self.canonical()
-        manifest = self.manifest()
-        if variable is None:
-            return
-        display = list(variable.display_units)
-        if self.units not in display:
-            self.units = display[0]
-        dates: set[date] = set()
-        if manifest and self.variable:
-            for source_id in self.sources:
-                dates.update(manifest.init_dates(source_id, self.variable))
-        inits = [LATEST, *(item.isoformat() for item in sorted(dates, reverse=True))]
-        self.param.init.objects = inits
-        if self.init not in inits:
-            self.init = LATEST
-        if self._threshold_for != self.variable:
-            self._threshold_for = self.variable
-            self._default_threshold()
+    def zone(self) -> str:
+        """The zone the page's times are shown in: the point's, or UTC."""
+        return self.point_zone() if self.selection.times == "local" else UTC_ZONE
 
-    @param.depends("units", watch=True)
-    def _convert_threshold(self) -> None:
-        with self._adjusting():
-            self._default_threshold()
-
-    def _default_threshold(self) -> None:
-        variable = self.canonical()
-        if variable is None or not variable.exceedance_thresholds:
-            self.threshold = None
-        elif self.units in variable.display_units:  # None while the unit options are being replaced
-            self.threshold = round(
-                float(units.convert([variable.exceedance_thresholds[0]], variable.native_units, self.units)[0]), 2
-            )
-
-    def canonical(self) -> CanonicalVariable | None:
-        if self.variable is None:
-            return None
-        return self.datastore.variables().get(self.variable)
-
-    def has_exceedance(self) -> bool:
-        variable = self.canonical()
-        return variable is not None and bool(variable.exceedance_thresholds)
-
-    def init_date(self, source_id: str) -> date | None:
-        """The init date shown for ``source_id`` (None = that source's newest)."""
-        if self.init == LATEST:
-            return None
-        return date.fromisoformat(self.init)
+    def init_date(self) -> date | None:
+        return None if self.selection.init == LATEST else date.fromisoformat(self.selection.init)
 
     # --- data ---------------------------------------------------------------------------------
 
-    def display_unit(self) -> str:
-        """The selected unit, or the variable's first display unit while options are replaced."""
-        variable = self.canonical()
-        if variable is None:
-            return str(self.units or "")
-        return str(self.units) if self.units in variable.display_units else variable.display_units[0]
+    def _read(self, kind: Any, source_id: str, variable_id: str, init: date | None) -> fr.Table:
+        """One artifact's rows of the point as numpy columns, read once per ``frames()`` call."""
+        key = (self.datastore.run_id, kind, source_id, variable_id, self.selection.point, init)
+        table = self._reads.get(key)
+        if table is None:
+            arrow = self.datastore.point_table(kind, source_id, variable_id, str(self.selection.point), init)
+            names = SUMMARY_READ if kind == "ensemble_summary" else MEMBERS_READ
+            table = self._reads[key] = read_columns(arrow, names)
+        return table
 
-    def _read(self, kind: Literal["summary", "members"], source_id: str, init: date | None) -> pd.DataFrame:
-        """The selected point's rows of one artifact, read once per refresh (``source_frames``
-        starts a refresh): the DataStore hands out a new frame per call. Callers copy, never
-        mutate, what this returns."""
-        key = (self.datastore.run_id, kind, source_id, self.variable, self.point_id, init)
-        frame = self._reads.get(key)
-        if frame is None:
-            reader = self.datastore.summary if kind == "summary" else self.datastore.members
-            frame = self._reads[key] = reader(source_id, self.variable, self.point_id, init)
-        return frame
-
-    def source_frames(self) -> list[fr.SourceFrame]:
-        """Per selected source: summary (+ members, previous init) converted to display units."""
-        self._reads = {}
+    def series(self, variable_id: str, *, members: bool = True) -> list[fr.SourceSeries]:
+        """Per selected source: the variable's summary (+ members, previous init) in display units."""
         manifest = self.manifest()
-        variable = self.canonical()
-        if manifest is None or variable is None or self.point_id is None or self.variable is None:
-            return []
         registry = self.datastore.registry()
+        variable = self.datastore.variables().get(variable_id)
+        unit, native = self.display_unit_of(variable_id), variable.native_units
         out = []
-        for source_id in self.sources:
-            info = next((item for item in manifest.sources if item.source_id == source_id), None)
+        for source_id in self.selection.sources:
+            info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
             entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
-            init = self.init_date(source_id)
-            summary = self._read("summary", source_id, init)
-            native = variable.native_units
-            summary = fr.to_display(summary, native, self.display_unit(), fr.STAT_COLUMNS)
-            members = previous = None
-            if self.show_members or self.has_exceedance() or self.view == "daily":
-                members = fr.to_display(
-                    self._read("members", source_id, init),
-                    native,
-                    self.display_unit(),
-                    ["value"],
-                )
-            if self.compare_previous and not summary.empty:
-                shown = summary["init_time"].iloc[0].date()
-                older = [item for item in manifest.init_dates(source_id, self.variable) if item < shown]
+            init = self.init_date()
+            summary = fr.to_display(
+                self._read("ensemble_summary", source_id, variable_id, init), native, unit, fr.STAT_COLUMNS
+            )
+            read = self._read("points", source_id, variable_id, init) if members else {}
+            previous = None
+            if self.selection.has("previous") and fr.rows(summary) and manifest is not None:
+                shown = pd.Timestamp(summary["init_time"][0]).date()
+                older = [item for item in manifest.init_dates(source_id, variable_id) if item < shown]
                 if older:
                     previous = fr.to_display(
-                        self._read("summary", source_id, older[0]),
-                        native,
-                        self.display_unit(),
-                        fr.STAT_COLUMNS,
+                        self._read("ensemble_summary", source_id, variable_id, older[0]), native, unit, fr.STAT_COLUMNS
                     )
             newest = info is not None and (init is None or info.init_time.date() == init)
             out.append(
-                fr.SourceFrame(
+                fr.SourceSeries(
                     source_id=source_id,
-                    display_name=entry.display_name if entry else source_id,
-                    color=entry.color if entry else "#1f77b4",
+                    label=entry.display_name if entry else source_id,
+                    color=entry.color if entry else "#0072b2",
                     summary=summary,
-                    members=members,
+                    members=fr.to_display(read, native, unit, ["value"]),
                     previous=previous,
                     ingested_lead_hours=info.ingested_lead_hours if newest and info and info.is_partial else None,
                 )
             )
         return out
 
-    def source_frames_meta(self) -> list[dict[str, str]]:
-        """Per selected source: colour and a plain-text line (grid cell, init, partial note)."""
-        manifest = self.manifest()
-        registry = self.datastore.registry()
-        point = next((item for item in self.points if item.point_id == self.point_id), None)
-        out = []
-        for source_id in self.sources:
-            entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
-            info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
-            selected = self.variable and self.point_id
-            summary = self._read("summary", source_id, self.init_date(source_id)) if selected else None
-            text = entry.display_name if entry else source_id
-            cell = grid_cell(summary, point, info.grid if info else None)
-            if cell:
-                text += f": grid cell {cell}"
-            if summary is not None and not summary.empty:
-                init_time = summary["init_time"].iloc[0]
-                text += f", init {init_time:%Y-%m-%d %H:%M} UTC"
-                if info is not None and info.is_partial and info.init_time == init_time and info.ingested_lead_hours:
-                    text += f" (partial: ingested to {info.ingested_lead_hours:g} h)"
-            out.append({"color": entry.color if entry else "#1f77b4", "text": text})
-        return out
-
-    def daily_statistics(self) -> tuple[Statistic, ...]:
-        """How the daily view reduces each member's day for the selected variable."""
-        variable = self.canonical()
-        if variable is None:
-            return ("max", "min")
-        return daily_statistics(variable.kind, variable.is_running_total(self.variable))
-
-    def frames(self) -> fr.OverviewFrames:
-        """What the overview draws for the current selection."""
-        sources = self.source_frames()
-        step = fr.step_of(sources)
-        shown = sources
-        if self.view == "daily":
-            shown = daily_frames(sources, self.daily_statistics())
-        box_step = pd.Timedelta(days=1) if self.view == "daily" else step
-        whiskers, outer, inner, medians = fr.box_frames(shown, bands=self.view == "bands", step=box_step)
-        variable = self.canonical()
-        exceed = fr.empty(fr.EXCEEDANCE_COLUMNS)
-        if variable is not None and self.threshold is not None and self.has_exceedance():
-            exceed = fr.exceedance(sources, float(self.threshold), step)
-        notes = []
-        if not self.sources:
-            notes.append("select at least one source")
-        if self.is_pending():
-            notes.append("forecast pending: this point has no forecast yet; it appears after the next extraction")
-        for item in sources:
-            if self.is_pending():
-                break
-            if item.summary.empty:
-                notes.append(f"{item.display_name}: no data for this selection")
-            elif item.summary["median"].isna().all():
-                notes.append(f"{item.display_name}: no data at this point's grid cell")
-            elif not fr.ingested_mask(item.summary, item.ingested_lead_hours).all():
-                notes.append(f"{item.display_name}: the shaded leads are not ingested yet (partial init)")
-        return fr.OverviewFrames(
-            whiskers=whiskers,
-            outer=outer,
-            inner=inner,
-            medians=medians,
-            members=fr.member_segments(sources) if self.show_members else fr.empty(fr.SEGMENT_COLUMNS),
-            previous=fr.previous_segments(sources) if self.compare_previous else fr.empty(fr.SEGMENT_COLUMNS),
-            missing=fr.missing_spans(sources, step),
-            exceedance=exceed,
+    def frames(self) -> fr.MeteogramFrames:
+        """What the meteogram draws for the current selection."""
+        self._reads = {}
+        selection = self.selection
+        zone = self.zone()
+        variables = self.datastore.variables().output_variable_ids()
+        specs = [PANELS[key] for key in PANELS if key in selection.panels and PANELS[key].variable_id in variables]
+        loaded = {spec.panel_id: self._panel_series(spec) for spec in specs}
+        every = [item for main, overlay in loaded.values() for item in (*main, *overlay)]
+        first = next(iter(loaded.values()))[0] if loaded else []
+        split = self.split([item for main, _ in loaded.values() for item in main])
+        panels, strip_rows, shown = [], [], []
+        for spec in specs:
+            main, overlay = loaded[spec.panel_id]
+            panel, rows = self._panel(spec, main, overlay, split, zone)
+            panels.append(panel)
+            strip_rows += rows
+            shown.append((main, self.display_unit_of(self._variable(spec)), self._variable(spec)))
+        return fr.MeteogramFrames(
+            panels=panels,
+            strip=fr.strip_columns(strip_rows, zone),
+            strip_axis=fr.strip_axis(strip_rows),
+            legend=self.legend(),
+            missing=fr.missing_spans(first, zone),
+            zone=zone,
+            notes=self.notes(every),
             shown=shown,
-            unit=self.display_unit(),
-            notes=notes,
         )
 
-    def title(self) -> str:
-        """Plain-text plot title (drawn on canvas by Bokeh, so it is never markup)."""
-        variable = self.canonical()
-        name = variable.display_name_of(self.variable) if variable else ""
-        return f"{self.point_name(self.point_id)} — {name} ({units.label(self.display_unit())})"
+    def split(self, series: Sequence[fr.SourceSeries] | None = None) -> np.datetime64 | None:
+        """Where the boxes turn daily for this selection and width (``timing.split_time``)."""
+        if series is None:
+            self._reads = {}
+            shown = [spec for key, spec in PANELS.items() if key in self.selection.panels]
+            series = [item for spec in shown for item in self.series(self._variable(spec), members=False)]
+        return split_time(series, self.zone(), self.selection.boxes, self.viewport_width)
+
+    def _variable(self, spec: PanelSpec, overlay: bool = False) -> str:
+        main, total = (spec.overlay_id, spec.overlay_total_id) if overlay else (spec.variable_id, spec.total_id)
+        return str(total if self.selection.has("totals") and total else main)
+
+    def _panel_series(self, spec: PanelSpec) -> tuple[list[fr.SourceSeries], list[fr.SourceSeries]]:
+        overlay = self._variable(spec, overlay=True) if spec.overlay_id else None
+        variables = self.datastore.variables().output_variable_ids()
+        extra = self.series(overlay) if overlay and overlay in variables else []
+        return self.series(self._variable(spec)), extra
+
+    def _daily(
+        self, series: Sequence[fr.SourceSeries], statistics: Sequence[Any], zone: str
+    ) -> list[list[DailyValues]]:
+        out = []
+        for item in series:
+            matrix = MemberMatrix.of(item.members or {})
+            out.append([daily_values(matrix, statistic, zone) for statistic in statistics])
+        return out
+
+    def _panel(
+        self,
+        spec: PanelSpec,
+        main: list[fr.SourceSeries],
+        overlay: list[fr.SourceSeries],
+        split: np.datetime64 | None,
+        zone: str,
+    ) -> tuple[fr.PanelFrames, list[fr.StripRow]]:
+        selection = self.selection
+        statistics = ("last",) if selection.has("totals") and spec.total_id else spec.statistics
+        daily = self._daily(main, statistics, zone)
+        bands = selection.view == "bands"
+        until = None if bands else split
+        since = np.datetime64("2200-01-01", "ns") if bands or split is None else split
+        variable_id = self._variable(spec)
+        unit = units.label(self.display_unit_of(variable_id))
+        days = fr.daily_boxes(daily, zone, since)
+        panel = fr.PanelFrames(
+            panel_id=spec.panel_id,
+            title=self.datastore.variables().get(variable_id).display_name_of(variable_id),
+            unit=unit,
+            steps=fr.step_boxes(main, zone, until, bands=bands),
+            days=days,
+            lines=fr.median_segments(main, zone) if bands else fr.empty_columns(fr.SEGMENT_COLUMNS),
+            members=fr.member_segments(main, zone)
+            if selection.has("members")
+            else fr.empty_columns(fr.SEGMENT_COLUMNS),
+            previous=fr.median_segments(main, zone, previous=True),
+            summary=panel_summary(main, daily, statistics, unit),
+        )
+        rows = self._strip_rows(variable_id, main, daily)
+        if overlay:
+            overlay_id = self._variable(spec, overlay=True)
+            overlay_daily = self._daily(overlay, statistics[:1], zone)
+            panel.overlay = fr.markers(fr.step_boxes(overlay, zone, until), fr.daily_boxes(overlay_daily, zone, since))
+            panel.overlay_label = self.datastore.variables().get(overlay_id).display_name_of(overlay_id)
+            rows += self._strip_rows(overlay_id, overlay, overlay_daily)
+        return panel, rows
+
+    def _strip_rows(
+        self, variable_id: str, series: Sequence[fr.SourceSeries], daily: Sequence[Sequence[DailyValues]]
+    ) -> list[fr.StripRow]:
+        base = variable_id.removesuffix("_total")
+        name = THRESHOLDS.get(base)
+        threshold = getattr(self.selection, name) if name else None
+        if threshold is None:
+            return []
+        variable = self.datastore.variables().get(variable_id)
+        unit = self.display_unit_of(variable_id)
+        shown = float(units.convert([threshold], variable.native_units, unit)[0])
+        what = {"precipitation": "Precipitation", "snowfall": "Snowfall", "wind_speed_10m": "Wind"}.get(base, base)
+        heading = f"{what} > {shown:g} {units.label(unit)}"
+        return [
+            fr.StripRow(f"{heading}|{fr.short_name(item.label)}", days[0], shown)
+            for item, days in zip(series, daily, strict=True)
+        ]
+
+    def legend(self) -> list[tuple[str, str]]:
+        """Colour index → (label, colour): each source, then each source's second statistic."""
+        registry = self.datastore.registry()
+        entries = {entry.source_id: entry for entry in registry.sources} if registry else {}
+        first = [
+            (
+                fr.short_name(entries[sid].display_name) if sid in entries else sid,
+                entries[sid].color if sid in entries else "#0072b2",
+            )
+            for sid in self.selection.sources
+        ]
+        return first + [(label, lighter(color)) for label, color in first]
+
+    def notes(self, series: Sequence[fr.SourceSeries]) -> list[str]:
+        notes = []
+        if not self.selection.sources:
+            notes.append("select at least one source")
+        if not self.selection.panels:
+            notes.append("select at least one panel")
+        if self.is_pending():
+            return [*notes, "forecast pending: this point has no forecast yet; it appears after the next extraction"]
+        seen = set()
+        for item in series:
+            if item.source_id in seen:
+                continue
+            seen.add(item.source_id)
+            if not fr.rows(item.summary):
+                notes.append(f"{item.label}: no data for this selection")
+            elif np.isnan(item.summary["median"]).all():
+                notes.append(f"{item.label}: no data at this point's grid cell")
+            elif not fr.ingested_mask(item.summary, item.ingested_lead_hours).all():
+                notes.append(f"{item.label}: the shaded leads are not ingested yet (partial init)")
+        return notes

@@ -97,7 +97,7 @@ class MapView(param.Parameterized):
         )
         if service is None:
             self.message.object = "<i>Read-only: no write-back API is configured (--api URL).</i>"
-        variables = list(state.param.variable.objects)
+        variables = state.variable_ids()
         self.param.overlay_variable.objects = [NO_OVERLAY, *variables]
         self._render_list()
 
@@ -233,13 +233,8 @@ class MapView(param.Parameterized):
             frame = self.datastore.map_summary(source, overlay_variable, overlay_lead)
             variable = self.datastore.variables().get(overlay_variable)
             if not frame.empty:
-                frame = frame.assign(
-                    median=units.convert(
-                        frame["median"], variable.native_units, self.state.units or variable.native_units
-                    )
-                    if self.state.variable == overlay_variable
-                    else frame["median"]
-                )
+                unit = self.state.display_unit_of(overlay_variable)
+                frame = frame.assign(median=units.convert(frame["median"], variable.native_units, unit))
         return gv.Points(frame, kdims=["longitude", "latitude"], vdims=["median"], crs=ccrs.PlateCarree()).opts(
             color="median", cmap="viridis", marker="square", size=9, alpha=0.5, colorbar=False, tools=["hover"]
         )

@@ -1,72 +1,53 @@
-"""The overview's Bokeh figures: ECMWF-style boxes from precomputed statistics, render only.
+"""The meteogram's Bokeh figures: stacked panels on one time axis, render only.
 
-One figure per session with fixed glyphs (``vstrip`` for not-ingested leads, ``quad`` for the
-q10–q90 and q25–q75 boxes or bands, ``segment`` for whiskers, medians, member traces and the
-previous init's median). ``update`` replaces the glyphs' ColumnDataSource data and a few
-labels, so a selection change is a data update, never a rebuilt figure. The exceedance figure
-shares the time axis. The toolbar's save tool exports a PNG.
+One figure per panel of ``PANELS`` (hidden when not selected), all sharing one x range, and a
+probability strip under them. Each panel has fixed glyphs fed by ColumnDataSources: per-step and
+daily boxes (``quad`` q10–q90 and q25–q75 placed by ``Dodge`` transforms of the box centre,
+``segment`` whiskers and median ticks), member traces, the previous init's median, band medians,
+and on the precipitation panel the snowfall medians (markers). ``update`` only replaces data and
+labels, so a change is a data update, never a rebuilt figure.
+
+One hover line reads every panel: a ``CrosshairTool`` per figure shares one ``Span`` (data
+units), and a mouse move or tap in any figure writes every panel's values at that time into a
+readout above the panels (in the browser only: the span and the readout are not synced back to
+the server, so hovering costs no traffic).
 """
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from bokeh.models import ColumnDataSource, Dodge, HoverTool, LinearColorMapper, Range1d
+from bokeh.layouts import column
+from bokeh.models import (
+    ColumnDataSource,
+    CrosshairTool,
+    CustomJS,
+    DataRange1d,
+    Dodge,
+    FixedTicker,
+    HoverTool,
+    LinearColorMapper,
+    Range1d,
+)
+from bokeh.models.annotations import Label, Span
+from bokeh.models.widgets import Div
+from bokeh.palettes import Blues9
 from bokeh.plotting import figure
 
 from forecast_panel import frames as fr
+from forecast_panel.selection import PANELS
 
-STAT_TOOLTIP = [
-    ("source", "@source"),
-    ("valid", "@valid{%a %d %b %H:%M} UTC"),
-]
-STATS = ("max", "q90", "q75", "median", "q25", "q10", "min")
-
-
-SEG = ["x0", "y0", "x1", "y1", "k"]
-# One row per box: the glyphs place their edges with Dodge transforms of the centre ``xc``, so
-# the q10–q90 box, the q25–q75 box, the whisker and the median tick share one data source.
-COLUMNS = {
-    "missing": ["x0", "x1"],
-    "members": SEG,
-    "boxes": ["xc", "k", "source", "valid", *STATS, "members"],
-    "medians": SEG,
-    "previous": SEG,
-    "exceedance": ["xc", "k", "source", "valid", "probability"],
-}
-_TIME_COLUMNS = {"x0", "x1", "valid", "xc"}
+READOUT_JS = (Path(__file__).parent / "readout.js").read_text()
+HEAT = list(reversed(Blues9))  # light → dark: one hue, readable in every colour vision
+DAY_MS = 86_400_000.0
+HINT = "<i>Point at or tap the panels: every panel and source at that time is read out here.</i>"
+HEIGHTS = {"temperature": 210, "precipitation": 170, "wind": 170}
 
 
-def _centred(frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """The frame with its centre time ``xc`` and the half width of its boxes in milliseconds."""
-    if frame.empty:
-        return frame.assign(xc=pd.Series(dtype="datetime64[ns]")), 0.0
-    half = (frame["x1"] - frame["x0"]) / 2
-    return frame.assign(xc=frame["x0"] + half), float(half.iloc[0] / pd.Timedelta(milliseconds=1))
-
-
-def _data(frame: pd.DataFrame, columns: list[str], palette: list[str]) -> dict[str, Any]:
-    """Compact ColumnDataSource data: times as datetime64, values as float32, and the colour as
-    an index ``k`` into ``palette`` (so no per-row strings but the hover's source name)."""
-    data: dict[str, Any] = {}
-    for name in columns:
-        if name == "k":
-            colors = frame["color"].to_numpy() if "color" in frame else np.array([])
-            data[name] = np.array([palette.index(color) for color in colors], dtype="float32")
-        elif name not in frame:
-            data[name] = np.array([], dtype="float32")
-        elif name in _TIME_COLUMNS:
-            data[name] = frame[name].to_numpy(dtype="datetime64[ns]")
-        elif name == "source":
-            data[name] = frame[name].to_numpy()
-        else:
-            data[name] = frame[name].to_numpy(dtype="float32")
-    return data
-
-
-def _same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether two ColumnDataSource data hold equal columns (same names, dtypes and values;
     NaN equals NaN), so that an unchanged source is not sent again."""
     if old.keys() != new.keys():
@@ -80,113 +61,281 @@ def _same_data(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return True
 
 
-def _figure(height: int, **options: Any) -> Any:
+def _source(data: dict[str, Any]) -> ColumnDataSource:
+    return ColumnDataSource(data=dict(data))
+
+
+def _set(source: ColumnDataSource, data: dict[str, Any]) -> None:
+    if not same_data(source.data, data):  # each new data is a message of its own
+        source.data = data
+
+
+def _figure(height: int, x_range: Any, **options: Any) -> Any:
     settings: dict[str, Any] = {
         "x_axis_type": "datetime",
+        "x_range": x_range,
         "height": height,
         "sizing_mode": "stretch_width",
-        "tools": "pan,xwheel_zoom,box_zoom,reset,save",
-        "active_drag": "pan",
-        "toolbar_location": "above",
+        "min_width": 260,
+        "tools": "xpan,xwheel_zoom,reset,save",
+        "active_drag": "xpan",
+        "toolbar_location": None,
         **options,
     }
-    plot = figure(**settings)
-    plot.xaxis.axis_label = "valid time (UTC)"
+    plot: Any = figure(**settings)
     plot.toolbar.logo = None
+    plot.xaxis.major_label_text_font_size = "11px"
+    plot.yaxis.major_label_text_font_size = "11px"
+    plot.title.text_font_size = "13px"
+    plot.min_border_left = 52
     return plot
 
 
-class Meteogram:
-    """The main figure and the exceedance figure of one session."""
+class BoxGlyphs:
+    """One set of boxes (per step or daily) on a figure: one data source, four glyphs."""
 
-    def __init__(self) -> None:
-        self.colors = LinearColorMapper(palette=["#1f77b4"], low=-0.5, high=0.5)
-        # typed like every later update (datetime x, float32 y), so an empty update matches them
-        self.sources = {
-            name: ColumnDataSource(_data(fr.empty(columns), columns, [])) for name, columns in COLUMNS.items()
-        }
-        color = {"field": "k", "transform": self.colors}
-        sources = self.sources
-        self.offsets = {
-            name: Dodge(value=0.0) for name in ("wide_l", "wide_r", "narrow_l", "narrow_r", "bar_l", "bar_r")
-        }
+    def __init__(self, plot: Any, color: dict[str, Any], name: str) -> None:
+        self.source = _source(fr.empty_columns(fr.BOX_COLUMNS))
+        self.source.name = f"fp-{name}"
+        self.offsets = {name: Dodge(value=0.0) for name in ("wide_l", "wide_r", "narrow_l", "narrow_r")}
 
         def edge(name: str) -> dict[str, Any]:
             return {"field": "xc", "transform": self.offsets[name]}
 
-        self.main = _figure(400, min_width=280, css_classes=["fp-main-plot"])
-        main = self.main
-        main.vstrip(x0="x0", x1="x1", source=sources["missing"], fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
-        main.segment("x0", "y0", "x1", "y1", source=sources["members"], line_color=color, line_alpha=0.25)
-        boxes = sources["boxes"]
-        self.outer = main.quad(
-            left=edge("narrow_l"), right=edge("narrow_r"), bottom="q10", top="q90", source=boxes, fill_color=color,
+        source = self.source
+        self.whiskers = plot.segment("xc", "min", "xc", "max", source=source, line_color=color, line_width=1.5)
+        self.outer = plot.quad(
+            left=edge("narrow_l"),
+            right=edge("narrow_r"),
+            bottom="q10",
+            top="q90",
+            source=source,
+            fill_color=color,
             line_color=color,
-        )  # fmt: skip
-        self.whiskers = main.segment("xc", "min", "xc", "max", source=boxes, line_color=color, line_width=1.5)
-        self.inner = main.quad(
-            left=edge("wide_l"), right=edge("wide_r"), bottom="q25", top="q75", source=boxes, fill_color=color,
+            fill_alpha=0.35,
+        )
+        self.inner = plot.quad(
+            left=edge("wide_l"),
+            right=edge("wide_r"),
+            bottom="q25",
+            top="q75",
+            source=source,
+            fill_color=color,
             line_color=color,
-        )  # fmt: skip
-        self.ticks = main.segment(
-            edge("wide_l"), "median", edge("wide_r"), "median", source=boxes, line_color="black", line_width=2
+            fill_alpha=0.8,
         )
-        self.median = main.segment("x0", "y0", "x1", "y1", source=sources["medians"], line_color=color, line_width=2)
-        main.segment(
-            "x0", "y0", "x1", "y1", source=sources["previous"], line_color=color, line_dash="dashed", line_width=2
+        self.ticks = plot.segment(
+            edge("wide_l"), "median", edge("wide_r"), "median", source=source, line_color="black", line_width=2
         )
-        self.hover = HoverTool(renderers=[self.inner], formatters={"@valid": "datetime"})
-        main.add_tools(self.hover)
-        self.exceedance = _figure(
-            230,
-            x_range=main.x_range,
-            y_range=Range1d(start=0, end=100),
-            min_width=280,
-            css_classes=["fp-exceedance-plot"],
-        )
-        self.exceedance.yaxis.axis_label = "%"
-        self.exceedance.vstrip(
-            x0="x0", x1="x1", source=sources["missing"], fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0
-        )
-        bars = self.exceedance.quad(
-            left=edge("bar_l"), right=edge("bar_r"), bottom=0, top="probability", source=sources["exceedance"],
-            fill_color=color, line_alpha=0,
-        )  # fmt: skip
-        self.exceedance_hover = HoverTool(renderers=[bars], formatters={"@valid": "datetime"})
-        self.exceedance.add_tools(self.exceedance_hover)
 
-    def update(self, frames: fr.OverviewFrames, *, title: str, unit: str, bands: bool, threshold: str) -> None:
-        """Push new data and labels into the existing glyphs."""
-        boxes, wide = _centred(frames.inner)
-        _, narrow = _centred(frames.outer)
-        exceedance, bar = _centred(frames.exceedance)
-        for name, value in (("wide", wide), ("narrow", narrow), ("bar", bar)):
-            self.offsets[f"{name}_l"].value, self.offsets[f"{name}_r"].value = -value, value
-        by_name = {
-            "missing": frames.missing,
-            "members": frames.members,
-            "boxes": boxes,
-            "medians": frames.medians,
-            "previous": frames.previous,
-            "exceedance": exceedance,
-        }
-        palette = list(
-            dict.fromkeys(color for frame in by_name.values() if "color" in frame for color in frame["color"])
-        )
-        palette = palette or ["#1f77b4"]
-        self.colors.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
-        for name, frame in by_name.items():
-            data = _data(frame, COLUMNS[name], palette)
-            if not _same_data(self.sources[name].data, data):  # each new data is a message of its own
-                self.sources[name].data = data
+    def update(self, boxes: fr.BoxSet, *, bands: bool) -> None:
+        for side, value in (("wide", boxes.wide_ms), ("narrow", boxes.narrow_ms)):
+            self.offsets[f"{side}_l"].value, self.offsets[f"{side}_r"].value = -value, value
+        _set(self.source, boxes.columns)
         self.whiskers.visible = self.ticks.visible = not bands
-        self.median.visible = bands
-        self.main.title.text = title
-        self.main.yaxis.axis_label = unit
         self.outer.glyph.fill_alpha = 0.18 if bands else 0.35
-        self.inner.glyph.fill_alpha = 0.35 if bands else 0.75
+        self.inner.glyph.fill_alpha = 0.35 if bands else 0.8
         self.outer.glyph.line_alpha = self.inner.glyph.line_alpha = 0.0 if bands else 1.0
-        tooltips = [*STAT_TOOLTIP, *((name, f"@{{{name}}}{{0.0}} {unit}") for name in STATS), ("members", "@members")]
-        self.hover.tooltips = tooltips
-        self.exceedance.title.text = f"Probability of exceeding {threshold} {unit}"
-        self.exceedance_hover.tooltips = [*STAT_TOOLTIP, (f"P(> {threshold} {unit})", "@probability{0} %")]
+
+
+class PanelFigure:
+    """One panel's figure and its glyphs."""
+
+    def __init__(self, panel_id: str, x_range: Any, color: dict[str, Any], missing: ColumnDataSource) -> None:
+        self.panel_id = panel_id
+        y_range = DataRange1d(start=0) if panel_id in ("precipitation", "wind") else DataRange1d()
+        self.plot = _figure(HEIGHTS.get(panel_id, 190), x_range, y_range=y_range, css_classes=[f"fp-panel-{panel_id}"])
+        plot = self.plot
+        plot.vstrip(x0="x0", x1="x1", source=missing, fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
+        self.members = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        plot.segment("x0", "y0", "x1", "y1", source=self.members, line_color=color, line_alpha=0.25)
+        self.steps = BoxGlyphs(plot, color, f"{panel_id}-steps")
+        self.days = BoxGlyphs(plot, color, f"{panel_id}-days")
+        self.lines = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        plot.segment("x0", "y0", "x1", "y1", source=self.lines, line_color=color, line_width=2)
+        self.previous = _source(fr.empty_columns(fr.SEGMENT_COLUMNS))
+        plot.segment("x0", "y0", "x1", "y1", source=self.previous, line_color=color, line_dash="dashed", line_width=2)
+        self.overlay = _source(fr.empty_columns(fr.MARKER_COLUMNS))
+        plot.scatter("x", "y", source=self.overlay, marker="asterisk", size=9, line_color="#222222", line_width=1.5)
+
+    def update(self, panel: fr.PanelFrames, *, bands: bool, time_label: str) -> None:
+        self.steps.update(panel.steps, bands=bands)
+        self.days.update(panel.days, bands=bands)
+        for source, data in (
+            (self.members, panel.members),
+            (self.lines, panel.lines),
+            (self.previous, panel.previous),
+            (self.overlay, panel.overlay),
+        ):
+            _set(source, data)
+        title = f"{panel.title} ({panel.unit})"
+        if panel.overlay_label:
+            title += f" · ✱ {panel.overlay_label.split(' (')[0].lower()}"
+        self.plot.title.text = title
+        self.plot.yaxis.axis_label = panel.unit
+        self.plot.xaxis.axis_label = time_label
+
+
+class Meteogram:
+    """The stacked panels, the probability strip and the hover readout of one session."""
+
+    def __init__(self) -> None:
+        self.colors = LinearColorMapper(palette=["#0072b2"], low=-0.5, high=0.5)
+        color = {"field": "k", "transform": self.colors}
+        self.x_range = DataRange1d(range_padding=0.01)
+        self.missing = _source(fr.empty_columns(fr.SPAN_COLUMNS))
+        self.panels = {key: PanelFigure(key, self.x_range, color, self.missing) for key in PANELS}
+        # the axis spans the boxes, not the shaded not-ingested leads (the notes name those)
+        self.x_range.renderers = [
+            glyph
+            for item in self.panels.values()
+            for boxes in (item.steps, item.days)
+            for glyph in (boxes.whiskers, boxes.outer)
+        ]
+        self.strip_source = _source(fr.empty_columns(fr.STRIP_COLUMNS))
+        self.strip_source.name = "fp-strip"
+        self.strip = self._strip()
+        self.legend = ColumnDataSource({"label": [], "color": []})
+        self.meta = ColumnDataSource({"title": [], "unit": [], "words": []})
+        self.rows = ColumnDataSource({"label": []}, name="fp-strip-rows")
+        self.readout = Div(
+            text=HINT,
+            syncable=False,
+            css_classes=["fp-readout"],
+            sizing_mode="stretch_width",
+            height=118,
+            styles={"overflow-y": "auto", "font-size": "12px", "line-height": "1.45"},
+        )
+        span = Span(
+            dimension="height",
+            location_units="data",
+            line_color="#444444",
+            line_dash="dashed",
+            line_width=1,
+            syncable=False,
+        )
+        figures = [*(item.plot for item in self.panels.values()), self.strip]
+        readout = CustomJS(
+            args={
+                "readout": self.readout,
+                "span": span,
+                "legend": self.legend,
+                "meta": self.meta,
+                "rows": self.rows,
+                "strip": self.strip_source,
+                "steps": [item.steps.source for item in self.panels.values()],
+                "days": [item.days.source for item in self.panels.values()],
+                "shown": [item.plot for item in self.panels.values()],
+            },
+            code=READOUT_JS,
+        )
+        for plot in figures:
+            plot.add_tools(CrosshairTool(overlay=span, description="Hover line"))
+            plot.js_on_event("mousemove", readout)
+            plot.js_on_event("tap", readout)
+        top = next(iter(self.panels.values())).plot
+        top.toolbar_location = "above"
+        self.layout = column(self.readout, *figures, sizing_mode="stretch_width", css_classes=["fp-meteogram"])
+
+    def _strip(self) -> Any:
+        plot = _figure(60, self.x_range, y_range=Range1d(start=-0.5, end=0.5), css_classes=["fp-strip"])
+        plot.min_border_left = 52
+        heat = LinearColorMapper(palette=HEAT, low=0, high=100, nan_color="#eeeeee")
+        ink = LinearColorMapper(palette=["#111111"] * 5 + ["#ffffff"] * 4, low=0, high=100)
+        source = self.strip_source
+        cells = plot.rect(
+            "x",
+            "y",
+            width=DAY_MS * 0.96,
+            height=0.92,
+            source=source,
+            fill_color={"field": "p", "transform": heat},
+            line_alpha=0,
+        )
+        plot.text(
+            "x",
+            "y",
+            text="label",
+            source=source,
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="10px",
+            text_color={"field": "p", "transform": ink},
+        )
+        plot.add_tools(
+            HoverTool(
+                renderers=[cells],
+                tooltips=[("day", "@x{%a %d %b}"), ("probability", "@p{0} %")],
+                formatters={"@x": "datetime"},
+            )
+        )
+        plot.yaxis.ticker = FixedTicker(ticks=[])
+        plot.ygrid.visible = False
+        self.headings = [
+            Label(
+                x=4,
+                x_units="screen",
+                y=0,
+                text="",
+                text_font_size="11px",
+                text_font_style="bold",
+                text_baseline="middle",
+                visible=False,
+            )
+            for _ in range(3)
+        ]
+        for heading in self.headings:
+            plot.add_layout(heading)
+        plot.title.text = "Probability of exceeding (%, per day)"
+        return plot
+
+    def _strip_rows(self, axis: fr.StripAxis) -> None:
+        ticks, headings, count = axis.ticks, axis.headings, max(axis.rows, 1)
+        self.strip.height = 40 + 17 * count
+        self.strip.y_range.update(start=count - 0.5, end=-0.5)
+        self.strip.yaxis.ticker.ticks = sorted(ticks)
+        self.strip.yaxis.major_label_overrides = ticks
+        for index, heading in enumerate(self.headings):
+            heading.visible = index < len(headings)
+            if index < len(headings):
+                heading.y, heading.text = headings[index]
+
+    def update(self, frames: fr.MeteogramFrames, *, bands: bool, time_label: str) -> None:
+        """Push new data and labels into the existing glyphs."""
+        palette = [color for _, color in frames.legend] or ["#0072b2"]
+        self.colors.update(palette=palette, low=-0.5, high=len(palette) - 0.5)
+        _set(self.missing, frames.missing)
+        shown = {panel.panel_id: panel for panel in frames.panels}
+        for key, item in self.panels.items():
+            item.plot.visible = key in shown
+            if key in shown:
+                item.update(shown[key], bands=bands, time_label="")
+        visible = [item.plot for key, item in self.panels.items() if key in shown]
+        for index, plot in enumerate(visible):
+            plot.toolbar_location = "above" if index == 0 else None
+        rows = frames.strip_axis.rows
+        self.strip.visible = rows > 0
+        (visible[-1] if visible and not rows else self.strip).xaxis.axis_label = time_label
+        self._strip_rows(frames.strip_axis)
+        _set(self.strip_source, frames.strip)
+        _set(self.legend, {"label": _texts(label for label, _ in frames.legend), "color": _texts(palette)})
+        _set(
+            self.meta,
+            {
+                "title": _texts(panel.title for panel in frames.panels),
+                "unit": _texts(panel.unit for panel in frames.panels),
+                "words": _texts("/".join(WORDS_OF.get(panel.panel_id, ())) for panel in frames.panels),
+            },
+        )
+        labels = [""] * frames.strip_axis.rows
+        for y, label in frames.strip_axis.labels.items():
+            labels[y] = label
+        _set(self.rows, {"label": _texts(labels)})
+
+
+def _texts(values: Any) -> np.ndarray:
+    """Escaped strings (the readout writes them as HTML) as an object array."""
+    return np.array([html.escape(str(value)) for value in values], dtype=object)
+
+
+WORDS_OF = {"temperature": ("high", "low"), "precipitation": ("total",), "wind": ("max",)}

@@ -1,32 +1,87 @@
-"""Forecast Overview view: widgets bound to an OverviewState and a Meteogram that only renders.
+"""Forecast Overview: the selection's widgets and the meteogram, rendered from the state's frames.
 
-Frames are computed once per change (``refresh``) and pushed into the Meteogram's existing
-glyphs (a data update, never a rebuilt figure), shared by the main and the exceedance plot.
+``OverviewView`` is a Panel ``Viewer``: ``controls()`` are the widgets (built from the
+``MeteogramSelection``'s parameters), ``__panel__()`` the tab. A selection change recomputes the
+frames once (``refresh``) and pushes them into the meteogram's existing glyphs.
+
+The browser tells the server two things through a hidden model (``client``): its width (for the
+``auto`` boxes) and the unit choices it remembers (localStorage), applied unless the URL names
+units. The server writes the page's unit choices back into that model's ``tags``, which the
+browser stores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from typing import Any, cast
+import json
+from collections.abc import Iterator
+from typing import Any
 
 import panel as pn
 import param
 from bokeh.models import CustomJS
+from bokeh.models.widgets import Div
 
-from forecast_core import units
 from forecast_panel import frames as fr
-from forecast_panel.state import OverviewState, age_text
+from forecast_panel.header import header_html
+from forecast_panel.selection import UNIT_PARAMS
+from forecast_panel.state import OverviewState
 from forecast_panel.views import choices
 from forecast_panel.views.meteogram import Meteogram
 
-# A session's own busy cue. Panel's template busy indicator is one process-wide state: every
-# session's change set it in every open session, sending each of them two messages (with 20
-# sessions that doubled the server's CPU per change). Instead the browser marks itself busy the
-# moment a control changes, and the redraw clears it (the main figure's ``tags`` carry the
-# revision, the last property a refresh sets); a reply that never comes clears it after 15 s.
-BUSY_ON = """document.body.classList.add('fp-busy'); clearTimeout(window.fpBusyTimer);
-window.fpBusyTimer = setTimeout(() => document.body.classList.remove('fp-busy'), 15000);"""
+# A session's own busy cue (Panel's template busy indicator is process-wide): the browser marks
+# itself busy when a control changes (``page.js``: one listener for every control; a
+# ``jscallback`` per widget made each session's document re-index its models once per widget);
+# the redraw clears it (the layout's ``tags`` carry the revision).
 BUSY_OFF = """document.body.classList.remove('fp-busy'); clearTimeout(window.fpBusyTimer);"""
+UNITS_KEY = "forecast-panel-units"
+REPORT = """
+function report() {
+  const width = Math.round(window.innerWidth / 50) * 50
+  const query = new URLSearchParams(window.location.search)
+  let stored = {}
+  try { stored = JSON.parse(window.localStorage.getItem(KEY) || "{}") } catch (error) { stored = {} }
+  const units = {}
+  for (const name of Object.keys(stored)) { if (!query.has(name)) { units[name] = stored[name] } }
+  const text = JSON.stringify({width: width, units: units})
+  if (client.text !== text) { client.text = text }
+}
+if (!client.tags.includes("listening")) {
+  client.tags = [...client.tags, "listening"]
+  let timer = null
+  window.addEventListener("resize", () => { clearTimeout(timer); timer = setTimeout(report, 300) })
+}
+report()
+""".replace("KEY", json.dumps(UNITS_KEY))
+STORE = f"""for (const item of client.tags) {{
+  if (item.startsWith("{{")) {{ try {{ window.localStorage.setItem({json.dumps(UNITS_KEY)}, item) }} catch (e) {{}} }}
+}}"""
+SR_ONLY = """.fp-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }"""
+HEADER_CSS = """.fp-title { line-height: 1.45; } .fp-point { font-size: 1.25em; }
+.fp-zone { font-weight: 600; color: #1f3b57; } .fp-details { font-size: 0.85em; color: #444; margin-top: 2px; }
+.fp-note { color: #7a4f00; margin: 2px 0; font-size: 0.9em; }"""
+FOCUS_CSS = ":host *:focus-visible { outline: 3px solid #e69f00; outline-offset: 1px; }"
+LABEL_CSS = ".fp-label { font-size: 0.9em; font-weight: 600; color: #222; }"
+# Widget kind per selection parameter; groups without a title of their own get a heading.
+WIDGETS: dict[str, dict[str, Any]] = {
+    "point": {"widget_type": choices.Select},
+    "sources": {"widget_type": choices.CheckBoxGroup, "heading": "Sources"},
+    "panels": {"widget_type": choices.CheckBoxGroup, "heading": "Panels"},
+    "init": {"widget_type": choices.Select},
+    "boxes": {"widget_type": choices.RadioButtonGroup, "heading": "Boxes"},
+    "view": {"widget_type": choices.RadioButtonGroup, "heading": "Show"},
+    "extras": {"widget_type": choices.CheckBoxGroup, "heading": "Options"},
+    "times": {"widget_type": choices.RadioButtonGroup, "heading": "Times"},
+    "units": {"widget_type": choices.RadioButtonGroup, "heading": "Units"},
+    "temperature_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Temperature"},
+    "precipitation_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Precipitation"},
+    "wind_unit": {"widget_type": choices.RadioButtonGroup, "heading": "Wind"},
+    "precipitation_threshold": {"widget_type": choices.Select},
+    "snowfall_threshold": {"widget_type": choices.Select},
+    "wind_threshold": {"widget_type": choices.Select},
+}
 
 
 class TextPane(pn.pane.HTML):
@@ -37,100 +92,105 @@ class TextPane(pn.pane.HTML):
         model.update(text=self._transform_object(self.object)["object"])
 
 
-STATE_PARAMS = [
-    "sources",
-    "variable",
-    "point_id",
-    "init",
-    "units",
-    "view",
-    "show_members",
-    "compare_previous",
-    "threshold",
-]
-
-
-class OverviewView(param.Parameterized):
-    """Renders an OverviewState; ``panel()`` returns the tab's layout."""
+class OverviewView(pn.viewable.Viewer):
+    """Renders an OverviewState; ``controls()`` for the sidebar, ``__panel__()`` for the tab."""
 
     revision = param.Integer(default=0, doc="bumped after each recomputation of the frames")
 
     def __init__(self, state: OverviewState, **params: Any) -> None:
         super().__init__(**params)
         self.state = state
+        self.selection = state.selection
+        self._held = 0
+        self._dirty = False
         self.current = state.frames()
-        self.header = TextPane("", sizing_mode="stretch_width", css_classes=["fp-header"])
-        self.notes = TextPane("", sizing_mode="stretch_width", css_classes=["fp-notes"])
+        self.header = TextPane("", sizing_mode="stretch_width", stylesheets=[HEADER_CSS])
+        self.notes = TextPane("", sizing_mode="stretch_width", stylesheets=[HEADER_CSS])
+        self.summary = TextPane("", sizing_mode="stretch_width", stylesheets=[SR_ONLY])
         self.meteogram = Meteogram()
-        self.main_pane = pn.pane.Bokeh(
-            self.meteogram.main, sizing_mode="stretch_width", min_height=360, css_classes=["fp-main"]
-        )
-        self.exceedance_pane = pn.pane.Bokeh(
-            self.meteogram.exceedance, sizing_mode="stretch_width", min_height=220, css_classes=["fp-exceedance"]
-        )
+        self.client = Div(visible=False, text="", tags=[json.dumps(self.selection.unit_choices())])
+        self.meteogram.layout.children.append(self.client)
+        self.client.on_change("text", self._client_report)
+        self.client.js_on_change("tags", CustomJS(args={"client": self.client}, code=STORE))
+        self.meteogram.x_range.js_on_change("start", CustomJS(args={"client": self.client}, code=REPORT))
+        self.meteogram.layout.js_on_change("tags", CustomJS(code=BUSY_OFF))
+        self.plot = pn.pane.Bokeh(self.meteogram.layout, sizing_mode="stretch_width", css_classes=["fp-main"])
         self.download = pn.widgets.FileDownload(
             callback=self._csv, filename="forecast.csv", label="Download CSV", width=160
         )
-        # The exceedance plot is added to / removed from this holder (a pane that starts hidden
-        # never gets a size in Bokeh's layout, so toggling ``visible`` would leave it blank).
-        self.exceedance_holder = pn.Column(sizing_mode="stretch_width")
-        self.units_widget = choices.RadioButtonGroup(label="Units", options={}, sizing_mode="stretch_width")
-        self.threshold_widget = pn.widgets.FloatInput.from_param(
-            state.param.threshold, label="Exceedance threshold", sizing_mode="stretch_width"
-        )
-        self._sync_units_widget()
-        self.units_widget.param.watch(self._units_chosen, "value")
-        state.param.watch(self._sync_units_widget, ["variable", "units"])
-        state.param.watch(self._on_change, STATE_PARAMS)
-        self._render_text()
-        self._place_exceedance()
-        self._push()
-        self.meteogram.main.js_on_change("tags", CustomJS(code=BUSY_OFF))
+        self.selection.param.watch(self._on_change, self.selection.url_parameters())
+        self.selection.param.watch(self._store_units, list(UNIT_PARAMS))
+        self._render()
 
     # --- updates ------------------------------------------------------------------------------
 
-    def _on_change(self, *_: Any) -> None:
-        if not self.state.adjusting:  # the change that caused the cascade redraws once after it
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Changes inside redraw once, at the end (if any of them needs a redraw)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self._dirty:
+            self.refresh()
+
+    def _on_change(self, *events: param.parameterized.Event) -> None:
+        names = {event.name for event in events} - {"units"}  # the system's units change themselves
+        if not names:
+            return
+        self._dirty = True
+        if names & {"sources", *UNIT_PARAMS}:
+            with self.hold():
+                self.state.refresh_options()
+        elif not self._held:
             self.refresh()
 
     def refresh(self) -> None:
         """Recompute frames and push them to the plots (one data update, no figure rebuild)."""
+        if self._held:
+            return
+        self._dirty = False
         self.current = self.state.frames()
-        self._render_text()
-        self._place_exceedance()
-        self._push()
+        self._render()
         self.revision += 1
-        self.meteogram.main.tags = [self.revision]  # last: the browser's busy cue ends with it
+        self.meteogram.layout.tags = [self.revision]  # last: the browser's busy cue ends with it
 
-    def _place_exceedance(self) -> None:
-        wanted = [self.exceedance_pane] if self.state.has_exceedance() else []
-        if list(self.exceedance_holder.objects) != wanted:
-            self.exceedance_holder.objects = wanted
-
-    def _render_text(self) -> None:
-        state = self.state
-        manifest = state.manifest()
-        parts = [f"<b>{fr.escape(state.point_name(state.point_id))}</b>"]
-        point = next((item for item in state.points if item.point_id == state.point_id), None)
-        for item in state.source_frames_meta():
-            swatch = f'<span style="color:{fr.escape(item["color"])}">■</span>'
-            parts.append(f"{swatch} {fr.escape(item['text'])}")
-        if manifest is not None:
-            parts.append(f"data from run {fr.escape(manifest.run_id)}, {fr.escape(age_text(manifest.created_utc))}")
-        elif point is None:
-            parts.append("no extraction has been published yet")
-        self.header.object = "<div class='fp-title'>" + " · ".join(parts) + "</div>"
+    def _render(self) -> None:
+        self.header.object = header_html(self.state)
         self.notes.object = "".join(f"<div class='fp-note'>{fr.escape(note)}</div>" for note in self.current.notes)
+        zone = self.current.zone
+        label = "time (UTC)" if zone == "UTC" else f"local time ({zone})"
+        self.meteogram.update(self.current, bands=self.selection.view == "bands", time_label=label)
+        self.summary.object = self._summary_html()
 
-    def _push(self) -> None:
-        threshold = self.state.threshold
-        self.meteogram.update(
-            self.current,
-            title=self.state.title(),
-            unit=units.label(self.state.display_unit()),
-            bands=self.state.view == "bands",
-            threshold="–" if threshold is None else f"{threshold:g}",
+    def _summary_html(self) -> str:
+        sections = []
+        for panel in self.current.panels:
+            items = "".join(f"<li>{fr.escape(line)}</li>" for line in panel.summary) or "<li>no data</li>"
+            sections.append(f"<h3>{fr.escape(panel.title)} ({fr.escape(panel.unit)}), per day</h3><ul>{items}</ul>")
+        return (
+            "<section class='fp-sr-only' aria-label='Meteogram as text'><h2>Meteogram as text</h2>"
+            + "".join(sections)
+            + "</section>"
         )
+
+    def _client_report(self, _attr: str, _old: str, new: str) -> None:
+        try:
+            report = json.loads(new)
+            width = int(report.get("width", 0))
+            stored = {key: value for key, value in dict(report.get("units", {})).items() if key in UNIT_PARAMS}
+        except (ValueError, TypeError, AttributeError):
+            return  # a malformed report changes nothing
+        with self.hold():
+            if width and width != self.state.viewport_width:
+                before = self.state.split()
+                self.state.viewport_width = width
+                self._dirty = self._dirty or self.state.split() != before  # the boxes change
+            self.selection.apply_values(stored)
+
+    def _store_units(self, *_: Any) -> None:
+        self.client.tags = [json.dumps(self.selection.unit_choices())]
 
     def _csv(self) -> io.StringIO:
         buffer = io.StringIO()
@@ -141,54 +201,24 @@ class OverviewView(param.Parameterized):
     # --- layout -------------------------------------------------------------------------------
 
     def controls(self) -> pn.Column:
-        """The selection widgets (placed in the template's sidebar by the app)."""
-        state = self.state
-        widgets = pn.Param(
-            state,
-            parameters=[name for name in STATE_PARAMS if name not in ("units", "threshold")],
-            widgets={
-                "sources": {"widget_type": choices.CheckBoxGroup, "name": "Sources", "sizing_mode": "stretch_width"},
-                "variable": {"widget_type": choices.Select, "name": "Variable", "sizing_mode": "stretch_width"},
-                "point_id": {"widget_type": choices.Select, "name": "Point", "sizing_mode": "stretch_width"},
-                "init": {"widget_type": choices.Select, "name": "Init date", "sizing_mode": "stretch_width"},
-                "view": {"widget_type": choices.RadioButtonGroup, "name": "View", "sizing_mode": "stretch_width"},
-                "show_members": {
-                    "widget_type": choices.Checkbox,
-                    "name": "Member traces",
-                    "sizing_mode": "stretch_width",
-                },
-                "compare_previous": {
-                    "widget_type": choices.Checkbox,
-                    "name": "Compare with previous init",
-                    "sizing_mode": "stretch_width",
-                },
-                "threshold": {
-                    "widget_type": pn.widgets.FloatInput,
-                    "name": "Exceedance threshold",
-                    "sizing_mode": "stretch_width",
-                },
-            },
-            show_name=False,
-            sizing_mode="stretch_width",
-        )
-        for widget in [*cast(pn.Column, widgets.layout).objects, self.units_widget, self.threshold_widget]:
-            if isinstance(widget, pn.widgets.Widget) and "value" in widget.param:
-                widget.jscallback(value=BUSY_ON)
-        return pn.Column(widgets, self.units_widget, self.threshold_widget, self.download, sizing_mode="stretch_width")
+        """The selection widgets (placed in the template's sidebar by the app), each built from
+        its parameter; button groups and check boxes get a visible label of their own."""
+        parts: list[Any] = []
+        for name in self.selection.url_parameters():
+            spec = WIDGETS[name]
+            widget = spec["widget_type"].from_param(
+                self.selection.param[name], sizing_mode="stretch_width", stylesheets=[FOCUS_CSS]
+            )
+            if spec.get("heading"):
+                parts.append(
+                    pn.pane.HTML(
+                        f"<div class='fp-label'>{fr.escape(spec['heading'])}</div>",
+                        stylesheets=[LABEL_CSS],
+                        margin=(8, 10, 0, 10),
+                    )
+                )
+            parts.append(widget)
+        return pn.Column(*parts, self.download, sizing_mode="stretch_width", css_classes=["fp-controls"])
 
-    def _sync_units_widget(self, *_: Any) -> None:
-        """Offer the variable's display units (the param keeps every unit id, so that replacing
-        the options never pushes a transient None back into the state)."""
-        variable = self.state.canonical()
-        options = {units.label(unit): unit for unit in (variable.display_units if variable else [])}
-        if self.units_widget.options != options:
-            self.units_widget.options = options
-        self.units_widget.value = self.state.display_unit()
-        self.threshold_widget.visible = self.state.has_exceedance()
-
-    def _units_chosen(self, event: Any) -> None:
-        if event.new is not None and event.new != self.state.units:
-            self.state.units = event.new
-
-    def panel(self) -> pn.Column:
-        return pn.Column(self.header, self.notes, self.main_pane, self.exceedance_holder, sizing_mode="stretch_width")
+    def __panel__(self) -> pn.Column:
+        return pn.Column(self.header, self.notes, self.plot, self.summary, sizing_mode="stretch_width")

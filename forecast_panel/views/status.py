@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-import holoviews as hv
-import pandas as pd
+import numpy as np
 import panel as pn
+from bokeh.models import ColumnDataSource, DatetimeTickFormatter, HoverTool, Range1d
+from bokeh.plotting import figure
 
-from forecast_core.status import ExtractionStatus
+from forecast_core.status import ExtractionStatus, InventoryHistoryRow
 from forecast_panel.data import DataStore
 from forecast_panel.frames import escape
 from forecast_panel.state import age_text
@@ -108,7 +110,8 @@ def status_view(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.Col
             ("Inventory updated", f"{inventory.last_inventory_update_utc:%Y-%m-%d %H:%M} UTC"),
         ]
     table = "".join(
-        f"<tr><th data-field='{escape(key)}'>{escape(key)}</th><td>{escape(value)}</td></tr>" for key, value in rows
+        f"<tr><th scope='row' data-field='{escape(key)}'>{escape(key)}</th><td>{escape(value)}</td></tr>"
+        for key, value in rows
     )
     light_html = (
         f"<div class='fp-light' data-light='{light}'><span style='color:{LIGHT_COLORS[light]};font-size:1.6em'>●</span>"
@@ -122,23 +125,73 @@ def status_view(datastore: DataStore, thresholds: FreshnessThresholds) -> pn.Col
             f"{' (' + escape(error.source_id) + ')' if error.source_id else ''}</li>"
             for error in status.errors[:50]
         )
-        errors = f"<h4>Errors of the last run</h4><ul class='fp-errors'>{items}</ul>"
+        errors = f"<h2>Errors of the last run</h2><ul class='fp-errors'>{items}</ul>"
     parts: list[object] = [
         pn.pane.HTML(light_html, sizing_mode="stretch_width"),
         pn.pane.HTML(f"<table class='fp-status'>{table}</table>{errors}", sizing_mode="stretch_width"),
     ]
+    parts.append(pn.pane.HTML(source_table(datastore), sizing_mode="stretch_width", stylesheets=[TABLE_CSS]))
     history = datastore.inventory_history()
     if history:
-        frame = pd.DataFrame(
-            {
-                "time": [row.timestamp_utc.replace(tzinfo=None) for row in history],
-                "size_mb": [row.total_size_bytes / 1e6 for row in history],
-            }
-        )
-        curve = hv.Curve(frame, "time", "size_mb").opts(
-            title="Storage trend", ylabel="MB", xlabel="time (UTC)", responsive=True, min_height=240, tools=["hover"]
-        ) * hv.Scatter(frame, "time", "size_mb").opts(size=6)
-        parts.append(pn.pane.HoloViews(curve, sizing_mode="stretch_width", min_height=240))
+        parts.append(pn.pane.Bokeh(storage_trend(history), sizing_mode="stretch_width", min_height=240))
     else:
-        parts.append(pn.pane.HTML("<i>No inventory history yet.</i>"))
+        parts.append(pn.pane.HTML("<p><i>No inventory history yet.</i></p>"))
     return pn.Column(*parts, sizing_mode="stretch_width", css_classes=["fp-status-tab"])
+
+
+TABLE_CSS = """h2 { font-size: 1.1em; } table { border-collapse: collapse; }
+th, td { text-align: left; padding: 2px 10px 2px 0; } th { font-weight: 600; }"""
+
+
+def source_table(datastore: DataStore, now: datetime | None = None) -> str:
+    """Per source of the published run: newest init, its age, partial or complete, last error."""
+    manifest = datastore.manifest()
+    status = datastore.extraction_status()
+    if manifest is None:
+        return "<p><i>No run published yet.</i></p>"
+    rows = []
+    for info in manifest.sources:
+        if info.is_partial:
+            state = f"partial: {info.ingested_lead_hours or 0:g} of {info.expected_lead_hours or 0:g} h"
+        else:
+            state = "complete"
+        errors = [error for error in (status.errors if status else []) if error.source_id == info.source_id]
+        last = f"{errors[-1].kind}: {errors[-1].message}" if errors else "none"
+        rows.append(
+            f"<tr><th scope='row'>{escape(info.source_id)}</th><td>{info.init_time:%Y-%m-%d %H:%M} UTC</td>"
+            f"<td>{escape(age_text(info.init_time, now))}</td><td>{escape(state)}</td><td>{escape(last)}</td></tr>"
+        )
+    head = "<tr><th scope='col'>Source</th><th scope='col'>Newest init</th><th scope='col'>Age</th>"
+    head += "<th scope='col'>Ingested</th><th scope='col'>Last error</th></tr>"
+    return f"<h2>Sources</h2><table class='fp-sources'>{head}{''.join(rows)}</table>"
+
+
+def storage_trend(history: list[InventoryHistoryRow]) -> Any:
+    """Stored size over time on a date axis; one inventory reads as one point (the axis spans a
+    day either side of it, not Bokeh's millisecond default)."""
+    times = np.array([row.timestamp_utc.replace(tzinfo=None) for row in history], dtype="datetime64[ms]")
+    sizes = np.array([row.total_size_bytes / 1e6 for row in history])
+    pad = max((times.max() - times.min()) * 0.05, np.timedelta64(1, "D"))
+    settings: dict[str, Any] = {
+        "title": "Storage trend",
+        "x_axis_type": "datetime",
+        "height": 260,
+        "sizing_mode": "stretch_width",
+        "x_range": Range1d(start=times.min() - pad, end=times.max() + pad),
+        "tools": "save",
+        "toolbar_location": None,
+    }
+    plot: Any = figure(**settings)
+    plot.xaxis.formatter = DatetimeTickFormatter(hours="%d %b %H:%M", days="%d %b", months="%b %Y")
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "inventory time (UTC)", "MB"
+    source = ColumnDataSource({"time": times, "size": sizes})
+    plot.line("time", "size", source=source, line_width=2, color="#0072b2")
+    points = plot.scatter("time", "size", source=source, size=7, color="#0072b2")
+    plot.add_tools(
+        HoverTool(
+            renderers=[points],
+            tooltips=[("time", "@time{%Y-%m-%d %H:%M} UTC"), ("size", "@size{0.0} MB")],
+            formatters={"@time": "datetime"},
+        )
+    )
+    return plot

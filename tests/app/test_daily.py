@@ -79,3 +79,36 @@ def test_no_members_no_boxes() -> None:
     leads = np.arange(0, 48 + 1, 6)
     assert daily_summary(_members(leads, np.full((leads.size, 2), np.nan)), "sum").empty
     assert daily_summary(pd.DataFrame(columns=["value"]), "max").empty
+
+
+def test_days_follow_the_points_local_calendar() -> None:
+    """Denver (UTC−7 in November): a local day runs 07 UTC → 07 UTC; 3-hourly steps end at 09 … 06."""
+    leads = np.arange(0, 72 + 1, 3)
+    amounts = RNG.gamma(0.5, 1.0, size=(leads.size, 3))
+    amounts[0] = np.nan
+    summary = daily_summary(_members(leads, amounts), "sum", zone="America/Denver")
+    ends = INIT + pd.to_timedelta(leads, unit="h")
+    local_day = (ends - pd.Timedelta(microseconds=1)).tz_convert("America/Denver").date
+    frame = pd.DataFrame(amounts[1:], index=local_day[1:]).groupby(level=0).sum()
+    counts = pd.Series(np.diff(leads), index=local_day[1:]).groupby(level=0).sum()
+    whole = counts[counts == 24].index
+    assert [pd.Timestamp(day) for day in whole] == [
+        pd.Timestamp(stamp.tz_convert("America/Denver").date()) for stamp in summary["valid_time"]
+    ]
+    for row, day in zip(summary.itertuples(), whole, strict=True):
+        assert row.median == pytest.approx(np.quantile(frame.loc[day].to_numpy(), 0.5))
+        assert row.valid_time == pd.Timestamp(day).tz_localize("America/Denver").tz_convert("UTC") + pd.Timedelta(
+            hours=12
+        )
+
+
+def test_a_daylight_saving_day_is_25_hours_long() -> None:
+    """Europe/Berlin leaves summer time on 2026-10-25: that local day has 25 hours of steps."""
+    init = pd.Timestamp("2026-10-24T00:00", tz="UTC")
+    leads = np.arange(0, 96 + 1, 1.0)
+    frame = _members(leads, np.ones((leads.size, 2)))
+    frame["valid_time"] = init + pd.to_timedelta(frame["lead_hours"], unit="h")
+    summary = daily_summary(frame, "sum", zone="Europe/Berlin")
+    days = summary["valid_time"].dt.tz_convert("Europe/Berlin").dt.date.astype(str)
+    by_day = dict(zip(days, summary["median"], strict=True))
+    assert by_day["2026-10-25"] == 25.0 and by_day["2026-10-26"] == 24.0

@@ -7,6 +7,7 @@ protocol, the PATCH-DOC a browser sends when the Point select changes.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.bench_app_websockets import Session
 
@@ -27,7 +28,9 @@ async def _redraw(url: str) -> tuple[list[dict[str, object]], int]:
 
 
 def test_a_point_switch_sends_its_session_the_redraw_and_other_sessions_nothing(app_url: str) -> None:
-    events, sent_to_other = asyncio.run(_redraw(app_url))
+    # in a thread of its own: Playwright's session-wide browser keeps an event loop on this one
+    with ThreadPoolExecutor(1) as pool:
+        events, sent_to_other = pool.submit(asyncio.run, _redraw(app_url)).result()
     attributes = {str(item.get("attr")) for item in events}
     assert {"data", "text", "tags"} <= attributes  # plot data, title and header, the busy cue's end
     assert not attributes & {"stylesheets", "css_classes"}, "no styles re-sent, no process-wide busy spinner"

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from forecast_core import layout
 from forecast_core.status import ExtractionStatus, RunManifest
 from forecast_core.store import ArtifactStore
-from forecast_panel import frames as fr
 from forecast_panel.data import ArtifactIntegrityError, DataStore
 from forecast_panel.state import LATEST, OverviewState
 from forecast_panel.views.status import FreshnessThresholds, banner_text, freshness
@@ -50,8 +50,6 @@ def test_sessions_get_their_own_frames_and_the_cache_keeps_only_arrow(app_store:
     first.loc[0, "median"] = -999.0  # the caller owns its frame
     third = datastore.summary("gefs", "temperature_2m", "boulder-flatirons")
     assert third["median"].iloc[0] == second["median"].iloc[0] != -999.0 and len(views) == 3
-    assert fr.empty(fr.BOX_COLUMNS) is not fr.empty(fr.BOX_COLUMNS)
-    assert str(fr.empty(fr.BOX_COLUMNS)["x0"].dtype) == "datetime64[ns]"
 
 
 def test_checksum_mismatch_raises_after_a_retry(fresh_store: Path) -> None:
@@ -91,97 +89,106 @@ def test_unchanged_manifest_and_documents_are_kept_not_replaced_at_each_refresh(
     assert datastore.reads == reads  # the caches stay
 
 
-def test_state_defaults_and_unit_conversion(app_store: Path) -> None:
+def _state(store: Path, **selection: object) -> OverviewState:
+    state = OverviewState(DataStore(str(store)))
+    state.selection.apply_values(dict(selection))
+    return state
+
+
+def test_state_defaults_and_unit_system(app_store: Path) -> None:
     state = OverviewState(DataStore(str(app_store)))
-    assert state.sources and state.variable == "temperature_2m" and state.init == LATEST
-    assert state.units == "degC" and state.point_id is not None
+    selection = state.selection
+    assert selection.sources and selection.init == LATEST and selection.point is not None
+    assert selection.panels == ["temperature", "precipitation", "wind"] and selection.units == "metric"
     celsius = state.frames().table
-    state.units = "degF"
+    selection.units = "imperial"
+    assert (selection.temperature_unit, selection.precipitation_unit, selection.wind_unit) == ("degF", "in", "mph")
     fahrenheit = state.frames().table
-    np.testing.assert_allclose(fahrenheit["median"], celsius["median"] * 9 / 5 + 32, rtol=1e-5)
-    assert set(fahrenheit["units"]) == {"degF"}
+    temperature = celsius["variable_id"] == "temperature_2m"
+    np.testing.assert_allclose(
+        fahrenheit.loc[temperature, "median"], celsius.loc[temperature, "median"] * 9 / 5 + 32, rtol=1e-5
+    )
+    assert set(fahrenheit["units"]) == {"degF", "in", "mph"}
+    selection.apply_values({"units": "metric", "wind_unit": "kt"})
+    assert selection.temperature_unit == "degC" and selection.wind_unit == "kt", "a variable's own unit is kept"
 
 
-def test_two_sources_are_dodged_side_by_side(app_store: Path) -> None:
-    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
-    state.sources = ["gefs", "ecmwf_ifs_ens"]
+def test_three_panels_with_two_sources_dodged_side_by_side(app_store: Path) -> None:
+    state = _state(app_store, point="boulder-flatirons", boxes="steps")
     frames = state.frames()
-    assert frames.inner["source"].nunique() == 2
-    first_time = frames.inner.groupby("source")["x0"].min()
-    assert first_time.nunique() == 2, "boxes of the two sources are offset, not drawn on top of each other"
-    assert (frames.inner["y1"] >= frames.inner["y0"]).all()
-    assert (frames.outer["x1"] - frames.outer["x0"] < frames.inner["x1"] - frames.inner["x0"]).all()
+    assert [panel.panel_id for panel in frames.panels] == ["temperature", "precipitation", "wind"]
+    boxes = frames.panels[0].steps.columns
+    assert set(boxes["k"].tolist()) == {0, 1}
+    first = {code: boxes["xc"][boxes["k"] == code].min() for code in (0, 1)}
+    assert first[0] < first[1], "boxes of the two sources are offset, not drawn on top of each other"
+    assert (boxes["q75"] >= boxes["q25"]).all() and len(frames.panels[0].days.columns["xc"]) == 0
+    assert len(frames.panels[1].overlay["x"]) > 0 or frames.panels[1].overlay_label, "snowfall over precipitation"
 
 
 def test_partial_init_leads_are_marked_not_zero(app_store: Path) -> None:
-    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
-    state.sources = ["gefs"]
+    state = _state(app_store, point="boulder-flatirons", sources=["gefs"], boxes="steps")
     frames = state.frames()
-    assert len(frames.missing) == 1, "GEFS's newest init is partial: its missing leads are one shaded span"
-    span_start = frames.missing["x0"].iloc[0]
-    assert (frames.inner["x1"] <= span_start).all(), "no box is drawn inside the not-ingested span"
+    assert len(frames.missing["x0"]) == 1, "GEFS's newest init is partial: its missing leads are one shaded span"
+    boxes = frames.panels[0].steps.columns
+    assert (boxes["xc"] < frames.missing["x0"][0]).all(), "no box is drawn inside the not-ingested span"
     assert not frames.table["is_ingested"].all()
     assert any("not ingested" in note for note in frames.notes)
 
 
-def test_daily_view_has_a_box_per_whole_day_and_statistic(app_store: Path) -> None:
+def test_daily_boxes_follow_the_points_local_day(app_store: Path) -> None:
     datastore = DataStore(str(app_store))
-    state = OverviewState(datastore, point_id="boulder-flatirons", view="daily")
-    state.sources = ["gefs"]
-    per_lead = OverviewState(datastore, point_id="boulder-flatirons", sources=["gefs"]).frames()
+    state = _state(app_store, point="boulder-flatirons", sources=["gefs"], boxes="daily")
+    assert state.point_zone() == "America/Denver"
     frames = state.frames()
-    assert set(frames.table["statistic"]) == {"daily max", "daily min"}  # temperature: ECMWF's min/max boxes
-    days = frames.table["valid_time"].nunique()
-    assert 0 < days <= 16 and len(frames.inner) == 2 * days < len(per_lead.inner)
-    span_start = frames.missing["x0"].iloc[0]
-    assert (frames.inner["x1"] <= span_start).all(), "no daily box inside the partial init's missing leads"
-    state.variable = "precipitation"
-    frames = state.frames()
-    assert set(frames.table["statistic"]) == {"daily sum"}
+    temperature, precipitation = frames.panels[0], frames.panels[1]
+    assert len(temperature.steps.columns["xc"]) == 0
+    codes = set(temperature.days.columns["k"].tolist())
+    assert codes == {0, 1}, "temperature: a daily maximum box and a daily minimum box"
     members = datastore.members("gefs", "precipitation", "boulder-flatirons")
-    first_day = members[(members["lead_hours"] > 0) & (members["lead_hours"] <= 24)]
-    totals = first_day.groupby("ensemble_member")["value"].sum()
-    row = frames.table.iloc[0]
-    assert row["median"] == pytest.approx(float(np.quantile(totals, 0.5)), rel=1e-5)
-    assert row["member_count"] == totals.size
+    ends = members["valid_time"] - pd.Timedelta(microseconds=1)
+    members = members.assign(day=ends.dt.tz_convert("America/Denver").dt.date)
+    steps = members.drop_duplicates("lead_hours").sort_values("lead_hours")
+    hours = steps.assign(step=steps["lead_hours"].diff()).groupby("day")["step"].sum()
+    whole = [day for day, total in hours.items() if total == 24]
+    totals = members[members["lead_hours"] > 0].groupby(["day", "ensemble_member"])["value"].sum()
+    first = precipitation.days.columns
+    assert first["median"][0] == pytest.approx(float(np.quantile(totals.loc[whole[0]], 0.5)), rel=1e-5, abs=1e-6)
+    noon = pd.Timestamp(whole[0]) + pd.Timedelta(hours=12)
+    assert first["t"][0] == noon.to_datetime64(), "drawn at the local day's noon, in local wall time"
+    state.selection.times = "utc"
+    assert state.zone() == "UTC" and state.frames().zone == "UTC"
 
 
-def test_precipitation_exceedance_and_totals(app_store: Path) -> None:
-    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
-    state.variable = "precipitation"
-    assert state.threshold == 1.0 and state.has_exceedance()
+def test_precipitation_running_totals_never_decrease(app_store: Path) -> None:
+    state = _state(app_store, point="boulder-flatirons", extras=["totals"], panels=["precipitation"], boxes="steps")
     frames = state.frames()
-    assert not frames.exceedance.empty
-    assert frames.exceedance["y1"].between(0, 100).all()
-    state.units = "in"
-    assert state.threshold == pytest.approx(1 / 25.4, abs=0.01)
-    state.variable = "precipitation_total"
-    total = state.frames().table
-    gefs = total[total["source_id"] == "gefs"]
-    medians = gefs.dropna(subset=["median"])["median"].to_numpy()
-    assert (np.diff(medians) >= -1e-6).all(), "a running total never decreases"
+    assert frames.panels[0].title.startswith("Precipitation (total")
+    boxes = frames.panels[0].steps.columns
+    medians = boxes["median"][boxes["k"] == 0]
+    assert (np.diff(medians[np.isfinite(medians)]) >= -1e-6).all(), "a running total never decreases"
 
 
 def test_toggles_fill_members_bands_and_previous(app_store: Path) -> None:
-    state = OverviewState(DataStore(str(app_store)), point_id="aspen-cabin", view="bands", show_members=True)
+    state = _state(app_store, point="aspen-cabin", view="bands", extras=["members"])
     frames = state.frames()
-    assert frames.whiskers.empty and not frames.outer.empty and not frames.medians.empty
-    assert len(frames.members) > 0
-    state.compare_previous = True
+    panel = frames.panels[0]
+    assert len(panel.steps.columns["xc"]) and len(panel.lines["x0"]) and len(panel.members["x0"])
+    state.selection.extras = ["members", "previous"]
     manifest = state.manifest()
     assert manifest is not None
     older = manifest.init_dates("gefs", "temperature_2m")[1:]
-    assert state.frames().previous.empty == (not older), "the previous init's median is drawn when one is listed"
+    drawn = len(state.frames().panels[0].previous["x0"]) > 0
+    assert drawn == bool(older), "the previous init's median is drawn when one is listed"
 
 
 def test_hostile_name_is_escaped_in_html_and_pending_points(app_store: Path) -> None:
     from forecast_panel.views.overview import OverviewView
 
-    state = OverviewState(DataStore(str(app_store)), point_id="hostile-hut")
+    state = _state(app_store, point="hostile-hut")
     view = OverviewView(state)
     assert "<script>" not in view.header.object
     assert "&lt;script&gt;" in view.header.object
-    assert state.point_name("hostile-hut") == HOSTILE_NAME
+    assert state.point_name() == HOSTILE_NAME
 
 
 def test_freshness_and_banner() -> None:
@@ -219,14 +226,16 @@ def test_app_never_imports_the_pipeline_or_dask() -> None:
 def test_view_redraws_once_per_change_with_consistent_units(app_store: Path) -> None:
     from forecast_panel.views.overview import OverviewView
 
-    state = OverviewState(DataStore(str(app_store)), point_id="boulder-flatirons")
+    state = _state(app_store, point="boulder-flatirons")
     view = OverviewView(state)
     redraws = []
     view.param.watch(lambda event: redraws.append(event.new), "revision")
-    state.variable = "precipitation"
-    assert len(redraws) == 1, "units, init and threshold follow the variable in the same redraw"
-    assert set(view.current.table["units"]) == {"mm"} and state.threshold == 1.0
-    state.units = "in"
-    assert len(redraws) == 2
-    assert view.meteogram.exceedance.title.text == "Probability of exceeding 0.04 in"
-    assert len(view.meteogram.sources["boxes"].data["xc"]) == len(view.current.inner)
+    state.selection.units = "imperial"
+    assert len(redraws) == 1, "the unit system's units, thresholds and the redraw follow in one update"
+    assert set(view.current.table["units"]) == {"degF", "in", "mph"}
+    labels = list(state.selection.param.precipitation_threshold.names)
+    assert all(label.endswith(" in") for label in labels)
+    state.selection.panels = ["wind"]
+    assert len(redraws) == 2 and state.selection.units == "imperial", "units stay when the panels change"
+    assert [panel.panel_id for panel in view.current.panels] == ["wind"]
+    assert not view.meteogram.panels["temperature"].plot.visible and view.meteogram.panels["wind"].plot.visible

@@ -1,15 +1,13 @@
-"""Browser tests: the served app in Debian's chromium, on a store the real pipeline wrote.
+"""Browser tests: the served app in Debian's chromium, on a store the real pipeline wrote (the
+meteogram's own tests are in ``test_meteogram_ui.py``).
 
-Bokeh renders into shadow DOM; Playwright's CSS and text locators pierce it. Plot titles are
-drawn on canvas, so a redraw is checked by the header text and by the plot's pixels changing.
+Bokeh renders into shadow DOM; Playwright's CSS and text locators pierce it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +17,10 @@ import pytest
 from forecast_core import layout
 from forecast_core.status import ExtractionStatus, InventoryStatus
 from forecast_core.store import ArtifactStore
-from tests.app.conftest import HOSTILE_NAME, ROOT, serve_app
+from tests.app.conftest import HOSTILE_NAME, serve_app
+from tests.app.ui import header, open_app, wait_until
 
 pytestmark = pytest.mark.ui
-SCREENSHOT = ROOT / "docs" / "images" / "overview.png"
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 @pytest.fixture
@@ -43,53 +32,6 @@ def page(browser: Any) -> Iterator[Any]:
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     yield page
     context.close()
-
-
-def open_app(page: Any, url: str) -> None:
-    page.goto(url)
-    page.locator(".fp-title").first.wait_for()
-    page.locator("canvas").first.wait_for()
-
-
-def header(page: Any) -> str:
-    text: str = page.locator(".fp-title").first.inner_text()
-    return text
-
-
-def plot_pixels(page: Any) -> bytes:
-    shot: bytes = page.locator(".fp-main-plot .bk-Canvas").first.screenshot()
-    return shot
-
-
-def test_overview_switches_source_variable_and_point(page: Any, app_url: str) -> None:
-    open_app(page, app_url)
-    page.locator("select").nth(1).select_option(label="Aspen Cabin")
-    wait_until(lambda: "Aspen Cabin" in header(page), message="first point")
-    time.sleep(0.5)
-    before = plot_pixels(page)
-    page.locator("select").nth(1).select_option(label="Bear Lake Trailhead")
-    wait_until(lambda: "Bear Lake Trailhead" in header(page), message="point switch")
-    wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the point switch")
-    before = plot_pixels(page)
-    page.locator("select").nth(0).select_option(label="Precipitation")
-    page.locator(".fp-exceedance-plot .bk-Canvas").first.wait_for()
-    wait_until(lambda: plot_pixels(page) != before, message="plot redraw after the variable switch")
-    assert "ECMWF IFS ENS" in header(page) and "NOAA GEFS" in header(page), "both sources by default"
-    ecmwf = page.locator(".bk-input-group label", has_text="ECMWF IFS ENS")
-    ecmwf.click()
-    wait_until(lambda: "ECMWF IFS ENS" not in header(page), message="source switched off")
-    ecmwf.click()
-    wait_until(lambda: "ECMWF IFS ENS" in header(page), message="source switched on")
-    page.locator("select").nth(0).select_option(label="Temperature (2 m)")
-    page.locator(".fp-exceedance-plot .bk-Canvas").first.wait_for(state="detached")
-    time.sleep(1.0)
-    shot = page.screenshot()
-    assert len(shot) > 10_000, "a real page was rendered"
-    if os.environ.get("FORECAST_PANEL_UPDATE_SCREENSHOT") == "1":  # refresh the README image on demand
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        SCREENSHOT.write_bytes(shot)
-    assert page.url.count("point=") == 1 and "sources=" in page.url, "the selection is in the URL"
-    assert not page.dialogs
 
 
 WATCH_BUSY = """() => { window.fpBusySeen = false;
@@ -110,9 +52,9 @@ def test_a_change_marks_only_its_own_page_busy_until_the_redraw(browser: Any, ap
         mine, other = pages
         other.wait_for_timeout(1000)
         received[0] = 0
-        options = mine.locator("select").nth(1).locator("option").all_inner_texts()
+        options = mine.locator("select").nth(0).locator("option").all_inner_texts()
         label = next(item for item in options if "pending" not in item and item not in header(mine))
-        mine.locator("select").nth(1).select_option(label=label)
+        mine.locator("select").nth(0).select_option(label=label)
         wait_until(lambda: label in header(mine), message="point switch")
         wait_until(lambda: not mine.evaluate("document.body.classList.contains('fp-busy')"), message="busy cleared")
         assert mine.evaluate("window.fpBusySeen"), "the page was marked busy while the server redrew"
@@ -129,7 +71,7 @@ def test_a_change_marks_only_its_own_page_busy_until_the_redraw(browser: Any, ap
 
 def test_hostile_point_name_renders_as_text(page: Any, app_url: str) -> None:
     open_app(page, app_url)
-    page.locator("select").nth(1).select_option(label=HOSTILE_NAME)
+    page.locator("select").nth(0).select_option(label=HOSTILE_NAME)
     wait_until(lambda: HOSTILE_NAME in header(page), message="hostile name shown literally")
     page.locator(".bk-tab", has_text="Point Map").click()
     page.locator(".fp-points").first.wait_for()
@@ -150,6 +92,8 @@ def test_status_tab_figures(page: Any, app_url: str, app_store: Path) -> None:
     assert f"{inventory.object_count:,}" in text
     assert f"${inventory.estimated_monthly_storage_usd:.4f}" in text
     assert page.locator(".fp-light").first.get_attribute("data-light") in {"green", "yellow", "red"}
+    sources = page.locator(".fp-sources").first.inner_text()
+    assert "gefs" in sources and "ecmwf_ifs_ens" in sources and "UTC" in sources
 
 
 def test_stale_store_shows_the_banner(page: Any, fresh_store: Path, tmp_path: Path) -> None:
@@ -166,20 +110,6 @@ def test_stale_store_shows_the_banner(page: Any, fresh_store: Path, tmp_path: Pa
         assert "ago" in banner.inner_text()
     finally:
         server.stop()
-
-
-def test_phone_width_has_no_horizontal_scroll(browser: Any, app_url: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    try:
-        open_app(page, app_url)
-        time.sleep(0.5)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        box = page.locator(".bk-Canvas").first.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
-        assert box["width"] > 250, "the plot uses the phone's width (sidebar collapsed)"
-    finally:
-        context.close()
 
 
 def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: str, tmp_path: Path) -> None:
@@ -210,7 +140,7 @@ def test_map_click_name_save_and_list(page: Any, fresh_store: Path, api_server: 
         assert "Test Ridge Hut" in page.locator(".fp-points").first.inner_text()
         listed = json.loads(page.request.get(f"{api_server}/points").text())
         assert any(point["point_name"] == "Test Ridge Hut" for point in listed["points"])
-        options = page.locator("select").nth(1).inner_text()
+        options = page.locator("select").nth(0).inner_text()
         assert "Test Ridge Hut (forecast pending)" in options
 
         # a duplicate name is refused with a clear message

@@ -15,83 +15,107 @@ from pydantic import ValidationError
 
 from forecast_core.points import PointPayload
 from forecast_core.points_client import PointsApiError
-from forecast_panel.app import apply_query, load_extensions, query_of
+from forecast_panel.app import load_extensions
 from forecast_panel.data import DataStore
+from forecast_panel.selection import LATEST
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import NO_OVERLAY, MapView, validation_message
-from forecast_panel.views.meteogram import _same_data
+from forecast_panel.views.meteogram import same_data
 from forecast_panel.views.overview import OverviewView
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def test_url_query_round_trip_and_bad_values_ignored(app_store: Path) -> None:
+def test_selection_values_from_a_link_apply_each_on_its_own(app_store: Path) -> None:
     datastore = DataStore(str(app_store))
-    state = OverviewState(datastore, point_id="bear-lake-trailhead", show_members=True)
-    state.param.update(sources=["ecmwf_ifs_ens"], variable="wind_speed_10m", units="kt")
-    query = query_of(state)
-    assert query["sources"] == "ecmwf_ifs_ens" and query["units"] == "kt" and query["members"] == "1"
-    other = OverviewState(datastore)
-    apply_query(other, {**query, "init": "1999-01-01", "threshold": "not-a-number"})
-    assert (other.sources, other.variable, other.point_id, other.units) == (
-        ["ecmwf_ifs_ens"],
-        "wind_speed_10m",
-        "bear-lake-trailhead",
-        "kt",
+    state = OverviewState(datastore)
+    selection = state.selection
+    assert set(selection.url_parameters()) >= {"point", "sources", "panels", "units", "boxes", "times"}
+    skipped = selection.apply_values(
+        {
+            "point": "bear-lake-trailhead",
+            "sources": ["ecmwf_ifs_ens"],
+            "panels": ["wind", "nonsense"],
+            "units": "imperial",
+            "wind_unit": "kt",
+            "init": "1999-01-01",
+            "unknown": 1,
+        }
     )
-    assert other.init == "latest" and other.show_members
+    assert set(skipped) == {"panels", "init", "unknown"}, "invalid values are skipped, the rest applied"
+    assert (selection.point, selection.sources, selection.units) == (
+        "bear-lake-trailhead",
+        ["ecmwf_ifs_ens"],
+        "imperial",
+    )
+    assert selection.wind_unit == "kt" and selection.temperature_unit == "degF", "the link's own unit wins"
+    assert selection.init == LATEST and selection.panels == ["temperature", "precipitation", "wind"]
 
 
 def test_choices_reach_the_server_without_panels_debounce(app_store: Path) -> None:
     load_extensions()
     view = OverviewView(OverviewState(DataStore(str(app_store))))
     widgets = view.controls().select(pn.widgets.Widget)
-    choices = [item for item in widgets if isinstance(item, (pn.widgets.Select, pn.widgets.CheckBoxGroup))]
-    choices += [item for item in widgets if isinstance(item, (pn.widgets.RadioButtonGroup, pn.widgets.Checkbox))]
+    choices = [item for item in widgets if not isinstance(item, pn.widgets.FileDownload)]
     names = {item.name for item in choices}
-    assert {"Sources", "Variable", "Point", "Init date", "View", "Units", "Member traces"} <= names
+    assert {"Sources", "Panels", "Point", "Init date", "Boxes", "Units", "Temperature", "Options"} <= names
     assert all(item._debounce == 0 for item in choices)
-    assert view.threshold_widget._debounce > 0  # typing is still coalesced
 
 
-def test_a_redraw_sends_data_title_header_text_and_the_busy_end_nothing_more(app_store: Path) -> None:
+def test_a_redraw_sends_data_header_text_and_the_busy_end_nothing_more(app_store: Path) -> None:
     load_extensions()
     state = OverviewState(DataStore(str(app_store)))
     view = OverviewView(state)
     document = Document()
-    root = view.panel().get_root(document)
+    root = pn.Column(view).get_root(document)
     document.add_root(root)
     changed: list[tuple[Any, str]] = []
     document.on_change(lambda event: changed.append((event.model, getattr(event, "attr", "data"))))
-    state.point_id = next(item.point_id for item in state.points if item.point_id != state.point_id)
+    state.selection.point = next(item.point_id for item in state.points if item.point_id != state.selection.point)
     header = view.header._models[root.ref["id"]][0]
     assert [attr for model, attr in changed if model is header] == ["text"]
-    assert view.meteogram.main.tags == [view.revision] and (view.meteogram.main, "tags") in changed
-    assert (view.meteogram.main.title, "text") in changed
-    sources = view.meteogram.sources
-    assert {attr for model, attr in changed if model in sources.values()} == {"data"}
-    assert (sources["boxes"], "data") in changed
-    assert (sources["members"], "data") not in changed, "member traces are off: still empty, not sent again"
-    assert (sources["previous"], "data") not in changed
+    assert view.meteogram.layout.tags == [view.revision] and changed[-1] == (view.meteogram.layout, "tags")
+    kinds = {attr for model, attr in changed if model is not header}
+    assert kinds <= {"data", "text", "tags"}, kinds
+    panel = view.meteogram.panels["temperature"]
+    assert (panel.days.source, "data") in changed
+    assert (panel.members, "data") not in changed, "member traces are off: still empty, not sent again"
 
 
 def test_unchanged_plot_data_are_recognised() -> None:
     times = np.array(["2026-11-26T00", "2026-11-26T06"], dtype="datetime64[ns]")
     data = {"xc": times, "q50": np.array([1.0, np.nan], dtype="float32"), "source": np.array(["a", "b"], dtype=object)}
-    assert _same_data(data, {name: values.copy() for name, values in data.items()})  # NaN equals NaN
-    assert not _same_data(data, {**data, "q50": np.array([1.0, 2.0], dtype="float32")})
-    assert not _same_data(data, {**data, "q50": np.array([1.0, np.nan], dtype="float64")})
-    assert not _same_data(data, {**data, "source": np.array(["a", "c"], dtype=object)})
-    assert not _same_data(data, {"xc": times})
+    assert same_data(data, {name: values.copy() for name, values in data.items()})  # NaN equals NaN
+    assert not same_data(data, {**data, "q50": np.array([1.0, 2.0], dtype="float32")})
+    assert not same_data(data, {**data, "q50": np.array([1.0, np.nan], dtype="float64")})
+    assert not same_data(data, {**data, "source": np.array(["a", "c"], dtype=object)})
+    assert not same_data(data, {"xc": times})
 
 
 def test_csv_download_is_what_is_shown(app_store: Path) -> None:
-    state = OverviewState(DataStore(str(app_store)), point_id="aspen-cabin", units="degF")
+    state = OverviewState(DataStore(str(app_store)))
+    state.selection.apply_values({"point": "aspen-cabin", "temperature_unit": "degF"})
     view = OverviewView(state)
     frame = pd.read_csv(io.StringIO(view._csv().getvalue()))
-    assert set(frame["units"]) == {"degF"}
-    assert set(frame["source_id"]) == set(state.sources)
+    assert set(frame["units"]) == {"degF", "mm", "km/h"}
+    assert set(frame["source_id"]) == set(state.selection.sources)
+    assert set(frame["variable_id"]) == {"temperature_2m", "precipitation", "wind_speed_10m"}
     assert len(frame) == len(view.current.table)
+
+
+def test_status_tables_and_a_single_inventory_reads_as_one_point(app_store: Path) -> None:
+    from forecast_core.status import InventoryHistoryRow
+    from forecast_panel.views.status import source_table, storage_trend
+
+    datastore = DataStore(str(app_store))
+    table = source_table(datastore)
+    assert "gefs" in table and "ecmwf_ifs_ens" in table and ("partial" in table or "complete" in table)
+    history = datastore.inventory_history()
+    assert history
+    plot = storage_trend(history[:1])
+    width = plot.x_range.end - plot.x_range.start
+    assert width >= np.timedelta64(2, "D"), "one point spans days on the date axis, not milliseconds"
+    assert plot.xaxis[0].axis_label.startswith("inventory time") and isinstance(history[0], InventoryHistoryRow)
 
 
 def test_map_preview_overlay_and_messages(app_store: Path) -> None:

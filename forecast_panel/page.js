@@ -1,0 +1,48 @@
+// Page fix-ups run once the document is ready (the vanilla template's markup is Panel's): landmarks
+// for assistive technology, a level-one heading, keyboard access to the controls the template
+// and Bokeh's tabs draw as plain elements (the sidebar button, the tab headers), and the busy cue:
+// a change of a control in the sidebar dims the page until the server's redraw clears it (or 15 s).
+const main = document.getElementById("main")
+if (main) { main.setAttribute("role", "main") }
+const sidebar = document.getElementById("sidebar")
+if (sidebar) { sidebar.setAttribute("role", "region"); sidebar.setAttribute("aria-label", "Forecast selection") }
+for (const list of document.querySelectorAll("#sidebar > ul")) { list.setAttribute("role", "none") }
+const title = document.querySelector("#header .app-header")
+if (title) { title.setAttribute("role", "heading"); title.setAttribute("aria-level", "1") }
+function operable(element, label, role) {
+  if (element.hasAttribute("data-fp-keys")) { return }
+  element.setAttribute("data-fp-keys", "")
+  element.setAttribute("tabindex", "0")  // Bokeh's tab headers have it, without a key handler
+  element.setAttribute("role", role)
+  if (label) { element.setAttribute("aria-label", label) }
+  element.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); element.click() }
+  })
+}
+const button = document.getElementById("sidebar-button")
+if (button) { operable(button, "Show or hide the forecast selection", "button") }
+function tabs(root) {
+  for (const element of root.querySelectorAll("*")) {
+    if (element.classList.contains("bk-tab")) {
+      operable(element, null, "tab")
+      element.parentElement.setAttribute("role", "tablist")
+      element.setAttribute("aria-selected", String(element.classList.contains("bk-active")))
+    }
+    if (element.shadowRoot) { tabs(element.shadowRoot) }
+  }
+}
+tabs(document)
+setInterval(() => tabs(document), 1500)  // tab headers are drawn again when the tabs change
+
+function busy() {
+  document.body.classList.add("fp-busy")
+  clearTimeout(window.fpBusyTimer)
+  window.fpBusyTimer = setTimeout(() => document.body.classList.remove("fp-busy"), 15000)
+}
+function inControls(event) { return event.composedPath().some((node) => node.id === "sidebar") }
+document.addEventListener("input", (event) => { if (inControls(event)) { busy() } }, true)
+document.addEventListener("click", (event) => {
+  const button = event.composedPath().find((node) => node.tagName === "BUTTON")
+  const group = button && button.parentElement && button.parentElement.classList.contains("bk-btn-group")
+  if (group && !button.classList.contains("bk-active") && inControls(event)) { busy() }
+}, true)
