@@ -75,8 +75,7 @@ _TABLES: dict[tuple[str, str, str], Any] = {}
 
 def consensus_of(datastore: Any, sources: list[tuple[str, float]], variable_id: str, point_id: str) -> Any:
     """The app's way: the member columns it holds → pooled consensus (module docstring)."""
-    from forecast_alerts.members import alignment_of
-    from forecast_core.consensus import member_series, pool
+    from forecast_core.consensus import alignment_of, member_series, pool
 
     series = []
     for source_id, weight in sources:
@@ -85,7 +84,7 @@ def consensus_of(datastore: Any, sources: list[tuple[str, float]], variable_id: 
             continue
         series.append(member_series(source_id, columns["valid_time"], columns["ensemble_member"], columns["value"],
                                     columns["init_time"][0], weight))  # fmt: skip
-    return pool(series, alignment_of(datastore.variables(), variable_id))
+    return pool(series, alignment_of(datastore.variables().get(variable_id), variable_id))
 
 
 def run(store: str, point_count: int, seed: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forecast_core.consensus import Alignment, MemberSeries, Pooled, pool
+from forecast_core.consensus import MemberSeries, Pooled, alignment_of, consensus_sources, pool
 from forecast_core.published import read_artifact
 from forecast_core.registry import CONSENSUS_ID, CanonicalVariables, SourceRegistry
 from forecast_core.status import RunManifest
@@ -121,22 +121,9 @@ class RunMembers:
     _series: dict[tuple[str, str], dict[str, MemberSeries]] = field(default_factory=dict)
     _pooled: dict[tuple[str, str, str], Pooled] = field(default_factory=dict)
 
-    def source_ids(self) -> list[str]:
-        """The run's sources, in registry order where known."""
-        listed = [info.source_id for info in self.manifest.sources]
-        if self.registry is None:
-            return sorted(listed)
-        order = [entry.source_id for entry in self.registry.sources]
-        return sorted(listed, key=lambda sid: (order.index(sid) if sid in order else len(order), sid))
-
     def consensus_sources(self) -> list[tuple[str, float]]:
-        """(source id, weight) of the consensus: the run's sources the registry has enabled
-        (every listed source with weight 1 when the store has no registry)."""
-        weights = self.registry.consensus_weights() if self.registry else None
-        listed = self.source_ids()
-        if weights is None:
-            return [(source_id, 1.0) for source_id in listed]
-        return [(source_id, weights[source_id]) for source_id in listed if source_id in weights]
+        """(source id, weight) of the consensus (``forecast_core.consensus.consensus_sources``)."""
+        return consensus_sources(self.registry, [info.source_id for info in self.manifest.sources])
 
     def series(self, source_id: str, variable_id: str, point_id: str) -> MemberSeries | None:
         key = (source_id, variable_id)
@@ -167,21 +154,13 @@ class RunMembers:
         return found
 
     def _pool(self, source: str, variable_id: str, point_id: str) -> Pooled:
-        alignment = alignment_of(self.variables, variable_id)
+        alignment = alignment_of(self.variables.get(variable_id), variable_id)
         chosen = self.consensus_sources() if source == CONSENSUS_ID else [(source, 1.0)]
         series = []
         for source_id, weight in chosen:
             found = self.series(source_id, variable_id, point_id) or _no_series(source_id)
             series.append(MemberSeries(source_id, found.init_time, found.valid_times, found.values, weight))
         return pool(series, alignment)
-
-
-def alignment_of(variables: CanonicalVariables, variable_id: str) -> Alignment:
-    """How ``variable_id``'s values pool: per-step amounts, running totals or instantaneous."""
-    variable = variables.get(variable_id)
-    if variable.is_running_total(variable_id):
-        return "running_total"
-    return "per_step" if variable.kind == "per_step" else "instant"
 
 
 def _no_series(source_id: str) -> MemberSeries:

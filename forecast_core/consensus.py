@@ -48,7 +48,10 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from forecast_core.registry import CanonicalVariable, SourceRegistry
+
 Alignment = Literal["instant", "per_step", "running_total"]
+IntArray = npt.NDArray[np.int64]
 Comparison = Literal[">", ">=", "<", "<="]
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.datetime64]
@@ -273,10 +276,10 @@ def probability(values: FloatArray, weights: FloatArray, comparison: Comparison,
     return np.divide(hits, total, out=np.full(total.shape, np.nan), where=total > 0)
 
 
-def summary(pooled: Pooled) -> dict[str, FloatArray]:
-    """Box statistics per valid time, like ``ensemble_summary``: min, q10 … q90, max, the weighted
-    mean and ``member_count`` (members with a value)."""
-    values, weights = pooled.values, pooled.weights
+def box_statistics(values: FloatArray, weights: FloatArray) -> dict[str, FloatArray]:
+    """Per row: min, q10 … q90 (weighted, module docstring), max, the weighted mean and
+    ``member_count`` (members with a value and weight), like ``ensemble_summary``; NaN where a
+    row has none."""
     present = np.isfinite(values) & (weights > 0)
     quantiles = weighted_quantiles(values, weights, list(SUMMARY_LEVELS.values()))
     with np.errstate(invalid="ignore"):
@@ -291,3 +294,47 @@ def summary(pooled: Pooled) -> dict[str, FloatArray]:
         "mean": mean,
         "member_count": present.sum(axis=1).astype(np.float64),
     }
+
+
+def summary(pooled: Pooled) -> dict[str, FloatArray]:
+    """Box statistics per shared valid time (``box_statistics`` of the pooled members)."""
+    return box_statistics(pooled.values, pooled.weights)
+
+
+@dataclass(frozen=True, slots=True)
+class Weighting:
+    """How a pooled member matrix's columns are weighted: column ``m`` belongs to source
+    ``member_source[m]`` of weight ``source_weights[…]``. For any rows of such columns (per-day
+    values, say), ``rows`` gives each source's weight shared by its members that have a value."""
+
+    member_source: IntArray
+    source_weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, pooled: Pooled) -> Weighting:
+        return cls(pooled.member_source, pooled.source_weights)
+
+    def rows(self, values: FloatArray) -> FloatArray:
+        weights = np.zeros(values.shape)
+        for index, weight in enumerate(self.source_weights):
+            columns = self.member_source == index
+            weights[:, columns] = _member_weights(values[:, columns], weight)
+        total = weights.sum(axis=1, keepdims=True)
+        return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+
+
+def consensus_sources(registry: SourceRegistry | None, listed: Sequence[str]) -> list[tuple[str, float]]:
+    """(source id, weight) of the consensus among the ``listed`` sources of a run: the ones the
+    registry enables, in its order (every listed source, weight 1, without a registry)."""
+    if registry is None:
+        return [(source_id, 1.0) for source_id in sorted(listed)]
+    weights = registry.consensus_weights()
+    return [(source_id, weights[source_id]) for source_id in weights if source_id in set(listed)]
+
+
+def alignment_of(variable: CanonicalVariable, variable_id: str) -> Alignment:
+    """How ``variable_id`` (the variable or its running total) pools: per-step amounts, running
+    totals or instantaneous values."""
+    if variable.is_running_total(variable_id):
+        return "running_total"
+    return "per_step" if variable.kind == "per_step" else "instant"

@@ -167,3 +167,21 @@ def test_member_series_reshapes_rows_in_writer_order() -> None:
     np.testing.assert_array_equal(ordered.values, matrix)
     np.testing.assert_array_equal(general.values, matrix)
     np.testing.assert_array_equal(ordered.valid_times, general.valid_times)
+
+
+def test_weighting_gives_each_source_its_share_on_any_rows() -> None:
+    from forecast_core.consensus import Weighting, box_statistics
+
+    gefs, ifs = two_sources(gefs_weight=2.0)
+    pooled = pool([gefs, ifs], "instant")
+    weighting = Weighting.of(pooled)
+    np.testing.assert_allclose(weighting.rows(pooled.values), pooled.weights)
+    daily = pooled.values[:3].copy()
+    daily[0, :31] = np.nan  # a day GEFS does not complete: IFS alone
+    daily[1, :30] = np.nan  # one GEFS member left: it carries GEFS's two thirds
+    rows = weighting.rows(daily)
+    assert rows[0, 31:].sum() == pytest.approx(1.0) and rows[1, 30] == pytest.approx(2 / 3)
+    stats = box_statistics(daily, rows)
+    assert stats["member_count"][0] == 51 and stats["median"][0] == np.quantile(
+        daily[0, 31:], 0.5, method="inverted_cdf"
+    )
