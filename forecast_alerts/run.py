@@ -6,7 +6,8 @@ registry), evaluates each enabled rule (``forecast_alerts.evaluate``), notifies 
 state changed (``forecast_alerts.ledger``: at most once per rule and run) and replaces
 ``dashboard/status/alerts_status.json`` by a compare-and-swap. A run already evaluated (the
 status names it or a newer one) is left alone, so the evaluation can be retried or run by
-several triggers at once. A rule is told once when it becomes true and once when it stops.
+several triggers at once — except for rules created or changed since its evaluation, which are
+evaluated on it and join it. A rule is told once when it becomes true and once when it stops.
 """
 
 from __future__ import annotations
@@ -119,10 +120,13 @@ def evaluate_latest(store: ArtifactStore, notifier: Notifier) -> EvaluationRepor
             return EvaluationReport("no_run")
         found = store.read_versioned(layout.ALERTS_STATUS_KEY)
         previous = store.decode_model(layout.ALERTS_STATUS_KEY, found.data, AlertsStatus) if found else None
+        only = None
         if previous is not None and previous.run_id >= manifest.run_id:
-            log.info("alerts: run %s is evaluated already", previous.run_id)
-            return EvaluationReport("already_evaluated", previous.run_id, status=previous)
-        report = _evaluate(store, manifest, previous, notifier, started)
+            only = _newcomers(store, previous) if previous.run_id == manifest.run_id else set()
+            if not only:
+                log.info("alerts: run %s is evaluated already", previous.run_id)
+                return EvaluationReport("already_evaluated", previous.run_id, status=previous)
+        report = _evaluate(store, manifest, previous, notifier, started, only)
         assert report.status is not None
         written = time.perf_counter()
         if store.replace_if(layout.ALERTS_STATUS_KEY, report.status.to_json_bytes(), found.version if found else None):
@@ -134,12 +138,26 @@ def evaluate_latest(store: ArtifactStore, notifier: Notifier) -> EvaluationRepor
     raise StoreError(f"{layout.ALERTS_STATUS_KEY} kept changing during {STATUS_ATTEMPTS} evaluations")
 
 
+def _newcomers(store: ArtifactStore, previous: AlertsStatus) -> set[str]:
+    """Enabled rules the evaluation of its run has not seen (created or changed since)."""
+    seen = {(item.rule_id, item.revision) for item in previous.rules}
+    return {rule.rule_id for rule in AlertConfig.load(store).rules if rule.enabled and
+            (rule.rule_id, rule.revision) not in seen}  # fmt: skip
+
+
 def _evaluate(
-    store: ArtifactStore, manifest: RunManifest, previous: AlertsStatus | None, notifier: Notifier, started: float
+    store: ArtifactStore,
+    manifest: RunManifest,
+    previous: AlertsStatus | None,
+    notifier: Notifier,
+    started: float,
+    only: set[str] | None = None,
 ) -> EvaluationReport:
+    """Evaluate the enabled rules (``only`` these, merged into ``previous``: rules new since the
+    evaluation of this same run) and deliver their changes."""
     clock = [time.perf_counter()]
     config = AlertConfig.load(store)
-    rules = [rule for rule in config.rules if rule.enabled]
+    rules = [rule for rule in config.rules if rule.enabled and (only is None or rule.rule_id in only)]
     members = RunMembers(store, manifest, config.variables, config.registry, {rule.point_id for rule in rules})
     ledger = Ledger(store)
     before = _states_before(ledger, previous, manifest.run_id)
@@ -157,6 +175,10 @@ def _evaluate(
     for (index, _), delivery in zip(pending, deliveries, strict=True):
         evaluations[index] = evaluations[index].replace(delivery=delivery)
     transitions = Counter(item.transition for item in evaluations if item.transition)
+    if only is not None and previous is not None:  # newcomers join the run's evaluation
+        evaluations = [item for item in previous.rules if item.rule_id not in only] + evaluations
+        evaluations.sort(key=lambda item: item.rule_id)
+        transitions.update({"fired": previous.fired, "cleared": previous.cleared})
     seconds = time.perf_counter() - started
     status = AlertsStatus(
         run_id=manifest.run_id,

@@ -262,6 +262,7 @@ class StripRow:
     variable_id: str = ""  # what a rule made from the row watches (native threshold below)
     source_id: str = ""
     native_threshold: float | None = None
+    init_time: np.datetime64 | None = None  # of the run the row's days are counted from
 
 
 @dataclass(frozen=True, slots=True)

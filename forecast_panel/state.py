@@ -365,7 +365,7 @@ class OverviewState(param.Parameterized):
         heading = f"{what} > {shown:g} {units.label(unit)}"
         return [
             fr.StripRow(f"{heading}|{fr.short_name(item.label)}", days[0], shown, item.weighting, variable_id,
-                        item.source_id, threshold)
+                        item.source_id, threshold, item.summary["init_time"][0] if fr.rows(item.summary) else None)
             for item, days in zip(series, daily, strict=True)
         ]  # fmt: skip
 

@@ -209,3 +209,18 @@ def test_a_definite_refusal_is_recorded_as_failed(store: ArtifactStore) -> None:
     report = evaluate_latest(store, Recorder(DeliveryFailed("SNS refused: AuthorizationError")))
     assert report.deliveries == {"failed": 2} and report.exit_code == 1
     assert "AuthorizationError" in (record(store, report.run_id or "", COLD).error or "")
+
+
+def test_rules_added_after_a_run_was_evaluated_are_evaluated_on_it(store: ArtifactStore) -> None:
+    from tests.alerts.conftest import write_rules
+
+    newcomer = rule("rule-0000000000ee", "charlie", RULES[0].condition.model_dump() | {"threshold": 0.0})
+    write_rules(store, [*RULES, newcomer])
+    recorder = Recorder()
+    report = evaluate_latest(store, recorder)
+    assert report.outcome == "evaluated" and report.rules == 1
+    assert [item.rule_id for item in recorder.sent] == [newcomer.rule_id]
+    status = status_of(store)
+    assert len(status.rules) == 5 and status.fired == 3
+    assert status.by_rule()[RAIN].transition == "fired"  # the run's earlier news stays
+    assert evaluate_latest(store, recorder).outcome == "already_evaluated"
