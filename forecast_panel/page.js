@@ -32,7 +32,12 @@ function tabs(root) {
   }
 }
 tabs(document)
-setInterval(() => tabs(document), 1500)  // tab headers are drawn again when the tabs change
+// Bokeh draws the tab headers again when the tabs change: mark the new ones at once after a
+// click or a key, and look again every half second.
+for (const kind of ["click", "keyup"]) {
+  document.addEventListener(kind, () => { setTimeout(() => tabs(document), 0); setTimeout(() => tabs(document), 100) }, true)
+}
+setInterval(() => tabs(document), 500)
 
 function busy() {
   document.body.classList.add("fp-busy")

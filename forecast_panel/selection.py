@@ -64,8 +64,9 @@ UNIT_PARAMS = ("units", *UNIT_SYSTEMS["metric"])
 class MeteogramSelection(param.Parameterized):
     """What the user chose on the overview. Names are URL keys; labels are widget labels."""
 
-    point: Any = param.Selector(default=None, objects=[], label="Point", doc="point id")
-    sources = param.ListSelector(default=[], objects=[], label="Sources", doc="source ids shown side by side")
+    # options filled in later are still checked when set (param checks only if given at first)
+    point: Any = param.Selector(default=None, objects=[], check_on_set=True, allow_None=True, label="Point")
+    sources = param.ListSelector(default=[], objects=[], check_on_set=True, label="Sources", doc="source ids")
     panels = param.ListSelector(
         default=list(PANELS), objects={spec.title: key for key, spec in PANELS.items()}, label="Panels"
     )
@@ -98,9 +99,15 @@ class MeteogramSelection(param.Parameterized):
     temperature_unit: Any = param.Selector(default="degC", objects=["degC", "degF"], label="Temperature")
     precipitation_unit: Any = param.Selector(default="mm", objects=["mm", "in"], label="Precipitation")
     wind_unit: Any = param.Selector(default="km/h", objects=["m/s", "km/h", "mph", "kt"], label="Wind")
-    precipitation_threshold: Any = param.Selector(default=None, objects=[], label="Precipitation above")
-    snowfall_threshold: Any = param.Selector(default=None, objects=[], label="Snowfall above")
-    wind_threshold: Any = param.Selector(default=None, objects=[], label="Wind above")
+    precipitation_threshold: Any = param.Selector(
+        default=None, objects=[], check_on_set=True, allow_None=True, label="Precipitation above"
+    )
+    snowfall_threshold: Any = param.Selector(
+        default=None, objects=[], check_on_set=True, allow_None=True, label="Snowfall above"
+    )
+    wind_threshold: Any = param.Selector(
+        default=None, objects=[], check_on_set=True, allow_None=True, label="Wind above"
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

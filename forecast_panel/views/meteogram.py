@@ -105,26 +105,13 @@ class BoxGlyphs:
 
         source = self.source
         self.whiskers = plot.segment("xc", "min", "xc", "max", source=source, line_color=color, line_width=1.5)
-        self.outer = plot.quad(
-            left=edge("narrow_l"),
-            right=edge("narrow_r"),
-            bottom="q10",
-            top="q90",
-            source=source,
-            fill_color=color,
-            line_color=color,
-            fill_alpha=0.35,
-        )
-        self.inner = plot.quad(
-            left=edge("wide_l"),
-            right=edge("wide_r"),
-            bottom="q25",
-            top="q75",
-            source=source,
-            fill_color=color,
-            line_color=color,
-            fill_alpha=0.8,
-        )
+
+        def box(side: str, bottom: str, top: str, alpha: float) -> Any:
+            return plot.quad(left=edge(f"{side}_l"), right=edge(f"{side}_r"), bottom=bottom, top=top, source=source,
+                             fill_color=color, line_color=color, fill_alpha=alpha)  # fmt: skip
+
+        self.outer = box("narrow", "q10", "q90", 0.35)
+        self.inner = box("wide", "q25", "q75", 0.8)
         self.ticks = plot.segment(
             edge("wide_l"), "median", edge("wide_r"), "median", source=source, line_color="black", line_width=2
         )

@@ -25,6 +25,7 @@ from bokeh.models.widgets import Div
 
 from forecast_panel import frames as fr
 from forecast_panel.alert_rules import Draft, draft_for_cell
+from forecast_panel.data import DataStore, shared_datastore
 from forecast_panel.header import header_html
 from forecast_panel.selection import UNIT_PARAMS
 from forecast_panel.state import OverviewState
@@ -233,3 +234,16 @@ class OverviewView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self.header, self.notes, self.plot, self.summary, *self.below, sizing_mode="stretch_width")
+
+
+def meteogram(store: DataStore | str, point: str | None = None, **choices: Any) -> OverviewView:
+    """The overview's meteogram of a point as the app shows it (a Panel ``Viewer``: display it in a
+    notebook, or use ``.meteogram.layout`` for the Bokeh objects and ``.current`` for the frames).
+    ``choices`` are ``MeteogramSelection`` parameters (``units="imperial"``, ``panels=[...]``);
+    an unknown point or choice raises ValueError naming it."""
+    state = OverviewState(store if isinstance(store, DataStore) else shared_datastore(store))
+    wanted = {**({"point": point} if point is not None else {}), **choices}
+    skipped = state.selection.apply_values(wanted)
+    if skipped:
+        raise ValueError(f"not a valid choice here: {', '.join(f'{name}={wanted[name]!r}' for name in skipped)}")
+    return OverviewView(state)

@@ -144,3 +144,13 @@ def test_map_preview_overlay_and_messages(app_store: Path) -> None:
     duplicate = PointsApiError(409, "a point with this name exists", conflict={"point_name": "Aspen Cabin"})
     assert validation_message(duplicate).startswith("Duplicate") and "Aspen Cabin" in validation_message(duplicate)
     assert "cannot be reached" in validation_message(PointsApiError(0, "refused"))
+
+
+def test_meteogram_building_block_for_notebooks(app_store: Path) -> None:
+    from forecast_panel.views.overview import meteogram
+
+    view = meteogram(str(app_store), "aspen-cabin", units="imperial", panels=["wind"])
+    assert view.state.point_name() == "Aspen Cabin" and [panel.panel_id for panel in view.current.panels] == ["wind"]
+    assert view.current.panels[0].unit == "mph" and view.meteogram.layout is not None
+    with pytest.raises(ValueError, match="point='nowhere'"):
+        meteogram(str(app_store), "nowhere")
