@@ -9,7 +9,9 @@ from the member columns the meteogram reads anyway (measured against an extracti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,9 @@ LABEL = "Consensus (all sources)"
 COLOR = "#4d4d4d"
 HOUR = np.timedelta64(1, "h")
 Read = Callable[[str], fr.Table]  # source id → that source's member columns of the point
+_CACHE: OrderedDict[Hashable, fr.SourceSeries] = OrderedDict()
+_LOCK = threading.Lock()
+_CACHE_ITEMS = 256
 
 
 def source_series(read: Read, source_id: str, weight: float) -> MemberSeries | None:
@@ -97,9 +102,30 @@ def weighted(daily: DailyValues, weighting: Weighting | None) -> DailyValues:
     return DailyValues(daily.days, daily.noon, daily.values, box_statistics(daily.values, weighting.rows(daily.values)))
 
 
-def consensus_for(read: Read, datastore: Any, variable_id: str, unit: str) -> fr.SourceSeries:
+def consensus_for(read: Read, datastore: Any, variable_id: str, unit: str, key: Hashable) -> fr.SourceSeries:
     """The consensus series of one variable at the point ``read`` reads, in ``unit``: the run's
-    sources that the registry enables, with their weights (``DataStore`` gives run and config)."""
+    sources that the registry enables, with their weights (``DataStore`` gives run and config).
+
+    Computed once per process for each ``key`` (run, point, variable, init, unit, weights) and
+    shared read-only, as the sources' columns are: later interactions (and the daily values and
+    wall times derived from its columns, which are remembered per read-only array) reuse it."""
+    with _LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    series = _consensus_for(read, datastore, variable_id, unit)
+    for table in (series.summary, series.members or {}):
+        for values in table.values():
+            values.flags.writeable = False
+    with _LOCK:
+        _CACHE[key] = series
+        while len(_CACHE) > _CACHE_ITEMS:
+            _CACHE.popitem(last=False)
+    return series
+
+
+def _consensus_for(read: Read, datastore: Any, variable_id: str, unit: str) -> fr.SourceSeries:
     manifest, registry = datastore.manifest(), datastore.registry()
     variable = datastore.variables().get(variable_id)
     sources = consensus_sources(registry, [info.source_id for info in manifest.sources] if manifest else [])

@@ -247,10 +247,11 @@ class OverviewState(param.Parameterized):
 
     def _consensus(self, variable_id: str, unit: str) -> fr.SourceSeries:
         """Every enabled source's members of the point pooled (``forecast_panel.pooled``)."""
-        init = self.init_date()
-        return pooled.consensus_for(
-            lambda sid: self._read("points", sid, variable_id, init), self.datastore, variable_id, unit
-        )
+        init, registry = self.init_date(), self.datastore.registry()
+        weights = tuple(registry.consensus_weights().items()) if registry else ()
+        key = (self.datastore.run_id, self.selection.point, variable_id, init, unit, weights)
+        return pooled.consensus_for(lambda sid: self._read("points", sid, variable_id, init), self.datastore,
+                                    variable_id, unit, key)  # fmt: skip
 
     def frames(self) -> fr.MeteogramFrames:
         """What the meteogram draws for the current selection."""
