@@ -36,41 +36,17 @@ from typing import Any
 
 import numpy as np
 
-
-def _ms(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 3),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3),
-    }
+from benchmarks.bench_app_server import percentiles
 
 
 def point_columns(datastore: Any, source_id: str, variable_id: str, point_id: str) -> dict[str, Any] | None:
-    """One point's member rows as numpy columns, from the run's cached Arrow table (the
-    meteogram's ``DataStore.point_table``; read the same way here where that does not exist)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = None
-    if hasattr(datastore, "point_table"):
-        table = datastore.point_table("points", source_id, variable_id, point_id)
-    else:
-        manifest = datastore.manifest()
-        listed = manifest.artifact(source_id, variable_id, "points") if manifest else None
-        if listed is not None:
-            key = ("bench", listed.key, point_id)
-            table = _TABLES.get(key)
-            if table is None:
-                data = datastore._verified_bytes(listed.key)
-                table = _TABLES[key] = pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
+    """One point's member rows as numpy columns, from the run's cached Arrow table (what the
+    meteogram reads through ``DataStore.point_table``)."""
+    table = datastore.point_table("points", source_id, variable_id, point_id)
     if table is None or table.num_rows == 0:
         return None
     names = ("valid_time", "ensemble_member", "value", "init_time")
     return {name: table.column(name).to_numpy() for name in names}
-
-
-_TABLES: dict[tuple[str, str, str], Any] = {}
 
 
 def consensus_of(datastore: Any, sources: list[tuple[str, float]], variable_id: str, point_id: str) -> Any:
@@ -143,12 +119,15 @@ def run(store: str, point_count: int, seed: int) -> dict[str, Any]:
         "points_timed": len(points),
         "variables": variable_ids,
         "sources": [source for source, _ in sources],
-        "app": {"per_point_and_variable": _ms(per_variable), "per_interaction_all_variables": _ms(per_interaction)},
+        "app": {
+            "per_point_and_variable": percentiles(per_variable),
+            "per_interaction_all_variables": percentiles(per_interaction),
+        },
         "artifact": {
             "build_seconds_all_points": round(build_seconds, 2),
             "bytes_all_variables": artifact_bytes,
             "bytes_per_point_and_variable": round(artifact_bytes / len(variable_ids) / len(manifest.point_ids)),
-            "read_one_point_cold": _ms(reads),
+            "read_one_point_cold": percentiles(reads),
         },
         "consensus_boxes_per_variable": int(statistics.median(boxes)),
         "payload_bytes_per_variable": int(statistics.median(boxes)) * box_columns * 8,

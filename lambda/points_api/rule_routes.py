@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from forecast_core.alerts import AlertRule, RulePayload, RuleUpdate
 from points_api import services
 from points_api.errors import ErrorBody, NotFound, ValidationBody, json_content
-from points_api.routes import request_actor
+from points_api.routes import _json, request_actor
 from points_api.rules import RulesRepository, RulesUnavailable, RuleWriteResult
 from points_api.telemetry import count_write, logger
 
@@ -63,10 +63,6 @@ _INVALID: dict[int, OpenAPIResponse] = {
     422: json_content(ValidationBody, "Invalid body or a rule that does not fit the store, with field-level messages"),
     503: json_content(ErrorBody, "Rules are not configured in this deployment, or the store is busy"),
 }
-
-
-def _json(status: int, body: dict[str, Any]) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def repository() -> RulesRepository:
