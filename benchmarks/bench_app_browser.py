@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -335,10 +336,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--bursts", type=int, default=2, help="rounds of --sessions, one after another")
     parser.add_argument("--pin", action="store_true", help="server on the first CPU, browsers on the others")
+    parser.add_argument(
+        "--query", default="", help='URL query of the page, e.g. \'sources=["gefs","ecmwf_ifs_ens","consensus"]\''
+    )
     args = parser.parse_args()
     os.environ.setdefault("ICECHUNK_LOG", "error")
     with served_dashboard(args.store, args.pin) as served:
-        result = measure(served.url, served.pid, args.switches, args.sessions, args.bursts)
+        url = f"{served.url}?{urllib.parse.quote(args.query, safe='=&')}" if args.query else served.url
+        result = measure(url, served.pid, args.switches, args.sessions, args.bursts)
         result["server_malloc"] = _server_malloc(served.pid)
     result["benchmark"] = "app_browser"
     result["load_average_1m"] = os.getloadavg()[0]

@@ -54,14 +54,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def scripted_changes(selection: Any, count: int) -> list[dict[str, Any]]:
-    """``count`` selection changes cycling point, unit system, source set and init."""
+def scripted_changes(selection: Any, count: int, consensus: bool = False) -> list[dict[str, Any]]:
+    """``count`` selection changes cycling point, unit system, source set and init; with
+    ``consensus`` every source set also shows the consensus (without it, none does)."""
     points = list(selection.param.point.objects)
-    sources = list(selection.param.sources.objects)
+    sources = [sid for sid in selection.param.sources.objects if sid != "consensus"]
+    extra = ["consensus"] if consensus else []
     options = {
         "point": points,
         "units": ["imperial", "metric"],
-        "sources": [sources, sources[:1], sources[1:] or sources],
+        "sources": [sources + extra, sources[:1] + extra, (sources[1:] or sources) + extra],
         "init": list(selection.param.init.objects),
     }
     cycle = itertools.cycle(options)
@@ -74,7 +76,7 @@ def scripted_changes(selection: Any, count: int) -> list[dict[str, Any]]:
     return changes
 
 
-def run(store: str, count: int) -> dict[str, Any]:
+def run(store: str, count: int, consensus: bool = False) -> dict[str, Any]:
     import panel as pn
     from bokeh.document import Document
 
@@ -86,12 +88,14 @@ def run(store: str, count: int) -> dict[str, Any]:
     load_extensions()
     datastore = DataStore(store, manifest_ttl_seconds=3600)
     state = OverviewState(datastore)
+    if consensus:
+        state.selection.sources = [*state.selection.sources, "consensus"]
     view = OverviewView(state)
     document = Document()
     started = time.perf_counter()
     root = pn.Column(view).get_root(document)
     first_render = time.perf_counter() - started
-    changes = scripted_changes(state.selection, count)
+    changes = scripted_changes(state.selection, count, consensus)
     timings: dict[str, list[float]] = {"cold": [], "warm": [], "warm_cpu": []}
     for phase in ("cold", "warm"):
         for change in changes:
@@ -111,6 +115,7 @@ def run(store: str, count: int) -> dict[str, Any]:
         "gefs_expected_lead_hours": gefs.expected_lead_hours,
         "points": len(manifest.point_ids),
         "panels": list(state.selection.panels),
+        "consensus": consensus,
         "first_render_ms": round(first_render * 1000, 1),
         "cold": percentiles(timings["cold"]),
         "warm": percentiles(timings["warm"]),
@@ -126,11 +131,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", help="store written by the pipeline (default: build a demo-size one)")
     parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--consensus", action="store_true", help="show the consensus in every source set")
     args = parser.parse_args()
     os.environ.setdefault("ICECHUNK_LOG", "error")
     with tempfile.TemporaryDirectory() as folder:
         store = args.store or str(build_demo_store(Path(folder)))
-        result = run(store, args.changes)
+        result = run(store, args.changes, args.consensus)
     result["python_allocator"] = os.environ.get("PYTHONMALLOC", "pymalloc")
     result["malloc"] = allocator()
     result["load_average_1m"] = os.getloadavg()[0]

@@ -38,6 +38,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "(the one before the newest) instead of the newest; the newest stays the default view",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="do not evaluate alert rules after publishing (also FORECAST_ALERTS=off; "
+        "`forecast-panel alerts evaluate` runs them on its own)",
+    )
 
 
 def _init_choice(text: str) -> datetime | str:
@@ -54,6 +60,7 @@ def _init_choice(text: str) -> datetime | str:
 def run(args: argparse.Namespace) -> int:
     from extraction.pipeline import RunOptions, run_extraction
     from extraction.termination import TerminationRequested, stop_on_sigterm
+    from forecast_alerts.cli import alerts_enabled, evaluate_after_publish
 
     try:
         registry = load_registry_file(args.registry) if args.registry else None
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         init_time=args.init if isinstance(args.init, datetime) else None,
         inits_back=1 if args.init == "previous" else 0,
+        after_publish=None if args.no_alerts or not alerts_enabled() else evaluate_after_publish,
     )
     try:
         with stop_on_sigterm():

@@ -15,7 +15,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -57,6 +57,7 @@ class RunOptions:
     client: Any = None  # an existing distributed Client (tests); overrides ``scheduler``
     init_time: datetime | None = None  # backfill this init instead of the newest
     inits_back: int = 0  # backfill the init this many before the newest (1 = yesterday's run)
+    after_publish: Callable[[ArtifactStore], object] | None = None  # e.g. the alert evaluation
 
     @property
     def kind(self) -> RunKind:
@@ -105,13 +106,18 @@ def run_extraction(options: RunOptions) -> RunReport:
     for attempt in range(RESTARTS + 1):
         run = _start(options)
         try:
-            return _attempt(run, may_restart=attempt < RESTARTS)
+            report = _attempt(run, may_restart=attempt < RESTARTS)
         except Restart as restart:
             log.info("%s; extracting again", restart)
+            continue
         except termination.TerminationRequested as stop:
             message = f"{stop} before publishing; the previous run stays in force"
             _finish(run, RunReport(run.run_id, "failed", message, [*run.errors, _error("interrupted", message)]))
             raise
+        if report.manifest is not None and options.after_publish is not None:
+            with termination.critical():  # the run is complete; let the step after it finish too
+                options.after_publish(options.store)
+        return report
     raise AssertionError("unreachable: the last attempt does not restart")
 
 

@@ -21,6 +21,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "sample-data": ("extraction.sample_sources.cli", "write offline GEFS / IFS ENS sample stores"),
     "init-store": ("forecast_core.init_store", "seed an artifact store's config files"),
     "extract": ("extraction.cli", "extract configured points into Parquet artifacts"),
+    "alerts": ("forecast_alerts.cli", "evaluate alert rules on the run in force and notify"),
     "inventory": ("extraction.inventory_cli", "list the store, estimate its cost, append the trend"),
     "serve": ("forecast_panel.cli", "serve the dashboard (panel serve)"),
     "api": ("points_api.local_server", "serve the write-back API locally"),

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from forecast_core.alert_status import AlertsStatus, NotificationRecord, PendingEvaluations
+from forecast_core.alerts import AlertRule, AlertRules, RulePayload, RuleUpdate
 from forecast_core.points import Point, PointPayload, PointUpdate, PreCannedPoints
 from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.status import ExtractionStatus, InventoryHistoryRow, InventoryStatus, RunManifest
@@ -71,6 +73,13 @@ CONTRACT_MODELS: Final[dict[str, type[BaseModel]]] = {
     "point": Point,
     "point_payload": PointPayload,
     "point_update": PointUpdate,
+    "alert_rules": AlertRules,
+    "alert_rule": AlertRule,
+    "rule_payload": RulePayload,
+    "rule_update": RuleUpdate,
+    "alerts_status": AlertsStatus,
+    "notification_record": NotificationRecord,
+    "pending_evaluations": PendingEvaluations,
 }
 
 SCHEMA_DIR: Final = Path(str(resources.files("forecast_core") / "json_schemas"))

@@ -4,13 +4,16 @@ Keys are relative to the store root (a local folder, ``s3://bucket/prefix`` or `
 
     forecasts/source=<source_id>/variable=<variable_id>/init_date=<YYYY-MM-DD>/<kind>.<sha256>.parquet
         (kind: points, ensemble_summary or map_summary; content-addressed, never overwritten)
-    dashboard/status/{extraction_status,inventory_status}.json
+    dashboard/status/{extraction_status,inventory_status,alerts_status}.json
     dashboard/status/inventory_history.jsonl
-    dashboard/config/{source_registry,canonical_variables,pre_canned_points}.json
+    dashboard/config/{source_registry,canonical_variables,pre_canned_points,alert_rules}.json
     manifests/latest.json
     manifests/run_id=<YYYYMMDDTHHMMSSZ>.json
+    alerts/notifications/run_id=<run_id>/rule_id=<rule_id>.json   (one per notification, created once)
+    alerts/pending.json   (runs whose evaluation began: ``forecast_alerts.ledger``)
     logs/extraction/<run_id>.jsonl
     logs/points_api/audit.jsonl
+    logs/alerts/notifications.jsonl   (local stores: the notification log)
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ CONFIG_PREFIX: Final = "dashboard/config/"
 MANIFESTS_PREFIX: Final = "manifests/"
 LOGS_PREFIX: Final = "logs/"
 EXTRACTION_LOGS_PREFIX: Final = "logs/extraction/"
+ALERTS_PREFIX: Final = "alerts/"
+ALERT_NOTIFICATIONS_PREFIX: Final = "alerts/notifications/"
+ALERTS_PENDING_KEY: Final = "alerts/pending.json"
 
 EXTRACTION_STATUS_KEY: Final = "dashboard/status/extraction_status.json"
 INVENTORY_STATUS_KEY: Final = "dashboard/status/inventory_status.json"
@@ -38,6 +44,9 @@ INVENTORY_HISTORY_KEY: Final = "dashboard/status/inventory_history.jsonl"
 SOURCE_REGISTRY_KEY: Final = "dashboard/config/source_registry.json"
 CANONICAL_VARIABLES_KEY: Final = "dashboard/config/canonical_variables.json"
 PRE_CANNED_POINTS_KEY: Final = "dashboard/config/pre_canned_points.json"
+ALERT_RULES_KEY: Final = "dashboard/config/alert_rules.json"
+ALERTS_STATUS_KEY: Final = "dashboard/status/alerts_status.json"
+ALERTS_LOG_KEY: Final = "logs/alerts/notifications.jsonl"
 
 LATEST_MANIFEST_KEY: Final = "manifests/latest.json"
 POINTS_AUDIT_LOG_KEY: Final = "logs/points_api/audit.jsonl"
@@ -91,6 +100,19 @@ def extraction_log_key(run_id: str) -> str:
     """Key of the JSON-lines log of extraction run ``run_id``."""
     parse_run_id(run_id)
     return f"{EXTRACTION_LOGS_PREFIX}{run_id}.jsonl"
+
+
+def notification_prefix(run_id: str) -> str:
+    """Folder of the notification records of one run's alert evaluation."""
+    parse_run_id(run_id)
+    return f"{ALERT_NOTIFICATIONS_PREFIX}run_id={run_id}/"
+
+
+def notification_key(run_id: str, rule_id: str) -> str:
+    """Key of the record of the notification about rule ``rule_id`` for run ``run_id``: created
+    once, before the notification is sent (the idempotency key of ``forecast_alerts.ledger``)."""
+    check_identifier(rule_id, "rule id")
+    return f"{notification_prefix(run_id)}rule_id={rule_id}.json"
 
 
 def artifact_prefix(source_id: str, variable_id: str, init_date: date) -> str:

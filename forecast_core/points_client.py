@@ -9,6 +9,10 @@ Routes and bodies (the API's OpenAPI document is the full reference):
   422 ``{"error": "validation", "message": str, "fields": [{"field": str, "message": str}, …]}``
 - ``PATCH /points/{point_id}`` with a PointUpdate → 200 ``{"point": Point}``; 404 / 409 / 422 as above
 - ``DELETE /points/{point_id}`` → 200 ``{"point": Point}`` (see the API's docs for its semantics)
+- ``GET /rules[?point_id=…]`` → 200 ``{"rules": [AlertRule, …]}``; ``GET /rules/{rule_id}`` → ``{"rule": …}``
+- ``POST /rules`` with a RulePayload → 201 ``{"rule": AlertRule}``; 409 ``{"error": "duplicate",
+  "conflict": {"rule_id", "point_id"}}``; 422 as above (also for a rule that does not fit the store)
+- ``PATCH /rules/{rule_id}`` with a RuleUpdate → 200 ``{"rule": …}``; ``DELETE /rules/{rule_id}`` → 200
 
 Behind API Gateway with IAM auth (the deployed stack), requests are signed with SigV4 (service
 ``execute-api``) using the caller's AWS credentials — the ECS task role in production. Signing is
@@ -27,6 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from forecast_core.alerts import AlertRule, RulePayload, RuleUpdate
 from forecast_core.points import Point, PointPayload, PointUpdate
 
 
@@ -50,6 +55,15 @@ class PointsService(Protocol):
     def create_point(self, payload: PointPayload) -> Point: ...
     def update_point(self, point_id: str, update: PointUpdate) -> Point: ...
     def delete_point(self, point_id: str) -> Point: ...
+
+
+class RulesService(Protocol):
+    """What the app needs from the write-back API for alert rules."""
+
+    def list_rules(self, point_id: str | None = None) -> list[AlertRule]: ...
+    def create_rule(self, payload: RulePayload) -> AlertRule: ...
+    def update_rule(self, rule_id: str, update: RuleUpdate) -> AlertRule: ...
+    def delete_rule(self, rule_id: str) -> AlertRule: ...
 
 
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
@@ -144,3 +158,21 @@ class HttpPointsClient:
     def delete_point(self, point_id: str) -> Point:
         document = self._request("DELETE", f"/points/{urllib.parse.quote(point_id, safe='')}")
         return Point.model_validate_json(json.dumps(document["point"]))
+
+    def list_rules(self, point_id: str | None = None) -> list[AlertRule]:
+        query = f"?point_id={urllib.parse.quote(point_id, safe='')}" if point_id else ""
+        document = self._request("GET", f"/rules{query}")
+        return [AlertRule.model_validate_json(json.dumps(item)) for item in document.get("rules", [])]
+
+    def create_rule(self, payload: RulePayload) -> AlertRule:
+        document = self._request("POST", "/rules", payload.model_dump_json(exclude_none=True).encode())
+        return AlertRule.model_validate_json(json.dumps(document["rule"]))
+
+    def update_rule(self, rule_id: str, update: RuleUpdate) -> AlertRule:
+        body = update.model_dump_json(exclude_none=True).encode()
+        document = self._request("PATCH", f"/rules/{urllib.parse.quote(rule_id, safe='')}", body)
+        return AlertRule.model_validate_json(json.dumps(document["rule"]))
+
+    def delete_rule(self, rule_id: str) -> AlertRule:
+        document = self._request("DELETE", f"/rules/{urllib.parse.quote(rule_id, safe='')}")
+        return AlertRule.model_validate_json(json.dumps(document["rule"]))

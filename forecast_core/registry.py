@@ -11,15 +11,17 @@ these files only.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from forecast_core.base import ContractModel, Identifier
 from forecast_core.units import UnitId
 
 StoreVariable = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,128}$")]
 STAC_CATALOG_URL = "https://stac.dynamical.org/catalog.json"
+CONSENSUS_ID: Final = "consensus"
+"""The pooled ensemble of every enabled source (``forecast_core.consensus``); no source may use this id."""
 
 
 # --- how to open a source ---------------------------------------------------------------------
@@ -72,6 +74,9 @@ class SourceEntry(ContractModel):
     location: SourceLocation
     enabled: bool = True
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f77b4"
+    consensus_weight: Annotated[NonNegativeFloat, Field(le=1000.0)] = 1.0
+    """This source's share of the consensus, relative to the other sources' (its members share it
+    equally); 0 leaves the source out of the consensus."""
 
 
 class ExtractionLimits(ContractModel):
@@ -103,6 +108,8 @@ class SourceRegistry(ContractModel):
         ids = [source.source_id for source in self.sources]
         if len(ids) != len(set(ids)):
             raise ValueError(f"duplicate source ids in registry: {sorted(ids)}")
+        if CONSENSUS_ID in ids:
+            raise ValueError(f"{CONSENSUS_ID!r} names the pooled ensemble of all sources; choose another source id")
         return self
 
     def get(self, source_id: str) -> SourceEntry:
@@ -114,6 +121,10 @@ class SourceRegistry(ContractModel):
 
     def enabled_sources(self) -> list[SourceEntry]:
         return [source for source in self.sources if source.enabled]
+
+    def consensus_weights(self) -> dict[str, float]:
+        """Enabled sources' consensus weights by id (sources of weight 0 included, as 0)."""
+        return {source.source_id: source.consensus_weight for source in self.enabled_sources()}
 
 
 # --- derivations: a safe expression vocabulary --------------------------------------------------

@@ -6,10 +6,11 @@ for display only. Conversions are affine (``value × scale + offset``) within on
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported where arrays are converted: the contracts (and the Lambda) need none
+    import numpy as np
+    import numpy.typing as npt
 
 UnitId = Literal["degC", "degF", "K", "mm", "cm", "in", "m/s", "km/h", "mph", "kt", "1", "%"]
 
@@ -65,14 +66,24 @@ def conversion(from_unit: str, to_unit: str) -> tuple[float, float]:
 
 def convert(values: npt.ArrayLike, from_unit: str, to_unit: str) -> npt.NDArray[np.float64]:
     """Convert values (NaN stays NaN)."""
+    import numpy as np
+
     scale, offset = conversion(from_unit, to_unit)
     return np.asarray(values, dtype=np.float64) * scale + offset
 
 
 def convert_difference(values: npt.ArrayLike, from_unit: str, to_unit: str) -> npt.NDArray[np.float64]:
     """Convert a difference or spread (no offset: 1 K of change is 1.8 °F of change)."""
+    import numpy as np
+
     scale, _ = conversion(from_unit, to_unit)
     return np.asarray(values, dtype=np.float64) * scale
+
+
+def convert_scalar(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert one number (no numpy: the rule model and the Lambda use it)."""
+    scale, offset = conversion(from_unit, to_unit)
+    return value * scale + offset
 
 
 def label(unit: str) -> str:

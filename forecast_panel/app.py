@@ -28,6 +28,7 @@ from forecast_panel.localtime import warm_up
 from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
 from forecast_panel.selection import MeteogramSelection
 from forecast_panel.state import OverviewState
+from forecast_panel.views.alerts import AlertsView
 from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
 from forecast_panel.views.status import FreshnessThresholds, banner, current_banner_text, show_banner, status_view
@@ -111,6 +112,9 @@ class ForecastApp:
             with contextlib.suppress(PointsApiError):
                 self.state.refresh_options(service.list_points())
         self.overview = OverviewView(self.state)
+        self.alerts = AlertsView(self.state, service)
+        self.overview.on_strip_tap = self.alerts.prefill
+        self.overview.below.append(self.alerts.panel())
         self.map = MapView(
             datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved, on_show_point=self._show
         )

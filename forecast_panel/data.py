@@ -44,6 +44,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from forecast_core import layout
+from forecast_core.alert_status import AlertsStatus
+from forecast_core.alerts import AlertRules
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import PreCannedPoints
 from forecast_core.published import ArtifactChanged, verified
@@ -346,6 +348,17 @@ class DataStore:
 
             return canonical_variables()
         return found
+
+    def alert_rules(self, *, fresh: bool = False) -> AlertRules | None:
+        """The store's alert_rules.json (written by the write-back API)."""
+        if fresh:
+            with self._lock:
+                self._documents.pop(layout.ALERT_RULES_KEY, None)
+        return self._optional_model(layout.ALERT_RULES_KEY, AlertRules)
+
+    def alerts_status(self) -> AlertsStatus | None:
+        """The latest alert evaluation (``forecast_alerts``): each rule's state after its run."""
+        return self._optional_model(layout.ALERTS_STATUS_KEY, AlertsStatus)
 
     def configured_points(self, *, fresh: bool = False) -> PreCannedPoints | None:
         """The store's pre_canned_points.json (written by the write-back API)."""

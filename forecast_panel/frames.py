@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from forecast_core import units
+from forecast_core.consensus import Weighting, probability
 from forecast_core.parquet_schemas import QUANTILE_COLUMNS
 from forecast_panel.daily import DailyValues
 from forecast_panel.localtime import wall_times
@@ -49,6 +50,8 @@ class SourceSeries:
     members: Table | None = None
     previous: Table | None = None
     ingested_lead_hours: float | None = None
+    weighting: Weighting | None = None  # the consensus: how its member columns weigh
+    note: str = ""  # said under the header (the consensus: which sources it holds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +196,7 @@ def member_segments(series: Sequence[SourceSeries], zone: str) -> Columns:
     """Every member's trace as segments (from points.parquet)."""
     parts = []
     for index, item in enumerate(series):
-        if not item.members:
+        if not item.members or item.weighting is not None:  # the consensus's members are the sources'
             continue
         order = np.lexsort((item.members["lead_hours"], item.members["ensemble_member"]))
         member = item.members["ensemble_member"][order]
@@ -255,6 +258,11 @@ class StripRow:
     label: str
     daily: DailyValues
     threshold: float
+    weighting: Weighting | None = None  # the consensus: members weigh by their source's share
+    variable_id: str = ""  # what a rule made from the row watches (native threshold below)
+    source_id: str = ""
+    native_threshold: float | None = None
+    init_time: np.datetime64 | None = None  # of the run the row's days are counted from
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,10 +297,13 @@ def strip_columns(rows: Sequence[StripRow], zone: str) -> Columns:
     ys = sorted(axis.ticks)
     parts = []
     for y, row in zip(ys, rows, strict=True):
-        count = np.sum(~np.isnan(row.daily.values), axis=1)
-        hits = np.sum(row.daily.values > row.threshold, axis=1)
+        values = row.daily.values
+        count = np.sum(~np.isnan(values), axis=1)
         keep = count > 0
-        p = 100.0 * hits[keep] / count[keep]
+        if row.weighting is not None:
+            p = 100.0 * probability(values, row.weighting.rows(values), ">", row.threshold)[keep]
+        else:
+            p = 100.0 * np.sum(values > row.threshold, axis=1)[keep] / count[keep]
         labels = np.array([f"{value:.0f}" for value in p], dtype=object)
         x = wall_times(row.daily.noon[keep], zone)
         parts.append({"x": x, "y": np.full(int(keep.sum()), y, "float32"), "p": p, "label": labels})
@@ -328,6 +339,7 @@ class MeteogramFrames:
     zone: str
     notes: list[str] = field(default_factory=list)
     shown: list[tuple[list[SourceSeries], str, str]] = field(default_factory=list)  # series, unit, variable
+    strip_rows: list[StripRow] = field(default_factory=list)  # in the strip's row order (y = index + headings)
 
     @property
     def table(self) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec, OutsideGrid, nearest_cell
 from forecast_core.points import Point
+from forecast_core.registry import CONSENSUS_ID
 from forecast_panel.frames import escape
 from forecast_panel.localtime import UTC_ZONE, zone_label
 from forecast_panel.selection import PANELS
@@ -42,6 +43,8 @@ def source_lines(state: OverviewState) -> list[tuple[str, str]]:
     variable = next(iter(PANELS.values())).variable_id
     out = []
     for source_id in state.selection.sources:
+        if source_id == CONSENSUS_ID:  # no grid cell or init of its own: the notes say what it holds
+            continue
         entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
         info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
         summary = None

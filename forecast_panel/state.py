@@ -17,11 +17,13 @@ import param
 
 from forecast_core import units
 from forecast_core.points import Point
+from forecast_core.registry import CONSENSUS_ID
 from forecast_core.status import RunManifest
 from forecast_core.store import StoreError
 from forecast_panel import frames as fr
+from forecast_panel import pooled
 from forecast_panel.columns import MEMBERS_READ, SUMMARY_READ, read_columns
-from forecast_panel.daily import DailyValues, MemberMatrix, daily_values, lighter
+from forecast_panel.daily import DailyValues, MemberMatrix, daily_values
 from forecast_panel.data import DataStore
 from forecast_panel.localtime import UTC_ZONE, zone_at
 from forecast_panel.selection import LATEST, PANELS, THRESHOLDS, UNIT_SYSTEMS, MeteogramSelection, PanelSpec
@@ -84,8 +86,11 @@ class OverviewState(param.Parameterized):
         names = {entry.source_id: entry.display_name for entry in registry.sources} if registry else {}
         selection = self.selection
         with param.parameterized.batch_call_watchers(selection):
-            selection.param.sources.objects = {names.get(sid, sid): sid for sid in source_ids}
-            selection.sources = [sid for sid in selection.sources if sid in source_ids] or source_ids
+            choices = {names.get(sid, sid): sid for sid in source_ids}
+            if len(source_ids) > 1:
+                choices[pooled.LABEL] = CONSENSUS_ID  # every enabled source pooled (forecast_core.consensus)
+            selection.param.sources.objects = choices
+            selection.sources = [sid for sid in selection.sources if sid in choices.values()] or source_ids
             options = self.point_options()
             selection.param.point.objects = options
             if selection.point not in options.values():
@@ -214,6 +219,9 @@ class OverviewState(param.Parameterized):
         unit, native = self.display_unit_of(variable_id), variable.native_units
         out = []
         for source_id in self.selection.sources:
+            if source_id == CONSENSUS_ID:
+                out.append(self._consensus(variable_id, unit))
+                continue
             info = next((item for item in manifest.sources if item.source_id == source_id), None) if manifest else None
             entry = next((item for item in registry.sources if item.source_id == source_id), None) if registry else None
             init = self.init_date()
@@ -243,6 +251,14 @@ class OverviewState(param.Parameterized):
             )
         return out
 
+    def _consensus(self, variable_id: str, unit: str) -> fr.SourceSeries:
+        """Every enabled source's members of the point pooled (``forecast_panel.pooled``)."""
+        init, registry = self.init_date(), self.datastore.registry()
+        weights = tuple(registry.consensus_weights().items()) if registry else ()
+        key = (self.datastore.run_id, self.selection.point, variable_id, init, unit, weights)
+        return pooled.consensus_for(lambda sid: self._read("points", sid, variable_id, init), self.datastore,
+                                    variable_id, unit, key)  # fmt: skip
+
     def frames(self) -> fr.MeteogramFrames:
         """What the meteogram draws for the current selection."""
         self._reads = {}
@@ -271,6 +287,7 @@ class OverviewState(param.Parameterized):
             zone=zone,
             notes=self.notes(every),
             shown=shown,
+            strip_rows=strip_rows,
         )
 
     def split(self, series: Sequence[fr.SourceSeries] | None = None) -> np.datetime64 | None:
@@ -297,7 +314,9 @@ class OverviewState(param.Parameterized):
         out = []
         for item in series:
             matrix = MemberMatrix.of(item.members or {})
-            out.append([daily_values(matrix, statistic, zone) for statistic in statistics])
+            out.append(
+                [pooled.weighted(daily_values(matrix, statistic, zone), item.weighting) for statistic in statistics]
+            )
         return out
 
     def _panel(
@@ -353,22 +372,14 @@ class OverviewState(param.Parameterized):
         what = {"precipitation": "Precipitation", "snowfall": "Snowfall", "wind_speed_10m": "Wind"}.get(base, base)
         heading = f"{what} > {shown:g} {units.label(unit)}"
         return [
-            fr.StripRow(f"{heading}|{fr.short_name(item.label)}", days[0], shown)
+            fr.StripRow(f"{heading}|{fr.short_name(item.label)}", days[0], shown, item.weighting, variable_id,
+                        item.source_id, threshold, item.summary["init_time"][0] if fr.rows(item.summary) else None)
             for item, days in zip(series, daily, strict=True)
-        ]
+        ]  # fmt: skip
 
     def legend(self) -> list[tuple[str, str]]:
         """Colour index → (label, colour): each source, then each source's second statistic."""
-        registry = self.datastore.registry()
-        entries = {entry.source_id: entry for entry in registry.sources} if registry else {}
-        first = [
-            (
-                fr.short_name(entries[sid].display_name) if sid in entries else sid,
-                entries[sid].color if sid in entries else "#0072b2",
-            )
-            for sid in self.selection.sources
-        ]
-        return first + [(label, lighter(color)) for label, color in first]
+        return pooled.legend(self.datastore.registry(), self.selection.sources)
 
     def notes(self, series: Sequence[fr.SourceSeries]) -> list[str]:
         notes = []
@@ -383,6 +394,8 @@ class OverviewState(param.Parameterized):
             if item.source_id in seen:
                 continue
             seen.add(item.source_id)
+            if item.note:
+                notes.append(item.note)
             if item.source_id in self.unreadable:
                 notes.append(f"{item.label}: the forecast store cannot be read right now; try again shortly")
             elif not fr.rows(item.summary):

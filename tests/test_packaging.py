@@ -63,6 +63,11 @@ def test_lock_file_is_current() -> None:
         ("forecast_core.store", ["dask", "distributed", "panel", "xarray", "extraction", "forecast_panel"]),
         ("forecast_core.json_schemas", ["dask", "panel", "xarray", "pyarrow", "extraction"]),
         ("forecast_core.cli", ["dask", "panel", "xarray", "pyarrow", "extraction", "forecast_panel"]),
+        # the rule model and the registry are the Lambda's too: no numpy there
+        ("forecast_core.alerts", ["numpy", "pyarrow", "dask", "panel", "xarray", "extraction"]),
+        ("forecast_core.alert_status", ["numpy", "pyarrow", "dask", "panel", "xarray", "extraction"]),
+        ("forecast_alerts.cli", ["dask", "distributed", "panel", "xarray", "extraction", "forecast_panel"]),
+        ("forecast_alerts.run", ["dask", "distributed", "panel", "xarray", "extraction", "forecast_panel"]),
     ],
 )
 def test_light_modules_do_not_pull_heavy_dependencies(module: str, forbidden: list[str]) -> None:

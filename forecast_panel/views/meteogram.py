@@ -31,6 +31,7 @@ from bokeh.models import (
     HoverTool,
     LinearColorMapper,
     Range1d,
+    TapTool,
 )
 from bokeh.models.annotations import Label, Span
 from bokeh.models.widgets import Div
@@ -249,6 +250,10 @@ class Meteogram:
             text_font_size="10px",
             text_color={"field": "p", "transform": ink},
         )
+        # a tapped cell proposes an alert (the overview listens to the selection)
+        cells.selection_glyph = cells.glyph.clone(line_color="#e69f00", line_alpha=1.0, line_width=3)
+        cells.nonselection_glyph = cells.glyph.clone()
+        plot.add_tools(TapTool(renderers=[cells], description="Tap a day to start an alert"))
         plot.add_tools(
             HoverTool(
                 renderers=[cells],
@@ -273,7 +278,7 @@ class Meteogram:
         ]
         for heading in self.headings:
             plot.add_layout(heading)
-        plot.title.text = "Probability of exceeding (%, per day)"
+        plot.title.text = "Probability of exceeding (%, per day) · tap a day to start an alert"
         return plot
 
     def _strip_rows(self, axis: fr.StripAxis) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import panel as pn
@@ -24,6 +24,7 @@ from bokeh.models import CustomJS
 from bokeh.models.widgets import Div
 
 from forecast_panel import frames as fr
+from forecast_panel.alert_rules import Draft, draft_for_cell
 from forecast_panel.data import DataStore, shared_datastore
 from forecast_panel.header import header_html
 from forecast_panel.selection import UNIT_PARAMS
@@ -119,6 +120,9 @@ class OverviewView(pn.viewable.Viewer):
         self.download = pn.widgets.FileDownload(
             callback=self._csv, filename="forecast.csv", label="Download CSV", width=160
         )
+        self.on_strip_tap: Callable[[Draft], None] | None = None  # a tapped strip cell (the alerts form)
+        self.below: list[Any] = []  # sections under the meteogram (the point's alerts)
+        self.meteogram.strip_source.selected.on_change("indices", self._strip_tapped)
         self.selection.param.watch(self._on_change, self.selection.url_parameters())
         self.selection.param.watch(self._store_units, list(UNIT_PARAMS))
         self._render()
@@ -190,6 +194,13 @@ class OverviewView(pn.viewable.Viewer):
                 self._dirty = self._dirty or self.state.split() != before  # the boxes change
             self.selection.apply_values(stored)
 
+    def _strip_tapped(self, _attr: str, _old: list[int], new: list[int]) -> None:
+        if not new or self.on_strip_tap is None:
+            return
+        draft = draft_for_cell(self.current, int(new[0]), self.state.display_unit_of, self.state.datastore.variables())
+        if draft is not None:
+            self.on_strip_tap(draft)
+
     def _store_units(self, *_: Any) -> None:
         self.client.tags = [json.dumps(self.selection.unit_choices())]
 
@@ -222,7 +233,7 @@ class OverviewView(pn.viewable.Viewer):
         return pn.Column(*parts, self.download, sizing_mode="stretch_width", css_classes=["fp-controls"])
 
     def __panel__(self) -> pn.Column:
-        return pn.Column(self.header, self.notes, self.plot, self.summary, sizing_mode="stretch_width")
+        return pn.Column(self.header, self.notes, self.plot, self.summary, *self.below, sizing_mode="stretch_width")
 
 
 def meteogram(store: DataStore | str, point: str | None = None, **choices: Any) -> OverviewView:

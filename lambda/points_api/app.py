@@ -18,6 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from points_api import services
 from points_api.errors import ApiError, DuplicatePoint, PayloadTooLarge, ValidationFailed
 from points_api.routes import router
+from points_api.rule_routes import router as rule_router
+from points_api.rules import DuplicateRule
 from points_api.telemetry import count_rejected, logger, metrics
 
 API_TITLE = "forecast-panel write-back API"
@@ -26,11 +28,14 @@ API_DESCRIPTION = (
     "Points for the forecast-panel dashboard: create, list, rename/retag/enable/disable, delete. "
     "DELETE removes a point (its audit history and extracted forecasts stay); PATCH enabled=false pauses it. "
     "Names are NFKC-normalised and trimmed; duplicates (case and lookalikes folded, or a point within "
-    "DEDUPE_DISTANCE_KM) are refused with 409."
+    "DEDUPE_DISTANCE_KM) are refused with 409. Alert rules on a point (/rules): create, list, read, "
+    "relabel/change/enable/disable, delete; a rule whose condition a point already has is refused with 409; "
+    "deleting a point deletes its rules."
 )
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(router)
+app.include_router(rule_router)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[Any]:
@@ -60,7 +65,7 @@ def _on_validation(error: RequestValidationError) -> Response[Any]:
 
 @app.exception_handler(ApiError)
 def _on_api_error(error: ApiError) -> Response[Any]:
-    if isinstance(error, DuplicatePoint | ValidationFailed | PayloadTooLarge):
+    if isinstance(error, DuplicatePoint | DuplicateRule | ValidationFailed | PayloadTooLarge):
         count_rejected(error.error)
     return _json(error.status, error.body())
 

@@ -15,14 +15,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from forecast_core.layout import POINTS_AUDIT_LOG_KEY
 from forecast_core.store import ArtifactStore
-from points_api.repository import WriteResult
+
+
+class _OfPoint(Protocol):
+    @property
+    def point_id(self) -> str: ...
+
+
+class Audited(Protocol):
+    """A write to audit: a point's (``points_api.repository.WriteResult``) or a rule's
+    (``points_api.rules.RuleWriteResult``, keyed by the rule's point)."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def before(self) -> BaseModel | None: ...
+    @property
+    def after(self) -> BaseModel | None: ...
+    @property
+    def point(self) -> _OfPoint: ...
+
 
 AUDIT_RECORDS_PREFIX = POINTS_AUDIT_LOG_KEY.rsplit("/", 1)[0] + "/records/"
 
 
-def audit_record(result: WriteResult, actor: str) -> dict[str, Any]:
+def audit_record(result: Audited, actor: str) -> dict[str, Any]:
     """The JSON-ready audit record of ``result`` done by ``actor``."""
     moment = datetime.now(UTC)
     return {
@@ -36,7 +57,7 @@ def audit_record(result: WriteResult, actor: str) -> dict[str, Any]:
 
 
 class AuditLog(Protocol):
-    def record(self, result: WriteResult, actor: str) -> dict[str, Any]: ...
+    def record(self, result: Audited, actor: str) -> dict[str, Any]: ...
 
 
 class StoreAuditLog:
@@ -45,7 +66,7 @@ class StoreAuditLog:
     def __init__(self, store: ArtifactStore):
         self.store = store
 
-    def record(self, result: WriteResult, actor: str) -> dict[str, Any]:
+    def record(self, result: Audited, actor: str) -> dict[str, Any]:
         record = audit_record(result, actor)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         if self.store.is_local:
@@ -67,7 +88,7 @@ class DynamoAuditLog:
     def __init__(self, table: Any):
         self.table = table
 
-    def record(self, result: WriteResult, actor: str) -> dict[str, Any]:
+    def record(self, result: Audited, actor: str) -> dict[str, Any]:
         record = audit_record(result, actor)
         item = {
             **record,

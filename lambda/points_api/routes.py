@@ -126,11 +126,14 @@ def update_point(point_id: str, update: Annotated[PointUpdate, Body()]) -> Respo
     "/points/<point_id>",
     summary="Delete a point",
     description="Removes the point from pre_canned_points.json (extraction stops, the name is free again) "
-    "and answers the removed point. Audit history and already-extracted forecasts stay. "
+    "and its alert rules, and answers the removed point. Audit history and already-extracted forecasts stay. "
     "To pause a point instead, PATCH enabled=false.",
     responses={200: json_content(PointBody, "The removed point"), **_NOT_FOUND},
 )
 def delete_point(point_id: str) -> Response[Any]:
+    from points_api.rule_routes import delete_rules_of_point
+
     result = services.current().repository.delete_point(point_id)
     _after_write(result, request_actor())
+    delete_rules_of_point(point_id, request_actor())  # a deleted point's alert rules go with it
     return _json(200, {"point": result.point.model_dump(mode="json")})

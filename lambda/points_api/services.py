@@ -14,6 +14,8 @@ from points_api.audit import AuditLog, StoreAuditLog
 from points_api.embedded import StoreRepository
 from points_api.extraction_trigger import EcsExtraction, ExtractionTrigger, NoExtraction, SubprocessExtraction
 from points_api.repository import PointsRepository
+from points_api.rules import RulesRepository
+from points_api.rules_store import StoreRulesRepository
 from points_api.settings import ApiSettings
 
 
@@ -23,6 +25,7 @@ class Services:
     audit: AuditLog
     extraction: ExtractionTrigger
     max_body_bytes: int
+    rules: RulesRepository | None = None  # alert rules (None: a deployment without a rules table)
 
 
 _lock = threading.Lock()
@@ -40,7 +43,14 @@ def build_services(settings: ApiSettings) -> Services:
             if settings.targeted_extraction and settings.extraction_task.enabled
             else NoExtraction("EXTRACTION_* variables are not set")
         )
-        return Services(repository, audit, extraction, settings.max_body_bytes)
+        rules: RulesRepository | None = None
+        if settings.rules_table:
+            from points_api.rules_dynamo import DynamoRulesRepository
+
+            rules = DynamoRulesRepository(
+                settings.rules_table, settings.artifact_store_url, repository, settings.endpoint_url
+            )
+        return Services(repository, audit, extraction, settings.max_body_bytes, rules)
     if not settings.artifact_store_url:
         raise RuntimeError("set POINTS_TABLE_NAME (AWS mode) or a store URL (FORECAST_STORE_URL) for embedded mode")
     store = ArtifactStore(settings.artifact_store_url, endpoint_url=settings.endpoint_url)
@@ -49,8 +59,9 @@ def build_services(settings: ApiSettings) -> Services:
         if settings.targeted_extraction
         else NoExtraction("targeted extraction switched off")
     )
+    points = StoreRepository(store, settings.dedupe_distance_km)
     return Services(
-        StoreRepository(store, settings.dedupe_distance_km), StoreAuditLog(store), extraction, settings.max_body_bytes
+        points, StoreAuditLog(store), extraction, settings.max_body_bytes, StoreRulesRepository(store, points)
     )
 
 

@@ -49,6 +49,7 @@ class ApiSettings:
 
     points_table: str = ""
     audit_table: str = ""
+    rules_table: str = ""
     artifact_store_url: str = ""
     dedupe_distance_km: float = DEFAULT_DEDUPE_DISTANCE_KM
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -74,6 +75,7 @@ class ApiSettings:
         return cls(
             points_table=os.environ.get("POINTS_TABLE_NAME", ""),
             audit_table=os.environ.get("AUDIT_TABLE_NAME", ""),
+            rules_table=os.environ.get("ALERT_RULES_TABLE_NAME", ""),
             artifact_store_url=store or "",
             dedupe_distance_km=_float_env("DEDUPE_DISTANCE_KM", DEFAULT_DEDUPE_DISTANCE_KM),
             max_body_bytes=_int_env("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),

@@ -49,6 +49,12 @@ def create_aws_resources(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyP
         KeySchema=[{"AttributeName": "point_id", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    dynamodb.create_table(
+        TableName="alert-rules",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     ec2 = boto3.client("ec2", endpoint_url=endpoint)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -68,6 +74,7 @@ def create_aws_resources(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyP
     environment = {
         "POINTS_TABLE_NAME": "points",
         "AUDIT_TABLE_NAME": "points-audit",
+        "ALERT_RULES_TABLE_NAME": "alert-rules",
         "ARTIFACT_STORE_URL": f"s3://{bucket}/{STORE_PREFIX}",
         "EXTRACTION_CLUSTER_ARN": cluster_arn,
         "EXTRACTION_TASK_DEFINITION_ARN": task,

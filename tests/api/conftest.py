@@ -14,6 +14,7 @@ from points_api.audit import StoreAuditLog
 from points_api.embedded import StoreRepository
 from points_api.extraction_trigger import NoExtraction
 from points_api.local_server import start_server
+from points_api.rules_store import StoreRulesRepository
 
 
 @dataclass
@@ -29,8 +30,9 @@ class LocalApi:
 def embedded_services(store_url: str, distance_km: float = 0.5, max_body_bytes: int = 4096) -> services.Services:
     """Embedded services over ``store_url`` with targeted extraction recorded, not run."""
     store = ArtifactStore(store_url)
+    points = StoreRepository(store, distance_km)
     return services.Services(
-        StoreRepository(store, distance_km), StoreAuditLog(store), NoExtraction("tests"), max_body_bytes
+        points, StoreAuditLog(store), NoExtraction("tests"), max_body_bytes, StoreRulesRepository(store, points)
     )
 
 

@@ -31,7 +31,12 @@ def command_of(resources: dict[str, Any], definition: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("definition", "subcommand"),
-    [("AppTaskDefinition", "serve"), ("ExtractionTaskDefinition", "extract"), ("InventoryTaskDefinition", "inventory")],
+    [
+        ("AppTaskDefinition", "serve"),
+        ("ExtractionTaskDefinition", "extract"),
+        ("InventoryTaskDefinition", "inventory"),
+        ("AlertsTaskDefinition", "alerts"),
+    ],
 )
 def test_container_commands_parse_with_the_real_cli(
     resources: dict[str, Any], definition: str, subcommand: str
@@ -41,6 +46,8 @@ def test_container_commands_parse_with_the_real_cli(
     args = build_parser(subcommand).parse_args(command[1:])
     assert args.command == subcommand
     assert args.store == BUCKET_URL
+    if subcommand == "alerts":
+        assert args.action == "evaluate"
     if subcommand == "serve":
         assert args.port == 5006 and args.address == "0.0.0.0"
         assert args.allow_websocket_origin == ["forecast.example.org"]

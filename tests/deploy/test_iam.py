@@ -23,7 +23,9 @@ EXTRACTION_FAMILY = (
     "forecast-panel-${EnvironmentName}-extraction:*"
 )
 INVENTORY_FAMILY = EXTRACTION_FAMILY.replace("-extraction:*", "-inventory:*")
+ALERTS_FAMILY = EXTRACTION_FAMILY.replace("-extraction:*", "-alerts:*")
 EXTRACTION_ROLES = {"${ExtractionTaskRole.Arn}", "${TaskExecutionRole.Arn}"}
+ALERTS_ROLES = {"${AlertsTaskRole.Arn}", "${TaskExecutionRole.Arn}"}
 
 
 def objects(*prefixes: str) -> set[str]:
@@ -38,6 +40,10 @@ EXTRACTION_READS = objects(
     layout.FORECASTS_PREFIX, layout.MANIFESTS_PREFIX, layout.DASHBOARD_PREFIX, layout.EXTRACTION_LOGS_PREFIX
 )
 POINTS_JSON = {f"{BUCKET}/{layout.PRE_CANNED_POINTS_KEY}"}
+API_JSON = {f"{BUCKET}/{key}" for key in (layout.PRE_CANNED_POINTS_KEY, layout.ALERT_RULES_KEY)}
+API_READS = API_JSON | {f"{BUCKET}/{key}" for key in (layout.SOURCE_REGISTRY_KEY, layout.CANONICAL_VARIABLES_KEY)}
+ALERTS_READS = objects(layout.FORECASTS_PREFIX, layout.MANIFESTS_PREFIX, layout.DASHBOARD_PREFIX, layout.ALERTS_PREFIX)
+ALERTS_WRITES = objects(layout.ALERTS_PREFIX) | {f"{BUCKET}/{layout.ALERTS_STATUS_KEY}"}
 
 MATRIX: dict[str, dict[str, set[str]]] = {
     "AppTaskRole": {
@@ -61,15 +67,16 @@ MATRIX: dict[str, dict[str, set[str]]] = {
         "logs:CreateLogStream": {"${PointsApiLogGroup.Arn}"},
         "logs:PutLogEvents": {"${PointsApiLogGroup.Arn}"},
         **{
-            f"dynamodb:{action}": {"${PointsTable.Arn}"}
+            f"dynamodb:{action}": {"${PointsTable.Arn}", "${AlertRulesTable.Arn}"}
             for action in ("UpdateItem", "DeleteItem", "ConditionCheckItem", "Scan")
         },
         **{
-            f"dynamodb:{action}": {"${PointsTable.Arn}", "${AuditTable.Arn}"}
-            for action in ("GetItem", "PutItem", "Query")
+            f"dynamodb:{action}": {"${PointsTable.Arn}", "${AuditTable.Arn}", "${AlertRulesTable.Arn}"}
+            for action in ("GetItem", "PutItem")
         },
-        "s3:GetObject": POINTS_JSON,
-        "s3:PutObject": POINTS_JSON,
+        "dynamodb:Query": {"${PointsTable.Arn}", "${AuditTable.Arn}"},
+        "s3:GetObject": API_READS,  # the rules' checks read the registry and the variables
+        "s3:PutObject": API_JSON,
         "s3:ListBucket": {BUCKET},  # only to get 404 (not 403) for a missing points file
         "ecs:RunTask": {EXTRACTION_FAMILY},
         "iam:PassRole": EXTRACTION_ROLES,
@@ -89,8 +96,20 @@ MATRIX: dict[str, dict[str, set[str]]] = {
         "kms:Decrypt": {"${StackKey.Arn}"},
     },
     "SchedulerRole": {
-        "ecs:RunTask": {EXTRACTION_FAMILY, INVENTORY_FAMILY},
-        "iam:PassRole": EXTRACTION_ROLES,
+        "ecs:RunTask": {EXTRACTION_FAMILY, INVENTORY_FAMILY, ALERTS_FAMILY},
+        "iam:PassRole": EXTRACTION_ROLES | ALERTS_ROLES,
+    },
+    "AlertsTaskRole": {
+        "s3:GetObject": ALERTS_READS,
+        "s3:PutObject": ALERTS_WRITES,
+        "s3:ListBucket": {BUCKET},
+        "sns:Publish": {"${RuleAlertsTopic}"},
+        "kms:GenerateDataKey": {"${StackKey.Arn}"},  # the topic is encrypted with the stack key
+        "kms:Decrypt": {"${StackKey.Arn}"},
+    },
+    "AlertsTriggerRole": {
+        "ecs:RunTask": {ALERTS_FAMILY},
+        "iam:PassRole": ALERTS_ROLES,
     },
     "ApiGatewayCloudWatchRole": {
         action: {"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
@@ -161,6 +180,8 @@ def test_roles_trust_only_their_service_in_this_account(roles: dict[str, dict[st
         "TaskExecutionRole": "ecs-tasks.amazonaws.com",
         "PointsApiRole": "lambda.amazonaws.com",
         "SchedulerRole": "scheduler.amazonaws.com",
+        "AlertsTaskRole": "ecs-tasks.amazonaws.com",
+        "AlertsTriggerRole": "events.amazonaws.com",
         "ApiGatewayCloudWatchRole": "apigateway.amazonaws.com",
     }
     for name, role in roles.items():
@@ -184,10 +205,14 @@ def test_listing_is_limited_by_prefix(roles: dict[str, dict[str, Any]]) -> None:
         f"{prefix}*" for prefix in (layout.FORECASTS_PREFIX, layout.MANIFESTS_PREFIX, layout.DASHBOARD_PREFIX)
     }
     condition = _statement(roles["PointsApiRole"], "s3:ListBucket")["Condition"]
-    assert condition == {"StringEqualsIfExists": {"s3:prefix": layout.PRE_CANNED_POINTS_KEY}}
+    config = {layout.PRE_CANNED_POINTS_KEY, layout.ALERT_RULES_KEY, layout.SOURCE_REGISTRY_KEY,
+              layout.CANONICAL_VARIABLES_KEY}  # fmt: skip
+    assert set(condition) == {"StringEqualsIfExists"} and set(condition["StringEqualsIfExists"]["s3:prefix"]) == config
+    condition = _statement(roles["AlertsTaskRole"], "s3:ListBucket")["Condition"]
+    assert condition == {"StringLikeIfExists": {"s3:prefix": [f"{layout.ALERTS_PREFIX}*"]}}
 
 
-@pytest.mark.parametrize("role_name", ["PointsApiRole", "SchedulerRole"])
+@pytest.mark.parametrize("role_name", ["PointsApiRole", "SchedulerRole", "AlertsTriggerRole"])
 def test_run_task_is_pinned_to_the_cluster_and_pass_role_to_ecs(
     roles: dict[str, dict[str, Any]], role_name: str
 ) -> None:
@@ -202,6 +227,7 @@ def test_task_definitions_use_the_matching_roles(resources: dict[str, Any]) -> N
     assert render(definitions["AppTaskDefinition"]["TaskRoleArn"]) == "${AppTaskRole.Arn}"
     for name in ("ExtractionTaskDefinition", "InventoryTaskDefinition"):
         assert render(definitions[name]["TaskRoleArn"]) == "${ExtractionTaskRole.Arn}"
+    assert render(definitions["AlertsTaskDefinition"]["TaskRoleArn"]) == "${AlertsTaskRole.Arn}"
     for body in definitions.values():
         assert render(body["ExecutionRoleArn"]) == "${TaskExecutionRole.Arn}"
     function = of_type(resources, "AWS::Lambda::Function")["PointsApiFunction"]

@@ -32,17 +32,24 @@ KEYS = {
     "registry": layout.SOURCE_REGISTRY_KEY,
     "run_log": "logs/extraction/20261124T070000Z.jsonl",
     "api_log": layout.POINTS_AUDIT_LOG_KEY,
+    "rules": layout.ALERT_RULES_KEY,
+    "alerts_status": layout.ALERTS_STATUS_KEY,
+    "alert_record": layout.notification_key("20261124T070000Z", "rule-0123456789ab"),
     "elsewhere": "other/object.txt",
 }
 
 # role → (keys it may read, keys it may write)
 EXPECTED = {
-    "AppTaskRole": ({"forecast", "latest", "status", "points", "registry"}, set()),
+    "AppTaskRole": ({"forecast", "latest", "status", "points", "registry", "rules", "alerts_status"}, set()),
     "ExtractionTaskRole": (
-        {"forecast", "latest", "status", "points", "registry", "run_log"},
-        {"forecast", "latest", "status", "run_log"},
+        {"forecast", "latest", "status", "points", "registry", "run_log", "rules", "alerts_status"},
+        {"forecast", "latest", "status", "run_log", "alerts_status"},
     ),
-    "PointsApiRole": ({"points"}, {"points"}),
+    "PointsApiRole": ({"points", "rules", "registry"}, {"points", "rules"}),
+    "AlertsTaskRole": (
+        {"forecast", "latest", "status", "points", "registry", "rules", "alerts_status", "alert_record"},
+        {"alerts_status", "alert_record"},
+    ),
 }
 
 

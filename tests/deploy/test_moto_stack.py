@@ -36,7 +36,14 @@ MOTO_SKIPS = {
     "AWS::SecretsManager::Secret",
 }
 LEFT_OUT = {"AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage"}
-CONDITIONAL_OFF = {"ExtractionEgressToDask", "CognitoLoginRule", "OidcLoginRule"}  # no Dask address, AuthMode none
+# no Dask address, AuthMode none, no rule-alert subscribers
+CONDITIONAL_OFF = {
+    "ExtractionEgressToDask",
+    "CognitoLoginRule",
+    "OidcLoginRule",
+    "RuleAlertsEmailSubscription",
+    "RuleAlertsHttpsSubscription",
+}
 
 
 def _stub_code(client: Any) -> None:

@@ -59,12 +59,13 @@ def test_bucket_lifecycle(resources: dict[str, Any], expanded: dict[str, Any]) -
 
 def test_tables_keys_and_recovery(resources: dict[str, Any]) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
-    assert set(tables) == {"PointsTable", "AuditTable"}
+    assert set(tables) == {"PointsTable", "AuditTable", "AlertRulesTable"}
     assert tables["PointsTable"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     # the write markers that make a retried transaction's outcome decidable expire by TTL
     marker = marker_item("points", "token")["Put"]["Item"]
     assert "expires_at" in marker
     assert tables["PointsTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert tables["AlertRulesTable"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert tables["AuditTable"]["KeySchema"] == [
         {"AttributeName": "point_id", "KeyType": "HASH"},
         {"AttributeName": "at", "KeyType": "RANGE"},
@@ -169,6 +170,7 @@ def test_extraction_and_inventory_containers(resources: dict[str, Any]) -> None:
         "--store",
         "s3://${ArtifactBucket}",
     ]
+    assert {"Name": "FORECAST_ALERTS", "Value": "off"} in extraction["Environment"]  # the alerts task evaluates
     dask = extraction["Environment"][-1]["Fn::If"]
     assert dask[0] == "HasDaskScheduler" and dask[1]["Name"] == "DASK_SCHEDULER_ADDRESS"
     inventory = _container(resources, "InventoryTaskDefinition")
@@ -182,7 +184,7 @@ def test_extraction_and_inventory_containers(resources: dict[str, Any]) -> None:
 
 def test_extraction_schedule_follows_publication_times(resources: dict[str, Any], expanded: dict[str, Any]) -> None:
     schedules = of_type(resources, "AWS::Scheduler::Schedule")
-    assert set(schedules) == {"ExtractionSchedule", "InventorySchedule"}
+    assert set(schedules) == {"ExtractionSchedule", "InventorySchedule", "AlertsSchedule"}
     extraction = schedules["ExtractionSchedule"]
     assert extraction["ScheduleExpression"] == {"Ref": "ExtractionScheduleExpression"}
     assert extraction["ScheduleExpressionTimezone"] == "UTC"
@@ -195,6 +197,7 @@ def test_extraction_schedule_follows_publication_times(resources: dict[str, Any]
     for name, definition in (
         ("ExtractionSchedule", "ExtractionTaskDefinition"),
         ("InventorySchedule", "InventoryTaskDefinition"),
+        ("AlertsSchedule", "AlertsTaskDefinition"),
     ):
         target = schedules[name]["Target"]
         assert render(target["Arn"]) == "${Cluster.Arn}"
@@ -354,3 +357,39 @@ def test_api_logging_waits_for_the_account_role(resources: dict[str, Any]) -> No
     ]
     (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
     assert "DeploymentId" in stage
+
+
+# ---------------------------------------------------------------- alert rules
+
+
+def test_each_publish_starts_the_alerts_task(resources: dict[str, Any]) -> None:
+    bucket = one(resources, "AWS::S3::Bucket", "ArtifactBucket")
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    rule = one(resources, "AWS::Events::Rule", "AlertsOnPublishRule")
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"] == {"bucket": {"name": [{"Ref": "ArtifactBucket"}]},
+                                 "object": {"key": [layout.LATEST_MANIFEST_KEY]}}  # fmt: skip
+    (target,) = rule["Targets"]
+    assert render(target["Arn"]) == "${Cluster.Arn}" and render(target["RoleArn"]) == "${AlertsTriggerRole.Arn}"
+    assert target["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "AlertsTaskDefinition"}
+    assert target["EcsParameters"]["LaunchType"] == "FARGATE" and target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_alerts_container_and_topic(resources: dict[str, Any]) -> None:
+    container = _container(resources, "AlertsTaskDefinition")
+    assert [render(item) for item in container["Command"]] == [
+        "forecast-panel", "alerts", "evaluate", "--store", "s3://${ArtifactBucket}"
+    ]  # fmt: skip
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert environment["FORECAST_ALERTS_TOPIC_ARN"] == {"Ref": "RuleAlertsTopic"}
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs" and container["ReadonlyRootFilesystem"] is True
+    topic = one(resources, "AWS::SNS::Topic", "RuleAlertsTopic")
+    assert topic["KmsMasterKeyId"] == {"Ref": "StackKey"}
+    subscriptions = {name: body for name, body in resources.items() if body["Type"] == "AWS::SNS::Subscription"}
+    assert {name: (body["Condition"], body["Properties"]["Protocol"]) for name, body in subscriptions.items()} == {
+        "RuleAlertsEmailSubscription": ("HasRuleAlertsEmail", "email"),
+        "RuleAlertsHttpsSubscription": ("HasRuleAlertsHttps", "https"),
+    }
+    function = one(resources, "AWS::Lambda::Function", "PointsApiFunction")
+    assert function["Environment"]["Variables"]["ALERT_RULES_TABLE_NAME"] == {"Ref": "AlertRulesTable"}
