@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-CLI = [sys.executable, "-m", "forecast_core.cli"]
+CLI = [sys.executable, "-m", "forecast_cli"]
 WHEN = "2026-11-20T00:00:00Z"
 
 

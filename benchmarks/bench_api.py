@@ -59,7 +59,7 @@ def _summary(latencies: list[float]) -> dict[str, float]:
 def measure(points: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "POINTS_API_TARGETED_EXTRACTION": "0"}
-        command = [sys.executable, "-m", "forecast_core.cli", "api", "--store", f"{tmp}/store", "--port", "0"]
+        command = [sys.executable, "-m", "forecast_cli", "api", "--store", f"{tmp}/store", "--port", "0"]
         server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             assert server.stdout is not None

@@ -47,7 +47,7 @@ from benchmarks.bench_app_server import build_demo_store, percentiles
 SESSION_CLEANUP_SECONDS = 45
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARGS += ["--disable-sync", "--no-first-run"]
-SERVE = [sys.executable, "-m", "forecast_core.cli", "serve"]
+SERVE = [sys.executable, "-m", "forecast_cli", "serve"]
 REVISION_EVENT = re.compile(r'"attr":"tags","new":\[\d+\]')
 
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-CLI = [sys.executable, "-m", "forecast_core.cli"]
+CLI = [sys.executable, "-m", "forecast_cli"]
 
 
 def build_demo_store(folder: Path) -> Path:

@@ -11,9 +11,9 @@ import argparse
 import logging
 from datetime import UTC, datetime
 
-from forecast_core.cli import add_store_arguments
 from forecast_core.init_store import ConfigFileError, load_registry_file
 from forecast_core.store import ArtifactStore, StoreError
+from forecast_core.store_options import add_store_arguments
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from forecast_core.cli import add_store_arguments
 from forecast_core.observability import STORAGE_BYTES, STORAGE_OBJECTS, Unit, emit_metrics
 from forecast_core.store import ArtifactStore, StoreError
+from forecast_core.store_options import add_store_arguments
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import os
 
 from forecast_alerts.notify import Fanout, LogNotifier, Notifier, SnsNotifier, WebhookNotifier
 from forecast_alerts.run import EvaluationReport, evaluate_latest
-from forecast_core.cli import add_store_arguments
 from forecast_core.store import ArtifactStore, InvalidArtifact, StoreError
+from forecast_core.store_options import add_store_arguments
 
 log = logging.getLogger(__name__)
 TOPIC_ENV = "FORECAST_ALERTS_TOPIC_ARN"

@@ -1,10 +1,15 @@
-"""Contracts shared by the pipeline, the app and the write-back API.
+"""Contracts shared by the pipeline, the app, the write-back API, the alerts and the notebooks.
 
-Everything here is defined once and imported by `extraction`, `forecast_panel` and `points_api`:
-the artifact store layout (`layout`), the JSON models and their JSON Schemas (`models`), the
-Parquet schemas (`parquet_schemas`, needs pyarrow), the registries (`registry`), the point model
-and name rules (`points`), display units (`units`) and store access by URL (`store`).
+Everything here is defined once and imported by the packages above it (`extraction`,
+`forecast_panel`, `points_api`, `forecast_smoke`, `forecast_alerts`, `forecast_cli`): the store
+layout (`layout`), the JSON models (`base`, `status`, `registry`, `points`, `alerts`,
+`alert_status`) and their committed JSON Schemas (`json_schemas`), the Parquet schemas
+(`parquet_schemas`, needs pyarrow), the reader half of the publish protocol (`published`), store
+access by URL (`store`, `store_options`), regular grids and the nearest-cell rule (`grid`),
+display units (`units`), the consensus of ensembles (`consensus`), transient errors
+(`transient`), metric names (`observability`), the API client (`points_client`), packaged config
+(`defaults`, `init_store`).
 
-This package must never import Dask, xarray, Panel or the extraction code: the Lambda bundle and
-the app depend on it.
+This package must never import Dask, xarray, Panel or any package above it (a test checks): the
+Lambda bundle and the app depend on it.
 """

@@ -1,13 +1,13 @@
-"""``forecast-panel init-store``: seed a store's ``dashboard/config/`` files.
+"""Seeding a store's ``dashboard/config/`` files, and reading config files given on a command line
+(the ``init-store`` subcommand is ``forecast_cli.init_store``).
 
-Writes the source registry (the given file, else the production one), the canonical variables
+``init_store`` writes the source registry (the given file, else the production one), the canonical variables
 (the given file, else the packaged dictionary) and the default points. Existing points are kept
 unless ``--reset-points``: a store's points belong to its users.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -15,11 +15,10 @@ from pydantic import ValidationError
 
 from forecast_core import defaults
 from forecast_core.base import MAX_CONFIG_BYTES, validation_summary
-from forecast_core.cli import add_store_arguments
 from forecast_core.layout import CANONICAL_VARIABLES_KEY, PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import PreCannedPoints
 from forecast_core.registry import CanonicalVariables, SourceRegistry
-from forecast_core.store import ArtifactStore, StoreError
+from forecast_core.store import ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -78,26 +77,3 @@ def init_store(
         store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints)  # existing file must be valid
         log.info("kept the store's existing %s", PRE_CANNED_POINTS_KEY)
     return written
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    add_store_arguments(parser)
-    parser.add_argument("--registry", help="source registry JSON (default: production dynamical.org sources)")
-    parser.add_argument("--variables", help="canonical variables JSON (default: packaged dictionary)")
-    parser.add_argument("--points", help="points JSON (default: packaged default points)")
-    parser.add_argument("--reset-points", action="store_true", help="overwrite the store's existing points")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        registry = load_registry_file(args.registry) if args.registry else None
-        variables = load_variables_file(args.variables) if args.variables else None
-        points = load_points_file(args.points) if args.points else None
-        store = ArtifactStore(args.store, endpoint_url=args.endpoint_url)
-        written = init_store(store, registry, variables, points, reset_points=args.reset_points)
-    except (ConfigFileError, StoreError) as error:
-        log.error("%s", error)
-        return 1
-    for key in written:
-        print(f"wrote {store.url}/{key}")  # noqa: T201
-    return 0

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from forecast_core.cli import add_store_arguments
+from forecast_core.store_options import add_store_arguments
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from forecast_core.layout import PRE_CANNED_POINTS_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.registry import SourceRegistry
 from forecast_core.store import ArtifactStore
 
-CLI = [sys.executable, "-m", "forecast_core.cli"]
+CLI = [sys.executable, "-m", "forecast_cli"]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -99,7 +99,7 @@ def test_new_variable_and_new_source_need_only_config(tiny_samples: Path, tmp_pa
     points_file.write_bytes(points.to_json_bytes())
 
     store_url = str(tmp_path / "store")
-    cli = [sys.executable, "-m", "forecast_core.cli"]
+    cli = [sys.executable, "-m", "forecast_cli"]
     env = {**os.environ, "ICECHUNK_LOG": "error"}
     seed = [*cli, "init-store", "--store", store_url, "--registry", str(registry_file)]
     seed += ["--variables", str(variables_file), "--points", str(points_file)]

@@ -25,7 +25,7 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "forecast_core.cli",
+                "forecast_cli.main",
                 "demo",
                 "--dir",
                 str(tmp_path / "demo"),

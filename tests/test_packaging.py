@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,7 +64,7 @@ def test_lock_file_is_current() -> None:
     [
         ("forecast_core.store", ["dask", "distributed", "panel", "xarray", "extraction", "forecast_panel"]),
         ("forecast_core.json_schemas", ["dask", "panel", "xarray", "pyarrow", "extraction"]),
-        ("forecast_core.cli", ["dask", "panel", "xarray", "pyarrow", "extraction", "forecast_panel"]),
+        ("forecast_cli.main", ["dask", "panel", "xarray", "pyarrow", "extraction", "forecast_panel"]),
         # the rule model and the registry are the Lambda's too: no numpy there
         ("forecast_core.alerts", ["numpy", "pyarrow", "dask", "panel", "xarray", "extraction"]),
         ("forecast_core.alert_status", ["numpy", "pyarrow", "dask", "panel", "xarray", "extraction"]),
@@ -77,6 +79,39 @@ def test_light_modules_do_not_pull_heavy_dependencies(module: str, forbidden: li
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "", f"{module} imports {result.stdout.strip()}"
+
+
+HIGHER_PACKAGES = ("forecast_cli", "extraction", "forecast_panel", "forecast_smoke", "forecast_alerts", "points_api")
+
+
+def _names_of_modules(tree: ast.AST) -> Iterator[str]:
+    """Modules a file imports, or names as a string outside docstrings (``importlib`` targets)."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node.value
+
+
+def test_forecast_core_names_no_package_above_it() -> None:
+    """The contracts package sits at the bottom: it imports, or names for import, none of the
+    packages built on it (the CLI dispatcher that names them all is ``forecast_cli``)."""
+    found = []
+    for path in (ROOT / "forecast_core").rglob("*.py"):
+        for name in _names_of_modules(ast.parse(path.read_text())):
+            if name.split(".")[0] in HIGHER_PACKAGES:
+                found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not found, found
 
 
 def test_ruff_lint_and_format() -> None:
@@ -101,3 +136,11 @@ def test_modules_stay_small() -> None:
             if lines > 450:
                 too_long.append(f"{path.relative_to(ROOT)}: {lines}")
     assert not too_long, f"split these modules (limit ~400 lines): {too_long}"
+
+
+def test_forecast_core_docstring_names_modules_that_exist() -> None:
+    import forecast_core
+
+    named = set(re.findall(r"`(\w+)`", forecast_core.__doc__ or "")) - set(HIGHER_PACKAGES) - {"extraction"}
+    missing = sorted(name for name in named if not (ROOT / "forecast_core" / f"{name}.py").exists())
+    assert not missing, f"forecast_core's docstring names modules that do not exist: {missing}"

@@ -16,10 +16,12 @@ WORKDIR /src
 # Dependencies first (cached while only the code changes): exactly the lock, only the `app` extra.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --extra app --no-install-project
+COPY forecast_cli ./forecast_cli
 COPY forecast_core ./forecast_core
 COPY extraction ./extraction
 COPY forecast_panel ./forecast_panel
 COPY forecast_smoke ./forecast_smoke
+COPY forecast_alerts ./forecast_alerts
 COPY lambda ./lambda
 RUN uv sync --locked --no-dev --extra app --no-editable
 

@@ -49,7 +49,7 @@ class SubprocessExtraction:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def request(self, point_id: str) -> None:
-        argv = [sys.executable, "-m", "forecast_core.cli", *extract_command(self.store_url, point_id)]
+        argv = [sys.executable, "-m", "forecast_cli", *extract_command(self.store_url, point_id)]
         try:
             process = subprocess.Popen(
                 argv,

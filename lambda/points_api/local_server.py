@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from forecast_core.cli import add_store_arguments
+from forecast_core.store_options import add_store_arguments
 from points_api import services
 from points_api.settings import ApiSettings
 

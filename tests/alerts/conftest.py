@@ -76,7 +76,7 @@ def evaluated_store(tiny_samples: Path, tmp_path_factory: pytest.TempPathFactory
                points=PreCannedPoints(generated_utc=WHEN, points=points))  # fmt: skip
     write_rules(store, RULES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECAST_ALERTS")} | {"ICECHUNK_LOG": "error"}
-    command = [sys.executable, "-m", "forecast_core.cli", "extract", "--store", str(root), "--no-progress"]
+    command = [sys.executable, "-m", "forecast_cli", "extract", "--store", str(root), "--no-progress"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return root

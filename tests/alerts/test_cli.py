@@ -16,7 +16,7 @@ from forecast_core.layout import ALERTS_STATUS_KEY
 from forecast_core.store import ArtifactStore
 from tests.alerts.conftest import ROOT, Webhook, forget_evaluations
 
-CLI = [sys.executable, "-m", "forecast_core.cli", "alerts", "evaluate"]
+CLI = [sys.executable, "-m", "forecast_cli", "alerts", "evaluate"]
 
 
 def evaluate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -84,7 +84,7 @@ def _post(url: str, body: bytes) -> int | str:
 def three_servers(store_url: str) -> Iterator[list[str]]:
     """Three local API processes serving one local-folder store."""
     env = {**os.environ, "POINTS_API_TARGETED_EXTRACTION": "0", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "forecast_core.cli", "api", "--store", store_url, "--port", "0", "--no-extract"]
+    command = [sys.executable, "-m", "forecast_cli", "api", "--store", store_url, "--port", "0", "--no-extract"]
     processes = [
         subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for _ in range(3)

@@ -144,7 +144,7 @@ def test_lookalike_and_spacing_variants_are_duplicates(local_api: LocalApi) -> N
 
 def test_cli_needs_a_store_and_lists_its_options() -> None:
     env = {key: value for key, value in os.environ.items() if key != "FORECAST_STORE_URL"}
-    command = [sys.executable, "-m", "forecast_core.cli", "api"]
+    command = [sys.executable, "-m", "forecast_cli", "api"]
     missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "--store" in missing.stderr
     shown = subprocess.run([*command, "--help"], env=env, capture_output=True, text=True, timeout=60)

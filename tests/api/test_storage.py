@@ -93,7 +93,7 @@ def test_targeted_extraction_starts_the_cli_and_never_fails_the_create(
     assert len(trigger.started) == 1
     process = trigger.started[0]
     assert process.poll() is None, "the create does not wait for the extraction"
-    assert process.args[:3] == [str(held), "-m", "forecast_core.cli"]
+    assert process.args[:3] == [str(held), "-m", "forecast_cli"]
     assert process.args[3:] == ["extract", "--store", store_url, "--points", "ridge-0000"]
     assert os.getsid(process.pid) == process.pid, "the extraction runs in its own session"
     with open(gate, "w") as opened:  # let it through: the real CLI runs, on a store without a registry

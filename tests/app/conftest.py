@@ -28,7 +28,7 @@ from forecast_core.store import ArtifactStore
 from tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "forecast_core.cli"]
+CLI = [sys.executable, "-m", "forecast_cli"]
 HOSTILE_NAME = "<script>alert(1)</script> Øvre “Hut” 雪"
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 

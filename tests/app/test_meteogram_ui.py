@@ -166,7 +166,7 @@ def sydney_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store on a sample region in Australia (``sample-data --region``), written by the pipeline."""
     folder = tmp_path_factory.mktemp("sydney")
     env = {**os.environ, "ICECHUNK_LOG": "error"}
-    cli = [sys.executable, "-m", "forecast_core.cli"]
+    cli = [sys.executable, "-m", "forecast_cli"]
     region = ["--region=-34.5,-33,150,152"]  # one argument: the value starts with a minus
     subprocess.run([*cli, "sample-data", "--out", str(folder / "sources"), "--size", "tiny", *region],
                    check=True, env=env, capture_output=True, timeout=300)  # fmt: skip

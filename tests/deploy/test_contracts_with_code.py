@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from forecast_core.cli import build_parser
+from forecast_cli.main import build_parser
 
 from .conftest import ROOT, of_type, render
 

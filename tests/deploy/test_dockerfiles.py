@@ -117,6 +117,25 @@ def test_debian_packages_are_not_pinned_to_exact_versions(stem: str) -> None:
         assert "=" not in command, f"{stem}: {command.strip()} pins an exact Debian version"
 
 
+@pytest.mark.parametrize("stem", sorted(IMAGES))
+def test_every_package_of_the_wheel_is_copied_into_the_image(stem: str) -> None:
+    """The image builds the project's wheel, which lists every package: each must be in the build."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    copied = {
+        source
+        for item in stages(stem)[0]
+        if item["instruction"] == "COPY" and "--from" not in item["value"]
+        for source in item["value"].split()[:-1]
+    }
+    for package in packages["packages"]:
+        top = package.split("/")[0]
+        assert top in copied, f"{stem}: COPY {top} (a package of the wheel) is missing"
+        ignore = (DEPLOY / "docker" / f"{stem}.Dockerfile.dockerignore").read_text()
+        assert f"!{top}/**" in ignore, f"{stem}: the build context filter drops {top}"
+
+
 def test_build_context_paths_exist() -> None:
     for stem in IMAGES:
         for item in stages(stem)[0]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import extraction.compose
 import extraction.pipeline
-from forecast_core.cli import main
+from forecast_cli.main import main
 
 
 def _paused[T](function: Callable[..., T]) -> Callable[..., T]:

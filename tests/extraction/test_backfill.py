@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from extraction.pipeline import RunOptions, RunReport, run_extraction
-from forecast_core.cli import main
+from forecast_cli.main import main
 from forecast_core.published import read_latest
 from forecast_core.registry import SourceRegistry
 from forecast_core.store import ArtifactStore

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from extraction.pipeline import RunOptions, run_extraction
-from forecast_core.cli import main
+from forecast_cli.main import main
 from forecast_core.layout import (
     CANONICAL_VARIABLES_KEY,
     EXTRACTION_STATUS_KEY,

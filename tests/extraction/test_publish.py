@@ -130,7 +130,7 @@ def test_inventory_cli_prints_status_and_emf(
 ) -> None:
     import json
 
-    from forecast_core.cli import main
+    from forecast_cli.main import main
 
     seed(store_url, tiny_registry, make_points(TWO))
     assert main(["inventory", "--store", store_url]) == 0

@@ -157,7 +157,7 @@ def test_two_points_runs_and_a_full_run_racing_as_processes_keep_every_point(
                 [
                     sys.executable,
                     "-m",
-                    "forecast_core.cli",
+                    "forecast_cli.main",
                     "extract",
                     "--store",
                     store_url,

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from extraction.pipeline import RunOptions, run_extraction
+from forecast_cli.main import main
 from forecast_core import defaults
-from forecast_core.cli import main
 from forecast_core.layout import EXTRACTION_STATUS_KEY, LATEST_MANIFEST_KEY, PRE_CANNED_POINTS_KEY
 from forecast_core.published import read_latest, read_published
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, FieldNode, SourceRegistry

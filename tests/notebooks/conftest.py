@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from extraction.sample_sources.writer import TINY_REGION
-from forecast_core.cli import main
+from forecast_cli.main import main
 from forecast_core.defaults import default_points
 from forecast_core.init_store import init_store, load_registry_file
 from forecast_core.points import PreCannedPoints

@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from forecast_core.cli import main
+from forecast_cli.main import main
 from forecast_smoke.models import QueryResult, QuerySummary, ReadSummary, UploadSummary
 from forecast_smoke.schemas import SchemaViolation, validate_document, validate_file
 

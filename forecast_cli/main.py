@@ -1,4 +1,7 @@
-"""The ``forecast-panel`` console command.
+"""The ``forecast-panel`` console command: dispatches to the subcommand modules of every package.
+
+This package sits at the top of the house (it names every other package); ``forecast_core``
+below it names none of them.
 
 Each subcommand lives in its own module, imported only when that subcommand runs, so
 ``forecast-panel api`` never imports Dask and ``forecast-panel extract`` never imports Panel.
@@ -10,16 +13,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Final
 
 # name -> (module, one-line help). Order is the order of ``forecast-panel --help``.
 SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
-    "demo": ("forecast_core.demo", "sample data → extraction → app + local API, all offline"),
+    "demo": ("forecast_cli.demo", "sample data → extraction → app + local API, all offline"),
     "sample-data": ("extraction.sample_sources.cli", "write offline GEFS / IFS ENS sample stores"),
-    "init-store": ("forecast_core.init_store", "seed an artifact store's config files"),
+    "init-store": ("forecast_cli.init_store", "seed an artifact store's config files"),
     "extract": ("extraction.cli", "extract configured points into Parquet artifacts"),
     "alerts": ("forecast_alerts.cli", "evaluate alert rules on the run in force and notify"),
     "inventory": ("extraction.inventory_cli", "list the store, estimate its cost, append the trend"),
@@ -27,24 +29,6 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "api": ("points_api.local_server", "serve the write-back API locally"),
     "smoke": ("forecast_smoke.cli", "smoke tests: zarr-query, s3-upload, s3-read, plot"),
 }
-
-
-STORE_URL_ENV: Final = "FORECAST_STORE_URL"
-
-
-def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--store`` (default ``$FORECAST_STORE_URL``, required when that is unset) and ``--endpoint-url``.
-
-    Every subcommand that works on an artifact store takes its location the same way.
-    """
-    default = os.environ.get(STORE_URL_ENV)
-    parser.add_argument(
-        "--store",
-        required=default is None,
-        default=default,
-        help=f"store URL: folder, s3://bucket/prefix or memory:// (default: ${STORE_URL_ENV})",
-    )
-    parser.add_argument("--endpoint-url", help="S3 endpoint for s3:// stores (default: AWS_ENDPOINT_URL)")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-CLI = [sys.executable, "-m", "forecast_core.cli"]
+CLI = [sys.executable, "-m", "forecast_cli"]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
