@@ -8,7 +8,8 @@ running total, which treats a missing step inside the ingested range as zero.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -96,33 +97,64 @@ def _evaluate(
         if node.variable not in fields:
             raise MissingVariable(f"field {node.variable!r} was not read")
         return np.asarray(fields[node.variable], dtype=np.float64)
-    if isinstance(node, StepAmountNode):
-        rate = evaluate(node.of, fields, steps, memo)
-        return rate * _along_lead(steps, rate.ndim)
-    if isinstance(node, HypotNode):
-        return np.hypot(evaluate(node.x, fields, steps, memo), evaluate(node.y, fields, steps, memo))
-    if isinstance(node, MultiplyNode):
-        product = evaluate(node.factors[0], fields, steps, memo)
-        for factor in node.factors[1:]:
-            product = product * evaluate(factor, fields, steps, memo)
-        return product
-    if isinstance(node, LinearNode):
-        return evaluate(node.of, fields, steps, memo) * node.scale + node.offset
-    if isinstance(node, ClipNode):
-        values = evaluate(node.of, fields, steps, memo)
-        low = -np.inf if node.minimum is None else node.minimum
-        high = np.inf if node.maximum is None else node.maximum
-        return np.clip(values, low, high)
-    if isinstance(node, InCodesNode):
-        values = evaluate(node.of, fields, steps, memo)
-        finite = np.isfinite(values)
-        hit = np.isin(np.round(np.where(finite, values, 0.0)), node.codes)
-        return np.where(finite, hit.astype(np.float64), np.nan)
-    if isinstance(node, ReplaceBelowNode):
-        values = evaluate(node.of, fields, steps, memo)
-        with np.errstate(invalid="ignore"):
-            return np.where(values < node.threshold, node.value, values)
-    raise DerivationError(f"unknown node {type(node).__name__}")
+    combine = _COMBINE.get(type(node))
+    if combine is None:
+        raise DerivationError(f"unknown node {type(node).__name__}")
+    return combine(node, lambda child: evaluate(child, fields, steps, memo), steps)
+
+
+Child = Callable[[Node], FloatArray]
+
+
+def _step_amount(node: StepAmountNode, child: Child, steps: FloatArray) -> FloatArray:
+    rate = child(node.of)
+    return rate * _along_lead(steps, rate.ndim)
+
+
+def _hypot(node: HypotNode, child: Child, _steps: FloatArray) -> FloatArray:
+    return np.hypot(child(node.x), child(node.y))
+
+
+def _multiply(node: MultiplyNode, child: Child, _steps: FloatArray) -> FloatArray:
+    product = child(node.factors[0])
+    for factor in node.factors[1:]:
+        product = product * child(factor)
+    return product
+
+
+def _linear(node: LinearNode, child: Child, _steps: FloatArray) -> FloatArray:
+    return child(node.of) * node.scale + node.offset
+
+
+def _clip(node: ClipNode, child: Child, _steps: FloatArray) -> FloatArray:
+    low = -np.inf if node.minimum is None else node.minimum
+    high = np.inf if node.maximum is None else node.maximum
+    return np.clip(child(node.of), low, high)
+
+
+def _in_codes(node: InCodesNode, child: Child, _steps: FloatArray) -> FloatArray:
+    values = child(node.of)
+    finite = np.isfinite(values)
+    hit = np.isin(np.round(np.where(finite, values, 0.0)), node.codes)
+    return np.where(finite, hit.astype(np.float64), np.nan)
+
+
+def _replace_below(node: ReplaceBelowNode, child: Child, _steps: FloatArray) -> FloatArray:
+    values = child(node.of)
+    with np.errstate(invalid="ignore"):
+        return np.where(values < node.threshold, node.value, values)
+
+
+_COMBINE: dict[type, Callable[[Any, Child, FloatArray], FloatArray]] = {
+    StepAmountNode: _step_amount,
+    HypotNode: _hypot,
+    MultiplyNode: _multiply,
+    LinearNode: _linear,
+    ClipNode: _clip,
+    InCodesNode: _in_codes,
+    ReplaceBelowNode: _replace_below,
+}
+"""How each derivation node combines its children's values (one pure function per node kind)."""
 
 
 def ingested_mask(lead_seconds: npt.ArrayLike, ingested_seconds: npt.ArrayLike) -> npt.NDArray[np.bool_]:

@@ -79,37 +79,45 @@ def _halves(tokens: list[tuple[str, str]], text: str) -> list[list[tuple[str, st
     raise CoordinateError(f"separate latitude and longitude with a comma or N/S/E/W letters: {EXAMPLE}")
 
 
-def _degrees(tokens: list[tuple[str, str]]) -> tuple[float, str | None]:
-    """(signed degrees, hemisphere letter or None) of one coordinate's tokens."""
-    hemisphere = next((value for kind, value in tokens if kind == "hemisphere"), None)
-    numbers: list[tuple[float, str | None]] = []
-    signs: list[str] = []
+def _numbers(tokens: list[tuple[str, str]]) -> list[tuple[float, str | None, bool]]:
+    """Each number of a coordinate: (value, its unit mark or None, whether it carries a minus)."""
+    found = []
     for index, (kind, value) in enumerate(tokens):
         if kind == "number":
-            signs.append(value[:1])
             unit = tokens[index + 1][1] if index + 1 < len(tokens) and tokens[index + 1][0] == "unit" else None
-            numbers.append((float(value), unit))
-    if not 1 <= len(numbers) <= 3:
+            found.append((float(value), unit, value.startswith("-")))
+    if not 1 <= len(found) <= 3:
         raise CoordinateError(f"a coordinate has degrees, then optional minutes and seconds: {EXAMPLE}")
-    expected = ["°", "'", '"'][: len(numbers)]
-    if any(unit not in (None, wanted) for (_, unit), wanted in zip(numbers, expected, strict=True)):
+    expected = ["°", "'", '"'][: len(found)]
+    if any(unit not in (None, wanted) for (_, unit, _), wanted in zip(found, expected, strict=True)):
         raise CoordinateError(f"write degrees (°), then minutes ('), then seconds (\"): {EXAMPLE}")
-    degrees = numbers[0][0]
-    negative = signs[0] == "-"
-    if "-" in signs[1:]:
+    if any(minus for _, _, minus in found[1:]):
         raise CoordinateError("only the degrees may carry a minus sign")
+    return found
+
+
+def _magnitude(numbers: list[tuple[float, str | None, bool]]) -> float:
+    """Degrees, minutes and seconds as unsigned degrees."""
+    degrees = numbers[0][0]
     total = abs(degrees)
-    for (amount, _unit), (name, scale) in zip(numbers[1:], [("minutes", 60.0), ("seconds", 3600.0)], strict=False):
+    for (amount, _, _), (name, scale) in zip(numbers[1:], [("minutes", 60.0), ("seconds", 3600.0)], strict=False):
         if amount < 0 or amount >= 60:
             raise CoordinateError(f"{name} must be from 0 to below 60, not {amount:g}")
         if not float(degrees).is_integer():
             raise CoordinateError(f"with {name}, the degrees must be a whole number, not {degrees:g}")
         total += amount / scale
+    return total
+
+
+def _degrees(tokens: list[tuple[str, str]]) -> tuple[float, str | None]:
+    """(signed degrees, hemisphere letter or None) of one coordinate's tokens."""
+    hemisphere = next((value for kind, value in tokens if kind == "hemisphere"), None)
+    numbers = _numbers(tokens)
+    negative = numbers[0][2]
     if negative and hemisphere is not None:
         raise CoordinateError(f"use either a minus sign or {hemisphere}, not both")
-    if hemisphere in ("S", "W"):
-        negative = True
-    return (-total if negative else total), hemisphere
+    total = _magnitude(numbers)
+    return (-total if negative or hemisphere in ("S", "W") else total), hemisphere
 
 
 def parse_coordinates(text: str) -> tuple[float, float]:

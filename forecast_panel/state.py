@@ -27,7 +27,7 @@ from forecast_panel.daily import DailyValues, MemberMatrix, daily_values
 from forecast_panel.data import DataStore
 from forecast_panel.localtime import UTC_ZONE, zone_at
 from forecast_panel.selection import LATEST, PANELS, THRESHOLDS, UNIT_SYSTEMS, MeteogramSelection, PanelSpec
-from forecast_panel.summaries import panel_summary
+from forecast_panel.summaries import panel_summary, source_notes
 from forecast_panel.timing import split_time
 
 PENDING = " (forecast pending)"
@@ -389,19 +389,4 @@ class OverviewState(param.Parameterized):
             notes.append("select at least one panel")
         if self.is_pending():
             return [*notes, "forecast pending: this point has no forecast yet; it appears after the next extraction"]
-        seen = set()
-        for item in series:
-            if item.source_id in seen:
-                continue
-            seen.add(item.source_id)
-            if item.note:
-                notes.append(item.note)
-            if item.source_id in self.unreadable:
-                notes.append(f"{item.label}: the forecast store cannot be read right now; try again shortly")
-            elif not fr.rows(item.summary):
-                notes.append(f"{item.label}: no data for this selection")
-            elif np.isnan(item.summary["median"]).all():
-                notes.append(f"{item.label}: no data at this point's grid cell")
-            elif not fr.ingested_mask(item.summary, item.ingested_lead_hours).all():
-                notes.append(f"{item.label}: the shaded leads are not ingested yet (partial init)")
-        return notes
+        return [*notes, *source_notes(series, self.unreadable)]

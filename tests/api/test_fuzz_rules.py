@@ -54,6 +54,29 @@ def accepted(model: type[RulePayload] | type[RuleUpdate], body: Any, point_id: s
     return condition is None or not rule_problems(condition, canonical_variables(), pinned_icechunk_source_registry())
 
 
+def steer(case: schemathesis.Case, number: int, point_id: str, client: HttpPointsClient) -> None:
+    """Point a generated case at the fuzzed point and an existing rule, with a fitting condition."""
+    existing = client.list_rules()
+    if isinstance(case.body, dict):
+        if "point_id" in case.body:
+            case.body["point_id"] = point_id
+        fit(case.body.get("condition"), number)
+    if case.path_parameters and existing:
+        case.path_parameters["rule_id"] = existing[number % len(existing)].rule_id
+
+
+def check_verdict(case: schemathesis.Case, response: Any, point_id: str) -> None:
+    """The API refused a body (422) exactly when the rule model and the store's config refuse it."""
+    model = {"POST /rules": RulePayload, "PATCH /rules/{rule_id}": RuleUpdate}.get(case.operation.label)
+    if model is None or response.status_code not in {200, 201, 409, 422}:
+        return
+    full = "rules, the most a point may hold" in response.text
+    if response.status_code == 422 and not full:
+        assert not accepted(model, case.body, point_id), (case.body, response.text)
+    elif response.status_code != 422:
+        assert accepted(model, case.body, point_id), (case.body, response.text)
+
+
 def test_fuzz_the_rules_routes(local_api: LocalApi) -> None:
     local_api.store.write_model(SOURCE_REGISTRY_KEY, pinned_icechunk_source_registry())
     client = HttpPointsClient(local_api.url)
@@ -71,24 +94,11 @@ def test_fuzz_the_rules_routes(local_api: LocalApi) -> None:
             @given(case=operation.as_strategy(generation_mode=mode), salt=st.just(mode))
             def fuzz(case: schemathesis.Case, salt: GenerationMode) -> None:
                 number = next(sequence)
-                steer = salt == GenerationMode.POSITIVE and number % 2 == 0
-                existing = client.list_rules()
-                if steer and isinstance(case.body, dict):
-                    if "point_id" in case.body:
-                        case.body["point_id"] = point.point_id
-                    fit(case.body.get("condition"), number)
-                if steer and case.path_parameters and existing:
-                    case.path_parameters["rule_id"] = existing[number % len(existing)].rule_id
+                if salt == GenerationMode.POSITIVE and number % 2 == 0:  # half the positive cases aim at real ids
+                    steer(case, number, point.point_id, client)
                 response = case.call_and_validate(base_url=local_api.url, checks=CHECKS, timeout=10)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                model = {"POST /rules": RulePayload, "PATCH /rules/{rule_id}": RuleUpdate}.get(case.operation.label)
-                if model is None or response.status_code not in {200, 201, 409, 422}:
-                    return
-                full = "rules, the most a point may hold" in response.text
-                if response.status_code == 422 and not full:
-                    assert not accepted(model, case.body, point.point_id), (case.body, response.text)
-                elif response.status_code != 422:
-                    assert accepted(model, case.body, point.point_id), (case.body, response.text)
+                check_verdict(case, response, point.point_id)
 
             try:
                 fuzz()
