@@ -82,6 +82,16 @@ def app_store(tiny_samples: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return root
 
 
+@pytest.fixture(scope="session")
+def two_inits_store(app_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``app_store`` plus the init before the newest (``extract --init previous``): two inits listed."""
+    root = tmp_path_factory.mktemp("two-inits") / "store"
+    shutil.copytree(app_store, root)
+    backfill = _cli("extract", "--store", str(root), "--init", "previous", "--no-progress")
+    assert backfill.returncode in (0, 1), backfill.stdout + backfill.stderr
+    return root
+
+
 @pytest.fixture
 def fresh_store(app_store: Path, tmp_path: Path) -> Path:
     """A private copy of ``app_store`` (for tests that write points or status)."""

@@ -122,7 +122,9 @@ def test_three_panels_with_two_sources_dodged_side_by_side(app_store: Path) -> N
     first = {code: boxes["xc"][boxes["k"] == code].min() for code in (0, 1)}
     assert first[0] < first[1], "boxes of the two sources are offset, not drawn on top of each other"
     assert (boxes["q75"] >= boxes["q25"]).all() and len(frames.panels[0].days.columns["xc"]) == 0
-    assert len(frames.panels[1].overlay["x"]) > 0 or frames.panels[1].overlay_label, "snowfall over precipitation"
+    precipitation = frames.panels[1]
+    assert precipitation.overlay_label.startswith("Snowfall"), "snowfall is drawn over precipitation"
+    assert len(precipitation.overlay["x"]) == len(precipitation.overlay["y"]) > 0, "as one marker per valid time"
 
 
 def test_partial_init_leads_are_marked_not_zero(app_store: Path) -> None:
@@ -168,17 +170,25 @@ def test_precipitation_running_totals_never_decrease(app_store: Path) -> None:
     assert (np.diff(medians[np.isfinite(medians)]) >= -1e-6).all(), "a running total never decreases"
 
 
-def test_toggles_fill_members_bands_and_previous(app_store: Path) -> None:
+def test_toggles_fill_members_and_bands(app_store: Path) -> None:
     state = _state(app_store, point="aspen-cabin", view="bands", extras=["members"])
-    frames = state.frames()
-    panel = frames.panels[0]
+    panel = state.frames().panels[0]
     assert len(panel.steps.columns["xc"]) and len(panel.lines["x0"]) and len(panel.members["x0"])
-    state.selection.extras = ["members", "previous"]
-    manifest = state.manifest()
+
+
+def test_compare_with_previous_init_draws_that_inits_median(two_inits_store: Path) -> None:
+    datastore = DataStore(str(two_inits_store))
+    manifest = datastore.manifest()
     assert manifest is not None
-    older = manifest.init_dates("gefs", "temperature_2m")[1:]
-    drawn = len(state.frames().panels[0].previous["x0"]) > 0
-    assert drawn == bool(older), "the previous init's median is drawn when one is listed"
+    newest, older = manifest.init_dates("gefs", "temperature_2m")[:2]  # the fixture lists two inits
+    state = _state(two_inits_store, point="aspen-cabin", sources=["gefs"], panels=["temperature"], boxes="steps")
+    assert len(state.frames().panels[0].previous["x0"]) == 0, "off unless asked for"
+    state.selection.extras = ["previous"]
+    previous = state.frames().panels[0].previous
+    expected = datastore.summary("gefs", "temperature_2m", "aspen-cabin", older)["median"].dropna()
+    assert newest > older and len(previous["x0"]) > 0
+    drawn = np.concatenate([np.asarray(previous["y0"], dtype=float), np.asarray(previous["y1"], dtype=float)])
+    assert set(np.round(drawn, 3)) == set(np.round(expected.to_numpy(dtype=float), 3)), "the older init's medians"
 
 
 def test_hostile_name_is_escaped_in_html_and_pending_points(app_store: Path) -> None:
