@@ -214,18 +214,7 @@ class Plots:
         title = f"{self.store.point(point).point_name} · P({what} > {threshold:g} {unit})"
         frame = frame.assign(source=frame["source_id"].map(lambda sid: names.get(str(sid), str(sid))))
         if per == "day":
-            frame = frame.assign(day=frame["valid_local"].dt.strftime("%Y-%m-%d %a"), text=frame["probability"].round())
-            heat = frame.hvplot.heatmap(
-                x="day", y="source", C="probability", cmap="Blues", clim=(0, 100), colorbar=True, rot=90
-            )
-            numbers = frame.hvplot.labels(x="day", y="source", text="text", text_font_size="9pt", text_color="black")
-            return (heat * numbers).opts(
-                title=title,
-                xlabel=f"local day ({zone})",
-                ylabel="",
-                width=width,
-                height=height or 90 + 40 * frame["source"].nunique(),
-            )
+            return self._strip(frame, title, zone, width, height)
         frame = frame.assign(valid=frame["valid_local"].dt.tz_localize(None))
         colors = self._colors()
         lines = [
@@ -240,6 +229,30 @@ class Plots:
         ]
         return hv.Overlay(lines).opts(
             title=title, ylim=(0, 100), ylabel="%", xlabel=f"valid time ({zone})", width=width, height=height or 260
+        )
+
+    @staticmethod
+    def _strip(frame: pd.DataFrame, title: str, zone: str, width: int, height: int | None) -> hv.Overlay:
+        """Per-day probabilities as the meteogram's strip: a heat map of one hue (Blues), with the
+        numbers (white on the darker cells), one row per source."""
+        frame = frame.assign(
+            day=frame["valid_local"].dt.strftime("%Y-%m-%d %a"),
+            source=frame["source"].map(fr.short_name),
+            text=frame["probability"].map(lambda value: f"{value:.0f}"),
+            ink=frame["probability"].map(lambda value: "white" if value > 55 else "black"),
+        )
+        heat = frame.hvplot.heatmap(x="day", y="source", C="probability", cmap="Blues", clim=(0, 100), colorbar=False)
+        numbers = hv.Labels(frame, kdims=["day", "source"], vdims=["text", "ink"]).opts(
+            text_color="ink", text_font_size="9pt"
+        )
+        rows = frame["source"].nunique()
+        return (heat * numbers).opts(
+            title=title,
+            xlabel=f"local day ({zone})",
+            ylabel="",
+            xrotation=90,
+            width=width,
+            height=height or 150 + 30 * rows,
         )
 
     def map(
