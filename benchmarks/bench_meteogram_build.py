@@ -1,19 +1,25 @@
 """The dashboard's hand-built Bokeh meteogram versus the same plot in HoloViews; prints JSON.
 
-Both draw the same ``OverviewFrames`` (computed beforehand by ``OverviewState.frames`` for a
-scripted series of selections, so only drawing is timed) into a Bokeh document, as a server
-session does:
+Both draw the same ``MeteogramFrames`` (computed beforehand by ``OverviewState.frames`` for a
+scripted series of selection changes, so only drawing is timed) into a Bokeh document, as a
+server session does:
 
 - **bokeh**: ``forecast_panel.views.meteogram.Meteogram`` (what the app and ``store.meteogram``
-  use): fixed glyphs, a redraw replaces their ``ColumnDataSource.data``.
-- **holoviews**: the idiomatic equivalent (``VSpans``, ``Segments`` and ``Rectangles`` overlaid,
-  colour and hover from columns, the exceedance plot below), as two ``DynamicMap``s fed by one
-  ``Pipe`` so that a redraw updates the plot in place (HoloViews' fast path), not a re-render.
+  use): three stacked panels and the probability strip on one x range, fixed glyphs; a redraw
+  replaces their ``ColumnDataSource.data`` (box edges placed by ``Dodge`` transforms in the
+  browser, colours by a colour mapper on the index ``k``).
+- **holoviews**: the idiomatic equivalent: per panel an overlay of ``VSpans`` (leads not
+  ingested), ``Segments`` (member traces, whiskers, median ticks, band medians, the previous
+  init's median), ``Rectangles`` (the q10–q90 and q25–q75 boxes, per step and per day, hover on
+  the inner box) and ``Scatter`` (snowfall markers), colour mapped from ``k``; the strip as
+  ``Rectangles`` coloured by probability with ``Labels``; the four stacked in a ``Layout`` whose
+  shared time dimension links the x axes. Each is a ``DynamicMap`` fed by one ``Pipe``, so a
+  redraw updates the existing plots in place (HoloViews' fast path), not a re-render.
 
 Per path: first render (build + the document's full JSON, what a new session sends) and per
 redraw the server time (update + serialising the resulting PATCH-DOC message) and the message
 size. Store: ``--store`` (one the pipeline wrote), else a demo-size one built in a temporary
-folder (about a minute; see ``bench_app_server``).
+folder (about a minute; see ``bench_app_server``). Not covered: the browser's drawing time.
 
 Run: .venv/bin/python -m benchmarks.bench_meteogram_build [--store DIR] [--changes 40]
 """
@@ -30,37 +36,94 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.bench_app_server import build_demo_store, percentiles, scripted_changes
 
-SEGMENT = ["x0", "y0", "x1", "y1"]
-STATS = ["valid", "source", "min", "q10", "q25", "median", "q75", "q90", "max", "members"]
+TIME = "time"
+DAY = np.timedelta64(1, "D").astype("timedelta64[ns]")
+BOX_HOVER = ["median", "q10", "q90", "n"]
 
 
-def holoviews_overview(frames: Any) -> tuple[Any, Any]:
-    """(main, exceedance) HoloViews overlays of ``frames``, styled like the app's meteogram."""
+def _ms(value: float) -> np.timedelta64:
+    return np.timedelta64(int(value * 1e6), "ns")
+
+
+def holoviews_panel(frames: Any, panel_id: str) -> Any:
+    """One meteogram panel of ``frames`` as a HoloViews overlay, styled like the app's."""
     import holoviews as hv
 
-    def segments(frame: Any, **style: Any) -> Any:
-        return hv.Segments(frame, kdims=SEGMENT, vdims=["color"]).opts(**{"color": "color", **style})
+    y0, y1 = f"{panel_id}_low", f"{panel_id}_high"
+    kdims = [TIME, y0, f"{TIME}_end", y1]
+    palette = [color for _, color in frames.legend] or ["#0072b2"]
+    colour = {"color": hv.dim("k"), "cmap": palette, "clim": (-0.5, len(palette) - 0.5)}
+    panel = next((item for item in frames.panels if item.panel_id == panel_id), None)
 
-    def rectangles(frame: Any, vdims: list[str], **style: Any) -> Any:
-        return hv.Rectangles(frame, kdims=SEGMENT, vdims=[*vdims, "color"]).opts(
-            color="color", line_color="color", **style
+    def segments(columns: dict[str, np.ndarray], **style: Any) -> Any:
+        data = (columns["x0"], columns["y0"], columns["x1"], columns["y1"], columns["k"])
+        return hv.Segments(data, kdims=kdims, vdims=["k"]).opts(**{**colour, **style})
+
+    def boxes(box: Any) -> list[Any]:
+        c, wide, narrow = box.columns, _ms(box.wide_ms), _ms(box.narrow_ms)
+        outer = hv.Rectangles((c["xc"] - narrow, c["q10"], c["xc"] + narrow, c["q90"], c["k"]), kdims, ["k"])
+        inner_data = (
+            c["xc"] - wide,
+            c["q25"],
+            c["xc"] + wide,
+            c["q75"],
+            c["k"],
+            c["median"],
+            c["q10"],
+            c["q90"],
+            c["n"],
         )
+        inner = hv.Rectangles(inner_data, kdims, ["k", *BOX_HOVER])
+        whiskers = {"x0": c["xc"], "y0": c["min"], "x1": c["xc"], "y1": c["max"], "k": c["k"]}
+        ticks = {"x0": c["xc"] - wide, "y0": c["median"], "x1": c["xc"] + wide, "y1": c["median"], "k": c["k"]}
+        return [
+            segments(whiskers, line_width=1.5),
+            outer.opts(alpha=0.35, **colour),
+            inner.opts(alpha=0.8, tools=["hover"], **colour),
+            segments(ticks, color="black", line_width=2),
+        ]
 
-    main = (
-        hv.VSpans(frames.missing, kdims=["x0", "x1"]).opts(color="#bbbbbb", alpha=0.35)
-        * segments(frames.members, alpha=0.25)
-        * rectangles(frames.outer, [], alpha=0.35)
-        * segments(frames.whiskers, line_width=1.5)
-        * rectangles(frames.inner, STATS, alpha=0.75, tools=["hover"])
-        * segments(frames.medians, color="black", line_width=2)
-        * segments(frames.previous, line_dash="dashed", line_width=2)
-    ).opts(responsive=True, height=400, xlabel="valid time (UTC)", tools=["xwheel_zoom"], active_tools=["pan"])
-    exceedance = rectangles(frames.exceedance, ["valid", "source", "probability"], tools=["hover"]).opts(
-        responsive=True, height=230, ylim=(0, 100), ylabel="%"
+    empty = {name: np.empty(0) for name in ("x0", "y0", "x1", "y1", "k")}
+    layers = [hv.VSpans((frames.missing["x0"], frames.missing["x1"]), kdims=[TIME, f"{TIME}_end"]).opts(
+        color="#bbbbbb", alpha=0.35)]  # fmt: skip
+    if panel is None:
+        return hv.Overlay([*layers, segments(empty)])
+    marks = panel.overlay
+    layers += [
+        segments(panel.members, alpha=0.25),
+        *boxes(panel.steps),
+        *boxes(panel.days),
+        segments(panel.lines, line_width=2),
+        segments(panel.previous, line_dash="dashed", line_width=2),
+        hv.Scatter((marks["x"], marks["y"]), TIME, y0).opts(marker="asterisk", size=9, color="#222222"),
+    ]
+    return hv.Overlay(layers).opts(
+        title=f"{panel.title} ({panel.unit})", ylabel=panel.unit, xlabel="", responsive=True, height=190
     )
-    return main, exceedance
+
+
+def holoviews_strip(data: Any) -> Any:
+    """The probability strip: one cell per day and row, coloured by the probability, with its number."""
+    import holoviews as hv
+
+    frames = data  # named as the Pipe's parameter
+    cells = frames.strip
+    half = (DAY * 0.48).astype("timedelta64[ns]")
+    data = (cells["x"] - half, cells["y"] - 0.46, cells["x"] + half, cells["y"] + 0.46, cells["p"])
+    heat = hv.Rectangles(data, [TIME, "row", f"{TIME}_end", "row_end"], ["p"]).opts(
+        color="p", cmap="Blues", clim=(0, 100), line_alpha=0, tools=["hover"]
+    )
+    labels = hv.Labels((cells["x"], cells["y"], cells["label"]), [TIME, "row"], ["label"]).opts(
+        text_font_size="10px", text_color="black"
+    )
+    ticks = list(frames.strip_axis.ticks.items())
+    return (heat * labels).opts(
+        responsive=True, height=40 + 17 * max(frames.strip_axis.rows, 1), yticks=ticks, invert_yaxis=True, ylabel=""
+    )
 
 
 def _message_bytes(message: Any) -> int:
@@ -84,34 +147,35 @@ def _document_bytes(document: Any) -> int:
 class BokehPath:
     """The app's Meteogram in a document."""
 
-    def __init__(self, first: Any, titles: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, first: Any, label: str) -> None:
         from bokeh.document import Document
-        from bokeh.layouts import column
 
         from forecast_panel.views.meteogram import Meteogram
 
-        self.titles = titles
+        self.label = label
         self.document = Document()
         self.meteogram = Meteogram()
-        self.meteogram.update(first, **titles())
-        self.document.add_root(column(self.meteogram.main, self.meteogram.exceedance, sizing_mode="stretch_width"))
+        self.meteogram.update(first, bands=False, time_label=label)
+        self.document.add_root(self.meteogram.layout)
 
     def redraw(self, frames: Any) -> None:
-        self.meteogram.update(frames, **self.titles())
+        self.meteogram.update(frames, bands=False, time_label=self.label)
 
 
 class HoloViewsPath:
     """The HoloViews equivalent, rendered once and updated through a Pipe."""
 
-    def __init__(self, first: Any) -> None:
+    def __init__(self, first: Any, panel_ids: list[str]) -> None:
         import holoviews as hv
         from bokeh.document import Document
 
         self.pipe = hv.streams.Pipe(data=first)
-        main = hv.DynamicMap(lambda data: holoviews_overview(data)[0], streams=[self.pipe])
-        exceedance = hv.DynamicMap(lambda data: holoviews_overview(data)[1], streams=[self.pipe])
+        panels = [
+            hv.DynamicMap(lambda data, key=key: holoviews_panel(data, key), streams=[self.pipe]) for key in panel_ids
+        ]
+        strip = hv.DynamicMap(holoviews_strip, streams=[self.pipe])
         self.document = Document()
-        plot = hv.renderer("bokeh").get_plot((main + exceedance).cols(1), doc=self.document)
+        plot = hv.renderer("bokeh").get_plot(hv.Layout([*panels, strip]).cols(1), doc=self.document)
         self.document.add_root(plot.state)
 
     def redraw(self, frames: Any) -> None:
@@ -140,33 +204,38 @@ def measure(make: Callable[[], Any], series: list[Any]) -> dict[str, Any]:
     }
 
 
+def _boxes(frames: Any) -> int:
+    return sum(len(panel.steps.columns["xc"]) + len(panel.days.columns["xc"]) for panel in frames.panels)
+
+
 def run(store: str, count: int) -> dict[str, Any]:
-    from forecast_core import units
     from forecast_panel.app import load_extensions
     from forecast_panel.data import DataStore
+    from forecast_panel.selection import PANELS
     from forecast_panel.state import OverviewState
 
     load_extensions()
-    state = OverviewState(DataStore(store, manifest_ttl_seconds=3600), show_members=True, compare_previous=True)
+    state = OverviewState(DataStore(store, manifest_ttl_seconds=3600))
+    state.selection.extras = ["members", "previous"]
     series = []
-    for change in scripted_changes(state, count):
-        state.param.update(**change)
+    for change in scripted_changes(state.selection, count):
+        state.selection.param.update(**change)
+        state.refresh_options()  # as the view does after a change
         series.append(state.frames())
     first = state.frames()
-
-    def titles() -> dict[str, Any]:
-        return {"title": state.title(), "unit": units.label(state.display_unit()), "bands": False, "threshold": "1"}
-
+    label = f"local time ({first.zone})"
     results = {
-        "bokeh": measure(lambda: BokehPath(first, titles), series),
-        "holoviews": measure(lambda: HoloViewsPath(first), series),
+        "bokeh": measure(lambda: BokehPath(first, label), series),
+        "holoviews": measure(lambda: HoloViewsPath(first, list(PANELS)), series),
     }
     ratio = results["holoviews"]["redraw"]["p50_ms"] / max(results["bokeh"]["redraw"]["p50_ms"], 1e-9)
     return {
         "benchmark": "meteogram_bokeh_vs_holoviews",
         "store": store,
         "changes": count,
-        "boxes_p50": int(statistics.median(len(frames.inner) for frames in series)),
+        "panels": len(first.panels),
+        "boxes_p50": int(statistics.median(_boxes(frames) for frames in series)),
+        "member_segments_p50": int(statistics.median(sum(len(p.members["x0"]) for p in f.panels) for f in series)),
         **results,
         "holoviews_over_bokeh_redraw_p50": round(ratio, 1),
     }

@@ -22,6 +22,8 @@ from forecast_core.status import ExtractionStatus, InventoryStatus, RunManifest
 from forecast_core.store import ArtifactNotFound
 from forecast_core.units import convertible
 from forecast_panel.data import DataStore
+from forecast_panel.localtime import zone_at
+from forecast_panel.selection import UNIT_SYSTEMS
 
 InitRef = date | str | None
 
@@ -35,13 +37,13 @@ def choices_text(values: Sequence[str]) -> str:
     return shown + (" …" if len(values) > 20 else "") if values else "none"
 
 
-def time_zone(tz: str | None) -> ZoneInfo | None:
-    if tz is None:
-        return None
+def time_zone(tz: str) -> str:
+    """``tz`` checked as an IANA zone name (ValueError naming the mistake otherwise)."""
     try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
         raise ValueError(f"unknown time zone {tz!r}: give an IANA name such as 'America/Denver'") from error
+    return tz
 
 
 class StoreCatalog:
@@ -267,12 +269,30 @@ class StoreCatalog:
             )
         return wanted
 
-    def unit_of(self, variable: CanonicalVariable, units: str | None) -> str:
-        """The unit values are shown in: ``units`` if it converts from the native unit, else an error."""
+    def unit_of(self, variable_id: str, units: str | None) -> str:
+        """The unit values of ``variable_id`` are shown in: the native unit (None), ``units`` if it
+        converts from it, or a unit system's unit ('metric' / 'imperial', chosen as the dashboard
+        chooses it: ``OverviewState.display_unit_of``); else a ValueError naming the choices."""
+        variable = self.canonical(variable_id)
         if units is None:
             return variable.native_units
+        if units in UNIT_SYSTEMS:
+            from forecast_panel.state import OverviewState
+
+            state = OverviewState(self.datastore)
+            state.selection.units = units  # the system sets each variable's unit, as in the app
+            return state.display_unit_of(variable_id)
         if not convertible(variable.native_units, units):
             raise ValueError(
-                f"{variable.variable_id} is in {variable.native_units}; choose units among {variable.display_units}"
+                f"{variable_id} is in {variable.native_units}; choose units among {variable.display_units} "
+                f"or a unit system ({', '.join(map(repr, UNIT_SYSTEMS))})"
             )
         return units
+
+    def zone(self, point: str | Point, tz: str | None = None) -> str:
+        """The IANA zone a point's local times are in: ``tz`` when given (checked), else the zone
+        at the point's coordinates by the dashboard's rule (``forecast_panel.localtime.zone_at``)."""
+        if tz is not None:
+            return time_zone(tz)
+        chosen = self.point(point)
+        return zone_at(chosen.latitude, chosen.longitude)

@@ -4,23 +4,18 @@ Kept apart from ``explore`` so that the dashboard, which never imports xarray, c
 exploration module's neighbours without it; only ``ForecastStore.dataset`` loads this module.
 
 Layout: the variable over (``member``, ``valid_time``), each ensemble statistic over
-``valid_time``, ``lead_hours`` and (when the frames carry it) ``valid_local`` as coordinates.
-``valid_time`` is naive UTC (numpy has no time zones); ``valid_local`` is the local wall time,
-its zone in the coordinate's ``tz`` attribute.
+``valid_time``, ``lead_hours`` and (when the frames carry it, as ``ForecastStore``'s do)
+``valid_local`` as coordinates. ``valid_time`` is naive UTC (numpy has no time zones);
+``valid_local`` is the local wall time, its zone in the coordinate's ``tz`` attribute.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 from forecast_core.points import Point
 from forecast_panel import frames as fr
-
-
-def _naive_utc(values: pd.Series) -> np.ndarray:
-    return fr.naive_utc(values).to_numpy(dtype="datetime64[ns]")
 
 
 def to_dataset(
@@ -32,7 +27,7 @@ def to_dataset(
     if members.empty:
         raise ValueError(f"{point.point_name}: no forecast yet for {variable} (configured after the latest run?)")
     unit = str(members["units"].iloc[0])
-    members = members.assign(valid=_naive_utc(members["valid_time"]))
+    members = members.assign(valid=fr.naive_utc(members["valid_time"]))
     grid = members.pivot(index="valid", columns="ensemble_member", values="value").sort_index()
     times = grid.index.to_numpy(dtype="datetime64[ns]")
     leads = members.drop_duplicates("valid").set_index("valid")["lead_hours"].reindex(grid.index)
@@ -50,7 +45,7 @@ def to_dataset(
         variable: (("member", "valid_time"), grid.to_numpy(dtype="float32").T, {"units": unit}),
     }
     if not summary.empty:
-        stats = summary.assign(valid=_naive_utc(summary["valid_time"])).set_index("valid").reindex(grid.index)
+        stats = summary.assign(valid=fr.naive_utc(summary["valid_time"])).set_index("valid").reindex(grid.index)
         for name in (*fr.STAT_COLUMNS, "member_count", "is_ingested"):
             if name in stats:
                 stat_attrs = {"units": unit} if name in fr.STAT_COLUMNS else {}

@@ -134,3 +134,28 @@ def serve_json(answer: JsonAnswer) -> Iterator[JsonServer]:
         yield JsonServer(f"http://127.0.0.1:{server.server_address[1]}", seen)
     finally:
         server.shutdown()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (never a downloaded browser). One per test process,
+    shared by every browser test (the app's and JupyterLab's): Playwright's sync API runs one
+    instance per thread."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (scripts/dev test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

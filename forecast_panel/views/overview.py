@@ -246,4 +246,5 @@ def meteogram(store: DataStore | str, point: str | None = None, **choices: Any) 
     skipped = state.selection.apply_values(wanted)
     if skipped:
         raise ValueError(f"not a valid choice here: {', '.join(f'{name}={wanted[name]!r}' for name in skipped)}")
+    state.refresh_options()  # as the view does after a change: threshold labels in the chosen units
     return OverviewView(state)

@@ -1,4 +1,5 @@
-"""Fixtures of the dashboard tests: a store filled by the real pipeline, servers, a browser.
+"""Fixtures of the dashboard tests: a store filled by the real pipeline, servers (the browser is
+shared from ``tests/conftest.py``).
 
 ``app_store`` seeds a store with points inside the tiny sample region (plus one with a hostile
 name) and runs the real ``forecast-panel extract`` and ``inventory`` on ``tiny_samples``; it is
@@ -186,26 +187,3 @@ def app_url(app_store: Path, tmp_path: Path) -> Iterator[str]:
     server, url = serve_app(app_store, tmp_path)
     yield url
     server.stop()
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Debian's chromium driven by Playwright (never a downloaded browser)."""
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (scripts/dev test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()

@@ -45,7 +45,7 @@ def test_panel_serve_runs_the_app_module(browser: Any, panel_served: str, app_st
         title = page.locator(".fp-title").first
         title.wait_for()
         assert f"data from run {run_id}" in title.inner_text()
-        page.locator(".fp-main-plot .bk-Canvas").first.wait_for()
-        assert page.locator(".fp-main-plot .bk-Canvas").first.bounding_box()["height"] > 200
+        page.locator(".fp-panel-temperature .bk-Canvas").first.wait_for()
+        assert page.locator(".fp-panel-temperature .bk-Canvas").first.bounding_box()["height"] > 150
     finally:
         context.close()

@@ -158,5 +158,6 @@ def test_meteogram_building_block_for_notebooks(app_store: Path) -> None:
     view = meteogram(str(app_store), "aspen-cabin", units="imperial", panels=["wind"])
     assert view.state.point_name() == "Aspen Cabin" and [panel.panel_id for panel in view.current.panels] == ["wind"]
     assert view.current.panels[0].unit == "mph" and view.meteogram.layout is not None
+    assert all(label.endswith(" mph") for label in view.selection.param.wind_threshold.names), "labels in mph"
     with pytest.raises(ValueError, match="point='nowhere'"):
         meteogram(str(app_store), "nowhere")

@@ -44,6 +44,3 @@ def demo_like_store(tiny_samples: Path, tmp_path_factory: pytest.TempPathFactory
     ):
         assert main(step) == 0, step
     return root
-
-
-from tests.app.conftest import browser  # noqa: E402, F401 (Debian's chromium, shared with the app tests)

@@ -2,7 +2,8 @@
 
 A real ``jupyter lab`` (the ``notebook`` extra) on a loopback port with a copy of the notebook
 (so nothing writes outputs into the repository), driven by Debian's chromium through Playwright:
-run all cells, then wait for the meteogram's Bokeh canvas in the output area. The Panel and Bokeh
+run all cells, then wait for the meteogram's temperature panel (its Bokeh canvas) in the output
+area and its header naming the point and its time zone. The Panel and Bokeh
 output reaches the page through pyviz_comms' lab extension, which is what this test proves.
 """
 
@@ -66,16 +67,18 @@ def test_jupyterlab_draws_the_meteogram_of_notebook_01(browser: Any, jupyterlab:
         page.wait_for_function(ready, polling=500)
         # not awaited: its promise ends with the last cell
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        plot = page.locator(".jp-OutputArea-output .fp-main-plot .bk-Canvas").first
+        plot = page.locator(".jp-OutputArea-output .fp-panel-temperature .bk-Canvas").first
         plot.wait_for()
         plot.scroll_into_view_if_needed()
         page.wait_for_timeout(500)  # the first paint after the canvas appears
         colours = Image.open(io.BytesIO(plot.screenshot())).convert("RGB").getcolors(maxcolors=1 << 16)
         assert colours is None or len(colours) > 20, "the meteogram's canvas is blank"
         box = plot.bounding_box()
-        assert box is not None and box["height"] > 200 and box["width"] > 400
+        assert box is not None and box["height"] > 150 and box["width"] > 400
         header = page.locator(".jp-OutputArea-output .fp-title").first
-        assert "Boulder Flatirons" in header.inner_text()
+        assert "Boulder Flatirons" in header.inner_text() and "America/Denver" in header.inner_text()
+        strip = page.locator(".jp-OutputArea-output .fp-strip .bk-Canvas").first
+        assert strip.is_visible(), "the probability strip under the panels"
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         tracebacks = [text for text in errors.all_inner_texts() if "Traceback" in text or "Error" in text]
         assert not tracebacks, tracebacks
