@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 
 from forecast_core.store import ArtifactStore
 from forecast_panel.app import ForecastApp
 from forecast_panel.data import DataStore
+from forecast_panel.frames import SourceSeries
 from forecast_panel.state import OverviewState
 from forecast_panel.views.status import FreshnessThresholds, banner, current_banner_text, status_view
 from forecast_smoke.s3_faults import FaultPlan
@@ -61,17 +63,26 @@ def faulty_store(app_store: Path, moto: str, quick_retries: None) -> Iterator[Fa
     logger.setLevel(level)
 
 
-def _shown(state: OverviewState) -> list[tuple[str, list[float]]]:
-    return [(item.source_id, item.summary["median"].fillna(-999.0).round(4).tolist()) for item in state.frames().shown]
+def _shown(state: OverviewState) -> list[tuple[str, str, list[float]]]:
+    """Per shown panel and source: its medians (missing as -999)."""
+    return [
+        (variable_id, item.source_id, np.round(np.nan_to_num(_medians(item), nan=-999.0), 4).tolist())
+        for series, _, variable_id in state.frames().shown
+        for item in series
+    ]
+
+
+def _medians(item: SourceSeries) -> np.ndarray:
+    return np.asarray(item.summary.get("median", []), dtype=float)
 
 
 def test_failing_reads_keep_the_last_good_data_with_a_banner(faulty_store: FaultyStore) -> None:
     datastore, proxy = faulty_store.datastore, faulty_store.proxy
     state = OverviewState(datastore)
     first_point, other_point = list(state.point_options().values())[:2]
-    state.point_id = first_point
+    state.selection.param.update(point=first_point, panels=["temperature"])
     good = _shown(state)
-    assert good and all(values for _, values in good)
+    assert good and all(values for _, _, values in good)
     assert current_banner_text(datastore, THRESHOLDS) is None
     run_id = datastore.run_id
     app = ForecastApp(datastore, thresholds=THRESHOLDS)  # a session's app, as the server builds it
@@ -89,12 +100,11 @@ def test_failing_reads_keep_the_last_good_data_with_a_banner(faulty_store: Fault
     asyncio.run(app.refresh_banner())  # the session's periodic check
     assert app.banner.visible and app.banner.object == alert.object
 
-    state.point_id = other_point  # another point of the artifacts read before: served from their cached bytes
-    assert all(values for _, values in _shown(state))
-    first_variable = state.variable
-    state.variable = next(value for value in state.param.variable.objects.values() if value != first_variable)
+    state.selection.point = other_point  # another point of the artifacts read before: served from their cached bytes
+    assert all(values for _, _, values in _shown(state))
+    state.selection.param.update(panels=["precipitation"], extras=["totals"])  # running totals: never read before
     frames = state.frames()  # artifacts never read before: no data, a note, no exception
-    assert frames.shown and all(item.summary.empty for item in frames.shown)
+    assert frames.shown and all(_medians(item).size == 0 for series, _, _ in frames.shown for item in series)
     assert any("cannot be read right now" in note for note in frames.notes)
     status_view(datastore, THRESHOLDS)  # the status tab renders from what was read before
     assert sum(proxy.stats().faults.values()) > 0
@@ -105,8 +115,8 @@ def test_failing_reads_keep_the_last_good_data_with_a_banner(faulty_store: Fault
     asyncio.run(app.refresh_banner())
     assert not app.banner.visible
     recovered = _shown(state)
-    assert recovered and all(values for _, values in recovered)
-    state.variable, state.point_id = first_variable, first_point
+    assert recovered and all(values for _, _, values in recovered)
+    state.selection.param.update(panels=["temperature"], extras=[], point=first_point)
     assert _shown(state) == good
 
 
@@ -114,6 +124,6 @@ def test_a_store_that_fails_from_the_start_shows_a_banner_not_a_traceback(faulty
     faulty_store.proxy.plan = EVERY_FAILURE
     datastore = faulty_store.datastore
     state = OverviewState(datastore)
-    assert state.frames().shown == [] or all(item.summary.empty for item in state.frames().shown)
+    assert all(_medians(item).size == 0 for series, _, _ in state.frames().shown for item in series)
     text = current_banner_text(datastore, THRESHOLDS)
     assert text is not None and "no forecast could be loaded yet" in text

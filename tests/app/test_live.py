@@ -79,8 +79,8 @@ def test_a_new_run_switches_the_pending_point_and_keeps_the_selection(fresh_stor
     )
     datastore = DataStore(store, manifest_ttl_seconds=3600)
     app = ForecastApp(datastore, tile_url="none")
-    assert f"Evergreen{PENDING}" in app.state.param.point_id.names
-    app.state.param.update(point_id="aspen-cabin", variable="wind_speed_10m", units="kt")
+    assert f"Evergreen{PENDING}" in app.state.selection.param.point.names
+    app.state.selection.param.update(point="aspen-cabin", panels=["wind"], units="imperial", wind_unit="kt")
     app.map.panel()
     app.map.overlay.overlay_variable = "temperature_2m"
     app.map.click(-105.3, 39.99, name="Draft")
@@ -88,8 +88,15 @@ def test_a_new_run_switches_the_pending_point_and_keeps_the_selection(fresh_stor
     publish_new_run(store, with_point="evergreen")
     datastore.manifest(force=True)
     app._on_new_run(datastore.run_id)
-    assert "Evergreen" in app.state.param.point_id.names and f"Evergreen{PENDING}" not in app.state.param.point_id.names
-    assert (app.state.point_id, app.state.variable, app.state.units) == ("aspen-cabin", "wind_speed_10m", "kt")
+    names = app.state.selection.param.point.names
+    assert "Evergreen" in names and f"Evergreen{PENDING}" not in names
+    selection = app.state.selection
+    assert (selection.point, selection.panels, selection.units, selection.wind_unit) == (
+        "aspen-cabin",
+        ["wind"],
+        "imperial",
+        "kt",
+    )
     assert app.map.clicked == (-105.3, 39.99) and app.map.name_input.value == "Draft", "the draft point stays"
     assert app.map.overlay.overlay_variable == "temperature_2m" and app.map.overlay.overlay_lead is not None
     assert "evergreen" not in app.map.pending_ids
