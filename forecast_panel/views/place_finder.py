@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import panel as pn
@@ -35,6 +34,8 @@ RESULT_CSS = """
 COLUMN_STYLE = {"flex": "1 1 300px", "min-width": "0"}
 KIND_NAMES = {"city": "", "region": "state", "country": "country"}
 
+# a result button reports the label the user saw: the server's slots may already hold a newer query's results
+PICKED_JS = "target.value = JSON.stringify({label: button.label, at: Date.now()})"
 GEOLOCATE_JS = """
 const report = (answer) => { target.value = JSON.stringify(Object.assign(answer, {at: Date.now()})) }
 if (!window.isSecureContext || !navigator.geolocation) {
@@ -87,6 +88,7 @@ class PlaceFinder:
         self.on_place = on_place
         self.on_position = on_position
         self.matches: list[Place] = []
+        self.offered: dict[str, Place] = {}  # every result shown since the last pick, by its label
         self.search_input = pn.widgets.TextInput(
             label="Find a place",
             placeholder="City, state or country, e.g. Denver",
@@ -107,8 +109,10 @@ class PlaceFinder:
             )
             for _ in range(RESULTS)
         ]
-        for index, button in enumerate(self.buttons):
-            button.on_click(partial(self._on_result, index))
+        self._picked_label = pn.widgets.TextInput(visible=False, label="picked result")
+        for button in self.buttons:
+            button.js_on_click(args={"target": self._picked_label, "button": button}, code=PICKED_JS)
+        self._picked_label.param.watch(self._on_result, "value")
         self.search_note = pn.pane.HTML(
             "", css_classes=["fp-search-note"], sizing_mode="stretch_width", stylesheets=[MAP_CSS]
         )
@@ -135,8 +139,12 @@ class PlaceFinder:
     def _on_typing(self, event: Any) -> None:
         self.search(str(event.new or ""))
 
-    def _on_result(self, index: int, _event: object) -> None:
-        self.pick(index)
+    def _on_result(self, event: Any) -> None:
+        try:
+            label = str(json.loads(str(event.new or "{}")).get("label", ""))
+        except (ValueError, AttributeError):
+            return
+        self.pick_label(label)
 
     def _on_go(self, _event: object) -> None:
         self.go_to_coordinates()
@@ -145,6 +153,7 @@ class PlaceFinder:
         """Show the matches of ``text`` (what the user typed so far)."""
         query = text.strip()
         self.matches = [match.place for match in gazetteer().search(query, limit=RESULTS)] if query else []
+        self.offered.update((result_label(place), place) for place in self.matches)
         for button, place in zip(self.buttons, self.matches + [None] * RESULTS, strict=False):
             if place is None:
                 button.visible = False
@@ -168,8 +177,17 @@ class PlaceFinder:
         """Choose match ``index``: the results close and the map goes there."""
         if index >= len(self.matches):
             return
-        place = self.matches[index]
-        self.matches = []
+        self._choose(self.matches[index])
+
+    def pick_label(self, label: str) -> None:
+        """Choose the result the user clicked, by the label it showed when clicked (typing may have
+        replaced the results on the server since); a label never offered is ignored."""
+        place = self.offered.get(label)
+        if place is not None:
+            self._choose(place)
+
+    def _choose(self, place: Place) -> None:
+        self.matches, self.offered = [], {}
         for button in self.buttons:
             button.visible = False
         self.search_note.object = ""
@@ -207,7 +225,7 @@ class PlaceFinder:
         self.on_position(latitude, longitude, "Your location")
 
     def panel(self) -> pn.viewable.Viewable:
-        search = pn.Column(self.search_input, *self.buttons, self.search_note, styles=COLUMN_STYLE)
+        search = pn.Column(self.search_input, *self.buttons, self._picked_label, self.search_note, styles=COLUMN_STYLE)
         coordinates = pn.Column(
             pn.Row(self.coordinates_input, self.go_button, sizing_mode="stretch_width"),
             self.locate_button,

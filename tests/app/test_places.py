@@ -93,3 +93,18 @@ def test_the_shipped_gazetteer_finds_cities_states_and_countries() -> None:
     assert france.kind == "country" and france.extent is not None and 42 < france.latitude < 51
     nearest = gazetteer.nearest_city(39.74, -104.98)
     assert nearest is not None and nearest.timezone == "America/Denver"
+
+
+def test_a_clicked_result_is_the_place_its_label_showed_even_after_more_typing() -> None:
+    from forecast_panel.views.place_finder import PlaceFinder, result_label
+
+    chosen: list[Place] = []
+    finder = PlaceFinder(on_place=chosen.append, on_position=lambda *_: None)
+    seen = {result_label(place): place for place in finder.search("boul")}
+    clicked = next(label for label in seen if label.startswith("Boulder — Colorado"))
+    finder.search("bould")  # the server moved on before the click arrived: the slots hold other results
+    finder.pick_label(clicked)
+    assert chosen == [seen[clicked]], "the place the user saw, not the one now in that slot"
+    assert finder.offered == {} and not any(button.visible for button in finder.buttons), "the results close"
+    finder.pick_label("Nowhere — never offered")
+    assert len(chosen) == 1, "a label never offered picks nothing"
