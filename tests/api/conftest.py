@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from forecast_core.store import ArtifactStore
 from points_api import services
@@ -14,6 +25,7 @@ from points_api.audit import StoreAuditLog
 from points_api.embedded import StoreRepository
 from points_api.extraction_trigger import NoExtraction
 from points_api.local_server import start_server
+from points_api.openapi import DOCUMENT
 from points_api.rules_store import StoreRulesRepository
 
 
@@ -64,3 +76,24 @@ def local_api(embedded: services.Services) -> Iterator[LocalApi]:
     yield LocalApi(url, embedded.repository.store, embedded, embedded.extraction)
     server.shutdown()
     server.server_close()
+
+
+def raw_request(api: LocalApi, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    """One request to the local server: its status and JSON body, error statuses included."""
+    request = urllib.request.Request(f"{api.url}{path}", data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+# the schemathesis checks every fuzz test applies to each answer
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def operations_under(*prefixes: str) -> list[Any]:
+    """The committed document's operations whose path starts with one of ``prefixes``."""
+    schema = schemathesis.openapi.from_path(str(DOCUMENT))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    return [operation for operation in operations if operation.path.startswith(prefixes)]

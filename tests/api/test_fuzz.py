@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
 import schemathesis
@@ -13,23 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from pydantic import BaseModel, ValidationError
-from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import PointPayload, PointUpdate, PreCannedPoints
-from points_api.openapi import DOCUMENT
-from tests.api.conftest import LocalApi
+from tests.api.conftest import CHECKS, LocalApi, operations_under
 
 # GET /health and GET /points take no input (one case each, no negative cases); the three write
 # operations get positive and negative cases: 3 x 2 x 210 = 1,260 at most.
 CASES_PER_OPERATION_AND_MODE = 210
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 BODY_MODELS: dict[str, type[BaseModel]] = {"POST /points": PointPayload, "PATCH /points/{point_id}": PointUpdate}
@@ -41,13 +32,6 @@ def _valid(model: type[BaseModel], body: object) -> bool:
     except (ValidationError, TypeError, ValueError):
         return False
     return True
-
-
-def operations_under(*prefixes: str) -> list[Any]:
-    """The committed document's operations whose path starts with one of ``prefixes``."""
-    schema = schemathesis.openapi.from_path(str(DOCUMENT))
-    operations = [result.ok() for result in schema.get_all_operations()]
-    return [operation for operation in operations if operation.path.startswith(prefixes)]
 
 
 def test_fuzz_the_local_server(local_api: LocalApi) -> None:

@@ -22,8 +22,7 @@ from forecast_core.defaults import canonical_variables, pinned_icechunk_source_r
 from forecast_core.layout import ALERT_RULES_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import PointPayload
 from forecast_core.points_client import HttpPointsClient
-from tests.api.conftest import LocalApi
-from tests.api.test_fuzz import CHECKS, operations_under
+from tests.api.conftest import CHECKS, LocalApi, operations_under
 
 CASES_PER_OPERATION_AND_MODE = 150  # 5 operations x 2 modes x 150 = 1,500 at most
 FITTING = {  # (kind, reduce) → a variable and unit that fit it

@@ -6,28 +6,17 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
 from forecast_core.layout import POINTS_AUDIT_LOG_KEY, PRE_CANNED_POINTS_KEY
 from forecast_core.points import PointPayload, PointUpdate, PreCannedPoints
 from forecast_core.points_client import HttpPointsClient, PointsApiError
-from tests.api.conftest import LocalApi
+from tests.api.conftest import LocalApi, raw_request
 
 
 def _payload(name: str = "Cabin", latitude: float = 45.1, longitude: float = -110.0) -> PointPayload:
     return PointPayload(point_name=name, latitude=latitude, longitude=longitude, created_by="tester")
-
-
-def _raw(api: LocalApi, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{api.url}{path}", data=body, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_create_list_update_delete_round_trip(local_api: LocalApi) -> None:
@@ -98,19 +87,19 @@ def test_duplicates_name_lookalike_and_distance(local_api: LocalApi) -> None:
     ],
 )
 def test_invalid_bodies_get_422_with_field_messages(local_api: LocalApi, body: bytes, field: str) -> None:
-    status, answer = _raw(local_api, "POST", "/points", body)
+    status, answer = raw_request(local_api, "POST", "/points", body)
     assert status == 422, answer
     assert answer["error"] == "validation" and answer["message"]
     assert field in [item["field"] for item in answer["fields"]], answer["fields"]
 
 
 def test_oversized_body_gets_413_and_unknown_routes_404(local_api: LocalApi) -> None:
-    status, answer = _raw(local_api, "POST", "/points", b'{"point_name": "' + b"x" * 10_000 + b'"}')
+    status, answer = raw_request(local_api, "POST", "/points", b'{"point_name": "' + b"x" * 10_000 + b'"}')
     assert (status, answer["error"]) == (413, "too_large")
-    assert _raw(local_api, "GET", "/nothing")[0] == 404
-    status, answer = _raw(local_api, "PATCH", "/points/no-such-point", b'{"enabled": false}')
+    assert raw_request(local_api, "GET", "/nothing")[0] == 404
+    status, answer = raw_request(local_api, "PATCH", "/points/no-such-point", b'{"enabled": false}')
     assert (status, answer["error"]) == (404, "not_found")
-    status, answer = _raw(local_api, "PATCH", "/points/no-such-point", b"{}")
+    status, answer = raw_request(local_api, "PATCH", "/points/no-such-point", b"{}")
     assert status == 422
 
 
@@ -127,7 +116,7 @@ def test_oversized_body_gets_413_and_unknown_routes_404(local_api: LocalApi) -> 
 )
 def test_hostile_names_are_rejected(local_api: LocalApi, name: str, why: str) -> None:
     body = json.dumps({"point_name": name, "latitude": 1.0, "longitude": 2.0, "created_by": "t"}).encode()
-    status, answer = _raw(local_api, "POST", "/points", body)
+    status, answer = raw_request(local_api, "POST", "/points", body)
     assert status == 422, why
     assert [item["field"] for item in answer["fields"]] == ["point_name"], why
 

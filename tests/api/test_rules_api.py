@@ -14,8 +14,7 @@ from forecast_core.defaults import pinned_icechunk_source_registry
 from forecast_core.layout import ALERT_RULES_KEY, POINTS_AUDIT_LOG_KEY, SOURCE_REGISTRY_KEY
 from forecast_core.points import PointPayload
 from forecast_core.points_client import HttpPointsClient, PointsApiError
-from tests.api.conftest import LocalApi
-from tests.api.test_local_server import _raw
+from tests.api.conftest import LocalApi, raw_request
 
 
 def condition(**fields: Any) -> dict[str, Any]:
@@ -41,7 +40,7 @@ def test_create_list_read_update_delete(local_api: LocalApi, point_id: str) -> N
     created = client.create_rule(payload(point_id).model_copy(update={"label": "  Powder   day "}))
     assert created.label == "Powder day" and created.condition.source == "consensus"
     assert client.list_rules(point_id) == [created] and client.list_rules("other-point") == []
-    status, answer = _raw(local_api, "GET", f"/rules/{created.rule_id}")
+    status, answer = raw_request(local_api, "GET", f"/rules/{created.rule_id}")
     assert status == 200 and answer["rule"]["rule_id"] == created.rule_id
     paused = client.update_rule(created.rule_id, RuleUpdate(enabled=False, updated_by="tester"))
     assert paused.enabled is False and paused.revision == created.revision
@@ -97,7 +96,7 @@ def test_unknown_points_and_sources_get_422(local_api: LocalApi, point_id: str) 
     ],
 )
 def test_invalid_bodies_get_422_with_field_messages(local_api: LocalApi, body: dict, field: str) -> None:
-    status, answer = _raw(local_api, "POST", "/rules", json.dumps(body).encode())
+    status, answer = raw_request(local_api, "POST", "/rules", json.dumps(body).encode())
     assert status == 422 and answer["error"] == "validation"
     assert any(field in item["field"] for item in answer["fields"]), answer["fields"]
 
@@ -133,10 +132,10 @@ def test_deleting_a_point_deletes_its_rules(local_api: LocalApi, point_id: str) 
 
 def test_unknown_rules_get_404(local_api: LocalApi) -> None:
     for method, body in (("GET", None), ("PATCH", b'{"enabled": false}'), ("DELETE", None)):
-        status, answer = _raw(local_api, method, "/rules/rule-0123456789ab", body)
+        status, answer = raw_request(local_api, method, "/rules/rule-0123456789ab", body)
         assert (status, answer["error"]) == (404, "not_found")
-    assert _raw(local_api, "GET", "/rules/not-a-rule-id")[0] == 404
-    assert _raw(local_api, "GET", "/rules?point_id=NOT%20AN%20ID")[0] == 422
+    assert raw_request(local_api, "GET", "/rules/not-a-rule-id")[0] == 404
+    assert raw_request(local_api, "GET", "/rules?point_id=NOT%20AN%20ID")[0] == 422
 
 
 def test_racing_creates_of_one_rule_give_one_rule(local_api: LocalApi, point_id: str) -> None:

@@ -4,7 +4,6 @@ store answers again."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from forecast_panel.state import OverviewState
 from forecast_panel.views.status import FreshnessThresholds, banner, current_banner_text, status_view
 from forecast_smoke.s3_faults import FaultPlan
 from forecast_smoke.s3_proxy import S3FaultProxy
+from tests.support import run_on_own_loop
 
 pytestmark = pytest.mark.aws
 BUCKET = "app-store"
@@ -97,7 +97,7 @@ def test_failing_reads_keep_the_last_good_data_with_a_banner(faulty_store: Fault
     assert text is not None and "cannot be reached" in text and "showing the data loaded at" in text
     alert = banner(datastore, THRESHOLDS)
     assert alert.visible and "cannot be reached" in str(alert.object)
-    asyncio.run(app.refresh_banner())  # the session's periodic check
+    run_on_own_loop(app.refresh_banner())  # the session's periodic check
     assert app.banner.visible and app.banner.object == alert.object
 
     state.selection.point = other_point  # another point of the artifacts read before: served from their cached bytes
@@ -112,7 +112,7 @@ def test_failing_reads_keep_the_last_good_data_with_a_banner(faulty_store: Fault
     proxy.plan = FaultPlan()
     datastore.manifest(force=True)
     assert current_banner_text(datastore, THRESHOLDS) is None and datastore.health().ok
-    asyncio.run(app.refresh_banner())
+    run_on_own_loop(app.refresh_banner())
     assert not app.banner.visible
     recovered = _shown(state)
     assert recovered and all(values for _, _, values in recovered)

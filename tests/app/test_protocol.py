@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.bench_app_websockets import Session
+from tests.support import run_on_own_loop
 
 HANG_GUARD_SECONDS = 300  # each step ends as soon as its reply is in; this only stops a hang
 
@@ -43,11 +43,7 @@ async def _redraw(url: str) -> tuple[list[dict[str, object]], list[str]]:
 
 
 def test_a_point_switch_sends_its_session_the_redraw_and_other_sessions_nothing(app_url: str) -> None:
-    # an event loop of its own, in a thread of its own: this thread may hold a running loop
-    # already (Playwright's sync API, which the browser tests of this worker use, leaves its loop
-    # set as the thread's running loop), and asyncio.run refuses to start under one
-    with ThreadPoolExecutor(max_workers=1) as own_thread:
-        events, sent_to_other = own_thread.submit(asyncio.run, _redraw(app_url)).result()
+    events, sent_to_other = run_on_own_loop(_redraw(app_url))
     attributes = {str(item.get("attr")) for item in events}
     assert {"data", "text", "tags"} <= attributes  # plot data, title and header, the busy cue's end
     assert not attributes & {"stylesheets", "css_classes"}, "no styles re-sent, no process-wide busy spinner"

@@ -6,9 +6,11 @@ it, so tests write their own.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from forecast_core.init_store import init_store, load_registry_file
@@ -60,3 +62,20 @@ def seed(
     store = ArtifactStore(url)
     init_store(store, registry, variables, points or make_points(POINTS), reset_points=True)
     return store
+
+
+def row_groups_per_point(data: bytes) -> dict[str, int]:
+    """How many row groups each point id's rows lie in (from the row-group statistics)."""
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("point_id")
+    table = pq.read_table(io.BytesIO(data), columns=["point_id"])
+    counts: dict[str, int] = {}
+    for point_id in sorted(set(table["point_id"].to_pylist())):
+        counts[point_id] = sum(
+            1
+            for i in range(meta.num_row_groups)
+            if meta.row_group(i).column(column).statistics.min
+            <= point_id
+            <= meta.row_group(i).column(column).statistics.max
+        )
+    return counts

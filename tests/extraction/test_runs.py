@@ -16,8 +16,7 @@ from forecast_core.published import read_latest, read_published
 from forecast_core.registry import CanonicalVariable, CanonicalVariables, FieldNode, SourceRegistry
 from forecast_core.status import ExtractionStatus
 from forecast_core.store import ArtifactStore
-from tests.extraction.conftest import make_points, seed
-from tests.extraction.test_values import row_groups_per_point
+from tests.extraction.conftest import make_points, row_groups_per_point, seed
 
 TWO = [("alpha", 39.6, -106.3), ("charlie", 40.2, -105.4)]
 ONE_VARIABLE = ["temperature_2m"]

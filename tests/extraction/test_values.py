@@ -23,7 +23,7 @@ from extraction.tables import parquet_bytes
 from forecast_core.registry import IcechunkLocation, SourceRegistry
 from forecast_core.status import RunManifest
 from forecast_core.store import ArtifactStore
-from tests.extraction.conftest import POINTS, seed
+from tests.extraction.conftest import POINTS, row_groups_per_point, seed
 
 INSIDE = [p for p in POINTS if p[0] != "far-away"]
 
@@ -79,23 +79,6 @@ def _table(store: ArtifactStore, manifest: RunManifest, source_id: str, variable
     artifact = manifest.artifact(source_id, variable_id, kind)  # type: ignore[arg-type]
     assert artifact is not None, (source_id, variable_id, kind)
     return pq.read_table(io.BytesIO(store.read_bytes(artifact.key)))
-
-
-def row_groups_per_point(data: bytes) -> dict[str, int]:
-    """How many row groups each point id's rows lie in (from the row-group statistics)."""
-    meta = pq.ParquetFile(io.BytesIO(data)).metadata
-    column = meta.schema.to_arrow_schema().get_field_index("point_id")
-    table = pq.read_table(io.BytesIO(data), columns=["point_id"])
-    counts: dict[str, int] = {}
-    for point_id in sorted(set(table["point_id"].to_pylist())):
-        counts[point_id] = sum(
-            1
-            for i in range(meta.num_row_groups)
-            if meta.row_group(i).column(column).statistics.min
-            <= point_id
-            <= meta.row_group(i).column(column).statistics.max
-        )
-    return counts
 
 
 VARIABLES = ["temperature_2m", "precipitation", "precipitation_total", "snowfall", "snowfall_total", "wind_speed_10m"]
