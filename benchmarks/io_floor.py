@@ -40,7 +40,7 @@ IMPORTED = time.perf_counter()
 
 from extraction.selection import load_config, select  # noqa: E402
 from extraction.source_run import SourcePlan, plan_source  # noqa: E402
-from extraction.sources import _icechunk_storage  # noqa: E402
+from extraction.sources import icechunk_storage  # noqa: E402
 from forecast_core.registry import IcechunkLocation  # noqa: E402
 from forecast_core.store import ArtifactStore  # noqa: E402
 
@@ -93,7 +93,7 @@ async def _open_arrays(plans: list[SourcePlan]) -> list[tuple[SourcePlan, Any]]:
         location = plan.source.location
         if not isinstance(location, IcechunkLocation) or not location.snapshot_id:
             raise SystemExit(f"{plan.source.source_id}: the floor reads pinned Icechunk sources only")
-        repo = await icechunk.Repository.open_async(_icechunk_storage(location))
+        repo = await icechunk.Repository.open_async(icechunk_storage(location))
         session = await repo.readonly_session_async(snapshot_id=location.snapshot_id)
         return plan, await zarr.api.asynchronous.open_array(store=session.store, path=name, mode="r")
 
@@ -126,15 +126,15 @@ async def _open_and_fetch(plans: list[SourcePlan], clock: dict[str, float]) -> t
 
 def pipeline_reads(plans: list[SourcePlan], clock: dict[str, float]) -> dict[str, object]:
     """The pipeline's tile jobs (read + derive) on ``plans``, as ``extract`` schedules them."""
-    from extraction.executor import dask_client, execute, resolve_scheduler
+    from extraction.executor import dask_client, execute_groups, resolve_scheduler
 
     jobs = [job for plan in plans for job in plan.jobs]
-    scheduler = resolve_scheduler(None, len(jobs))
+    scheduler = resolve_scheduler(None)
     began = time.perf_counter()
     with dask_client(scheduler) as client:
         clock["cluster_start"] = time.perf_counter() - began
         began = time.perf_counter()
-        outcomes = execute(jobs, client, progress=False)
+        outcomes = [outcome for group in execute_groups([plan.jobs for plan in plans], client) for outcome in group]
         clock["read_derive"] = time.perf_counter() - began
     failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if failures:

@@ -26,7 +26,7 @@ from extraction.sources import SourceUnavailable
 from extraction.tables import parquet_bytes
 from extraction.tiles import TileResult
 from forecast_core.layout import ArtifactKind
-from forecast_core.registry import MapSummarySettings
+from forecast_core.registry import MapSummarySettings, SourceEntry
 from forecast_core.status import ExtractionError, RunManifest
 
 
@@ -41,34 +41,49 @@ class InitRequest:
 def plan_sources(
     chosen: Selection, settings: MapSummarySettings, kind: RunKind, request: InitRequest, base: RunManifest | None
 ) -> tuple[list[SourcePlan], list[ExtractionError]]:
-    """A plan per selected source, and an error for each source that cannot be planned.
+    """A plan per selected source (planned concurrently: each waits on a few round trips), and an
+    error for each source that cannot be planned, in the selection's order.
 
     A ``--points`` run pins each source to the init its base lists (falling back to the newest
     when that init is gone), so its rows merge into the published artifacts."""
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen.sources))) as pool:
+        planned = [pool.submit(_plan_one, source, chosen, settings, kind, request, base) for source in chosen.sources]
     plans: list[SourcePlan] = []
     errors: list[ExtractionError] = []
-    for source in chosen.sources:
-        pinned = request.pinned
-        if kind == "points" and base is not None:
-            info = next((i for i in base.sources if i.source_id == source.source_id), None)
-            pinned = info.init_time if info else None
-        try:
-            try:
-                plan = plan_source(source, chosen.variables, chosen.wanted, chosen.selected, chosen.enabled,
-                                   settings, pinned, request.skip_newest)  # fmt: skip
-            except NoInitWithData:
-                if pinned is None or kind != "points":
-                    raise
-                plan = plan_source(source, chosen.variables, chosen.wanted, chosen.selected, chosen.enabled, settings)
-        except (SourceUnavailable, NoInitWithData) as error:
-            errors.append(ExtractionError(kind="store_unreachable", message=str(error),
-                                          source_id=source.source_id))  # fmt: skip
-            continue
-        except LimitExceeded as error:
-            raise RunFailed("limit_exceeded", str(error)) from error
-        errors += plan.errors
-        plans.append(plan)
+    for future in planned:
+        plan, problems = future.result()
+        errors += problems
+        if plan is not None:
+            plans.append(plan)
     return plans, errors
+
+
+def _plan_one(
+    source: SourceEntry,
+    chosen: Selection,
+    settings: MapSummarySettings,
+    kind: RunKind,
+    request: InitRequest,
+    base: RunManifest | None,
+) -> tuple[SourcePlan | None, list[ExtractionError]]:
+    pinned = request.pinned
+    if kind == "points" and base is not None:
+        info = next((i for i in base.sources if i.source_id == source.source_id), None)
+        pinned = info.init_time if info else None
+    try:
+        try:
+            plan = plan_source(source, chosen.variables, chosen.wanted, chosen.selected, chosen.enabled,
+                               settings, pinned, request.skip_newest)  # fmt: skip
+        except NoInitWithData:
+            if pinned is None or kind != "points":
+                raise
+            plan = plan_source(source, chosen.variables, chosen.wanted, chosen.selected, chosen.enabled, settings)
+    except (SourceUnavailable, NoInitWithData) as error:
+        unreachable = ExtractionError(kind="store_unreachable", message=str(error), source_id=source.source_id)
+        return None, [unreachable]
+    except LimitExceeded as error:
+        raise RunFailed("limit_exceeded", str(error)) from error
+    return plan, plan.errors
 
 
 def build_artifacts(

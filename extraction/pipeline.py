@@ -24,6 +24,7 @@ from extraction import termination
 from extraction.compose import Extracted, Restart, RunKind, Superseded, compose
 from extraction.executor import dask_client, execute_groups, resolve_scheduler
 from extraction.extract import InitRequest, build_artifacts, plan_sources
+from extraction.progress import TileProgress
 from extraction.publish import ArtifactWriter, RunLog, archive, cleanup, commit
 from extraction.selection import RunFailed, Selection, load_config, point_set_hash, select
 from extraction.source_run import SourcePlan
@@ -138,6 +139,7 @@ def _after(previous: RunManifest | None, moment: datetime) -> datetime:
 def _attempt(run: _Run, may_restart: bool) -> RunReport:
     options = run.options
     try:
+        run.clock["start"] = time.perf_counter()
         registry, variables, points = load_config(options.store, options.registry)
         chosen = select(registry, variables, points, options)
         run.runlog.event("start", sources=[s.source_id for s in chosen.sources], variables=sorted(chosen.wanted),
@@ -145,6 +147,7 @@ def _attempt(run: _Run, may_restart: bool) -> RunReport:
         request = InitRequest(options.init_time, options.inits_back)
         plans, errors = plan_sources(chosen, registry.map_summary, options.kind, request, run.previous)
         run.errors += errors
+        run.clock["planned"] = time.perf_counter()
         for plan in plans:
             run.runlog.event("planned", source=plan.source.source_id, init=plan.init.init_time,
                              partial=plan.init.is_partial, snapshot=plan.snapshot_id, tiles=len(plan.jobs),
@@ -173,15 +176,15 @@ def _extract(run: _Run, plans: list[SourcePlan], chosen: Selection) -> Extracted
     """Read every planned source's tiles and build (and, but in a --points run, write) its
     artifacts."""
     options = run.options
-    tile_count = sum(len(plan.jobs) for plan in plans)
     given = contextlib.nullcontext(options.client) if options.client is not None else None
-    run.clock["start"] = time.perf_counter()
+    progress = TileProgress([plan.source.source_id for plan in plans], [len(plan.jobs) for plan in plans],
+                            options.progress)  # fmt: skip
     with (
         ArtifactWriter(options.store) as writer,
-        given or dask_client(resolve_scheduler(options.scheduler, tile_count)) as client,
+        given or dask_client(resolve_scheduler(options.scheduler)) as client,
     ):
-        run.clock["planned"] = time.perf_counter()
-        outcomes = execute_groups([plan.jobs for plan in plans], client, options.progress)
+        run.clock["cluster_ready"] = time.perf_counter()
+        outcomes = execute_groups([plan.jobs for plan in plans], client, progress)
         extracted, errors = build_artifacts(plans, outcomes, chosen, options.kind, writer)
     run.clock["read_and_built"] = time.perf_counter()
     run.errors += errors

@@ -1,8 +1,10 @@
 """What one run reads from one source: the init, the grid, point cells and chunk tiles.
 
 Everything here works on the store's *metadata and coordinates* only (never data variables), so
-planning a source costs a few small reads. Grouping points by the store's inner chunk is what
-lets the run read each needed chunk exactly once (see ``extraction.tiles``).
+planning a source costs a few small reads (``extraction.source_io.read_metadata``: one gather).
+Grouping points by the store's inner chunk is what lets the run read each needed chunk exactly
+once (see ``extraction.tiles``). The functions taking a source also take an xarray Dataset
+(notebooks, smoke tools, the benchmarks' baselines): its coordinates are read the same way.
 """
 
 from __future__ import annotations
@@ -10,15 +12,69 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import xarray as xr
 
 from forecast_core.grid import GridCell, GridSpec, OutsideGrid, nearest_cell
 from forecast_core.points import Point
 
-MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM, INIT_DIM = "ensemble_member", "lead_time", "latitude", "longitude", "init_time"
+if TYPE_CHECKING:
+    import xarray as xr
+
+MEMBER_DIM, LEAD_DIM, LAT_DIM, INIT_DIM = "ensemble_member", "lead_time", "latitude", "init_time"
+LON_DIM = "longitude"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """A raw field's array metadata: dimension names, shape, inner (read) chunk per dimension, attributes."""
+
+    name: str
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    chunks: dict[str, int]
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMetadata:
+    """What planning reads of a source: decoded coordinates and the asked fields that exist."""
+
+    init_times: list[datetime]
+    lead_seconds: npt.NDArray[np.float64]
+    members: npt.NDArray[np.int16]
+    latitudes: npt.NDArray[np.float64]
+    longitudes: npt.NDArray[np.float64]
+    ingested_seconds: npt.NDArray[np.float64] | None  # (init,) or (init, member); NaN: nothing ingested
+    expected_seconds: npt.NDArray[np.float64] | None  # (init,)
+    fields: dict[str, FieldInfo] = field(default_factory=dict)
+
+    @classmethod
+    def of_dataset(cls, ds: xr.Dataset) -> SourceMetadata:
+        """The coordinates of an xarray Dataset opened on a source (its fields are not described)."""
+
+        def optional(name: str) -> npt.NDArray[np.float64] | None:
+            return _seconds(ds[name].values) if name in ds.coords else None
+
+        def axis(name: str) -> npt.NDArray[np.float64]:
+            return np.asarray(ds[name].values if name in ds.variables else [], dtype=np.float64)
+
+        members = ds[MEMBER_DIM].values if MEMBER_DIM in ds.dims else np.zeros(1)
+        return cls(
+            init_times=[_utc(value) for value in np.atleast_1d(ds[INIT_DIM].values)],
+            lead_seconds=_seconds(ds[LEAD_DIM].values),
+            members=np.asarray(members, dtype=np.int16),
+            latitudes=axis(LAT_DIM),
+            longitudes=axis(LON_DIM),
+            ingested_seconds=optional("ingested_forecast_length"),
+            expected_seconds=optional("expected_forecast_length"),
+        )
+
+
+def _metadata(source: SourceMetadata | xr.Dataset) -> SourceMetadata:
+    return source if isinstance(source, SourceMetadata) else SourceMetadata.of_dataset(source)
 
 
 class NoInitWithData(RuntimeError):
@@ -63,7 +119,9 @@ def _utc(value: np.datetime64) -> datetime:
     return datetime.fromtimestamp(micros / 1e6, tz=UTC)
 
 
-def choose_init(ds: xr.Dataset, init_time: datetime | None = None, skip_newest: int = 0) -> InitChoice:
+def choose_init(
+    source: SourceMetadata | xr.Dataset, init_time: datetime | None = None, skip_newest: int = 0
+) -> InitChoice:
     """The newest init with ingested data (or exactly ``init_time`` if given and present).
 
     ``skip_newest`` passes over that many inits with data first (1 = the one before the newest:
@@ -71,28 +129,25 @@ def choose_init(ds: xr.Dataset, init_time: datetime | None = None, skip_newest: 
     ``ingested_forecast_length`` is set (> 0) for at least one member; stores without that
     coordinate are assumed complete.
     """
+    meta = _metadata(source)
     to_skip = skip_newest
-    inits = ds[INIT_DIM].values
-    lead_seconds = _seconds(ds[LEAD_DIM].values)
-    members = ds.sizes.get(MEMBER_DIM, 1)
-    ingested_all = _seconds(ds["ingested_forecast_length"].values) if "ingested_forecast_length" in ds.coords else None
-    expected_all = _seconds(ds["expected_forecast_length"].values) if "expected_forecast_length" in ds.coords else None
-    order = range(len(inits) - 1, -1, -1)
-    for index in order:
-        when = _utc(inits[index])
+    lead_seconds = meta.lead_seconds
+    members = meta.members.size
+    for index in range(len(meta.init_times) - 1, -1, -1):
+        when = meta.init_times[index]
         if init_time is not None and when != init_time:
             continue
-        if ingested_all is None:
+        if meta.ingested_seconds is None:
             ingested = np.full(members, lead_seconds[-1])
         else:
-            row = np.atleast_1d(ingested_all[index])
+            row = np.atleast_1d(meta.ingested_seconds[index])
             ingested = np.broadcast_to(row, (members,)).astype(np.float64).copy()
         if not np.any(np.nan_to_num(ingested, nan=0.0) > 0):
             continue
         if init_time is None and to_skip > 0:
             to_skip -= 1
             continue
-        expected = float(expected_all[index]) if expected_all is not None else None
+        expected = float(meta.expected_seconds[index]) if meta.expected_seconds is not None else None
         return InitChoice(index, when, lead_seconds, ingested, expected)
     wanted = (
         f" at {init_time.isoformat()}" if init_time else (f" {skip_newest} before the newest" if skip_newest else "")
@@ -100,12 +155,14 @@ def choose_init(ds: xr.Dataset, init_time: datetime | None = None, skip_newest: 
     raise NoInitWithData(f"no init with ingested data{wanted}")
 
 
-def grid_spec(ds: xr.Dataset) -> GridSpec:
-    """The regular grid of the store's latitude/longitude coordinates (exactly: raises
+def grid_spec(source: SourceMetadata | xr.Dataset) -> GridSpec:
+    """The regular grid of the source's latitude/longitude coordinates (exactly: raises
     ``IrregularGrid`` when a coordinate is not ``first + i * step``, see ``forecast_core.grid``)."""
-    latitudes = np.asarray(ds[LAT_DIM].values, dtype=np.float64).tolist()
-    longitudes = np.asarray(ds[LON_DIM].values, dtype=np.float64).tolist()
-    return GridSpec.from_coordinates(latitudes, longitudes)
+    if isinstance(source, SourceMetadata):
+        latitudes, longitudes = source.latitudes, source.longitudes
+    else:  # a Dataset: its latitude/longitude only (it need not have the other coordinates)
+        latitudes, longitudes = (np.asarray(source[name].values, dtype=np.float64) for name in (LAT_DIM, LON_DIM))
+    return GridSpec.from_coordinates(latitudes.tolist(), longitudes.tolist())
 
 
 def inner_chunks(ds: xr.Dataset, variable: str) -> dict[str, int]:

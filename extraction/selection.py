@@ -7,6 +7,7 @@ run fails loudly instead of truncating.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -46,15 +47,25 @@ class RunFailed(RuntimeError):
 def load_config(
     store: ArtifactStore, registry_override: SourceRegistry | None = None
 ) -> tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]:
-    """The store's registry (or ``registry_override``), canonical variables and points."""
+    """The store's registry (or ``registry_override``), canonical variables and points, read
+    concurrently (one round trip, not three)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        reads = [
+            pool.submit(store.read_model, key, model, MAX_CONFIG_BYTES)
+            for key, model in ((SOURCE_REGISTRY_KEY, SourceRegistry), (CANONICAL_VARIABLES_KEY, CanonicalVariables),
+                               (PRE_CANNED_POINTS_KEY, PreCannedPoints))
+            if not (model is SourceRegistry and registry_override)
+        ]  # fmt: skip
     try:
-        registry = registry_override or store.read_model(SOURCE_REGISTRY_KEY, SourceRegistry, MAX_CONFIG_BYTES)
-        variables = store.read_model(CANONICAL_VARIABLES_KEY, CanonicalVariables, MAX_CONFIG_BYTES)
-        points = store.read_model(PRE_CANNED_POINTS_KEY, PreCannedPoints, MAX_CONFIG_BYTES)
+        found = [read.result() for read in reads]
     except InvalidArtifact as error:
         raise RunFailed("invalid_config", f"invalid config, nothing extracted: {error}") from error
     except StoreError as error:
         raise RunFailed("store_unreachable", f"cannot read the store's config: {error}") from error
+    *read_registry, variables, points = found
+    registry = registry_override or read_registry[0]
+    assert isinstance(registry, SourceRegistry) and isinstance(variables, CanonicalVariables)
+    assert isinstance(points, PreCannedPoints)
     return registry, variables, points
 
 

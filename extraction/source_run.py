@@ -1,7 +1,8 @@
 """One source within a run: plan its tile jobs, then assemble the tile results into artifacts.
 
-``plan_source`` opens the source (pinned to one Icechunk snapshot), picks the init, maps the
-points, checks each variable's fields and units, and returns picklable ``TileJob``s.
+``plan_source`` opens the source (pinned to one Icechunk snapshot), reads its coordinates and
+fields' metadata in one gather, picks the init, maps the points, checks each variable's fields
+and units, and returns picklable ``TileJob``s.
 ``assemble_source`` turns the tile results into the three tables per output variable, one
 variable at a time (so the caller can encode one while the next is built), recording ``all_nan``
 points as errors and leaving them out of the tables.
@@ -16,30 +17,29 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import xarray as xr
 
 from extraction.derive import DerivationError, UnitMismatch, check_fields, ingested_mask, step_seconds
 from extraction.plan import (
     LAT_DIM,
     LON_DIM,
-    MEMBER_DIM,
     InitChoice,
     MappedPoint,
     MapRegion,
+    SourceMetadata,
     choose_init,
     grid_spec,
-    inner_chunks,
     map_points,
     map_region,
     plan_tiles,
 )
-from extraction.sources import SourceUnavailable, open_source_pinned
+from extraction.source_io import open_pinned, read_metadata
+from extraction.sources import SourceUnavailable
 from extraction.tables import CellSeries, ColumnCache, SeriesContext, map_table, points_table, summary_table
-from extraction.tiles import TileJob, TileResult, VariableJob, share_dataset
+from extraction.tiles import TileJob, TileResult, VariableJob
 from forecast_core.grid import GridSpec, IrregularGrid
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point
-from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry
+from forecast_core.registry import CanonicalVariable, MapSummarySettings, SourceEntry, node_fields
 from forecast_core.status import ExtractionError, SourceRunInfo
 from forecast_core.transient import RetryPolicy, retry_transient
 
@@ -81,9 +81,9 @@ class SourcePlan:
 
 
 def _variable_jobs(
-    ds: xr.Dataset, source_id: str, variables: Sequence[CanonicalVariable], wanted: set[str]
+    meta: SourceMetadata, source_id: str, variables: Sequence[CanonicalVariable], wanted: set[str]
 ) -> tuple[list[VariableJob], dict[str, str], list[ExtractionError]]:
-    attributes = {str(name): dict(ds[name].attrs) for name in ds.data_vars}
+    attributes = {name: info.attributes for name, info in meta.fields.items()}
     jobs: list[VariableJob] = []
     units: dict[str, str] = {}
     errors: list[ExtractionError] = []
@@ -133,12 +133,16 @@ def plan_source(
 
     ``init_time`` pins the init; else the newest with data, passing over ``skip_newest`` of them.
     """
-    ds, pinned, snapshot = open_source_pinned(source)
-    if snapshot is not None:  # in-process tile jobs read the same snapshot: no second opening
-        share_dataset(pinned, ds)
-    init = choose_init(ds, init_time, skip_newest)
+    opened, pinned, snapshot = open_pinned(source)
+    asked = {name for variable in variables if (node := variable.derivations.get(source.source_id))
+             for name in node_fields(node)}  # fmt: skip
     try:
-        grid = grid_spec(ds)
+        meta = read_metadata(opened, sorted(asked))
+    except (KeyError, ValueError) as error:  # no such coordinate, or units the plan cannot decode
+        raise SourceUnavailable(f"source {source.source_id}: {error}") from error
+    init = choose_init(meta, init_time, skip_newest)
+    try:
+        grid = grid_spec(meta)
     except IrregularGrid as error:
         raise SourceUnavailable(f"source {source.source_id}: {error}") from error
     mapped, outside = map_points(grid, points)
@@ -146,7 +150,7 @@ def plan_source(
         ExtractionError(kind="point_outside_grid", message=reason, source_id=source.source_id, point_id=p.point_id)
         for p, reason in outside
     ]
-    jobs_vars, units, var_errors = _variable_jobs(ds, source.source_id, variables, wanted)
+    jobs_vars, units, var_errors = _variable_jobs(meta, source.source_id, variables, wanted)
     errors += var_errors
     region = None
     if map_points_for_region:
@@ -154,7 +158,7 @@ def plan_source(
         region = map_region(grid, region_cells, settings.margin_degrees, init.lead_seconds, settings.lead_hours)
         if region is not None and region.cell_count > settings.max_cells:
             raise LimitExceeded(f"map region has {region.cell_count} cells; the limit is {settings.max_cells}")
-    members = np.asarray(ds[MEMBER_DIM].values, dtype=np.int16)
+    members = meta.members
     ingested = ingested_mask(init.lead_seconds, init.ingested_seconds)
     fields = sorted({name for job in jobs_vars for name in _fields(job)})
     plan = SourcePlan(source=pinned, init=init, grid=grid, mapped=mapped, region=region, variables=jobs_vars,
@@ -165,7 +169,7 @@ def plan_source(
     steps = step_seconds(init.lead_seconds)
     cell_rows: dict[tuple[int, int], int] = {}  # (lat index, lon index) -> row; a cell is in one tile
     plan.point_cells = np.zeros(len(mapped), dtype=np.intp)
-    for tile in plan_tiles(mapped, region, inner_chunks(ds, fields[0]), grid):
+    for tile in plan_tiles(mapped, region, meta.fields[fields[0]].chunks, grid):
         box = local = None
         if region is not None and region.lead_indices:
             lat0, lat1 = max(tile.lat_start, region.lat_start), min(tile.lat_stop, region.lat_stop)
@@ -196,8 +200,6 @@ def plan_source(
 
 
 def _fields(job: VariableJob) -> list[str]:
-    from forecast_core.registry import node_fields
-
     return node_fields(job.node)
 
 

@@ -1,7 +1,10 @@
-"""Open a registry source lazily as an xarray Dataset (Icechunk, plain Zarr v3, or STAC id).
+"""Where a registry source lives (Icechunk, plain Zarr v3, or STAC id) and opening it as a lazy
+xarray Dataset for notebooks, smoke queries and the benchmarks' baselines.
 
-One code path for production and samples: only the location in the registry differs. Nothing
-about dims, members or leads comes from config; callers read them from the returned dataset.
+The pipeline reads sources through ``extraction.source_io`` (Zarr directly) with the same storage
+settings (``icechunk_storage``, ``zarr_storage_options``); one code path for production and
+samples: only the location in the registry differs. Nothing about dims, members or leads comes
+from config. xarray is imported only when a dataset is opened.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any
 
 from extraction.stac import resolve_stac
 from forecast_core.registry import IcechunkLocation, SourceEntry, StacLocation, ZarrLocation
 from forecast_core.store import s3_endpoint_url, s3_storage_options
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 os.environ.setdefault("ICECHUNK_LOG", "error")
 log = logging.getLogger(__name__)
@@ -27,7 +31,8 @@ class SourceUnavailable(RuntimeError):
     """The source's store cannot be reached or opened; the message names the source and URL."""
 
 
-def _icechunk_storage(location: IcechunkLocation) -> Any:
+def icechunk_storage(location: IcechunkLocation) -> Any:
+    """The Icechunk storage of a location (S3 with the store's endpoint conventions, HTTP, local)."""
     import icechunk
 
     url = location.url
@@ -52,8 +57,9 @@ def _icechunk_storage(location: IcechunkLocation) -> Any:
 def open_icechunk(location: IcechunkLocation, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:
     """Open the branch (or pinned snapshot) of an Icechunk repository read-only."""
     import icechunk
+    import xarray as xr
 
-    repo = icechunk.Repository.open(_icechunk_storage(location))
+    repo = icechunk.Repository.open(icechunk_storage(location))
     if location.snapshot_id:
         session = repo.readonly_session(snapshot_id=location.snapshot_id)
     else:
@@ -71,13 +77,21 @@ def _zarr_store(url: str, options: dict[str, Any] | None) -> Any:
     return LocalStore(url.removeprefix("file://"), read_only=True)
 
 
+def zarr_storage_options(location: ZarrLocation) -> dict[str, Any] | None:
+    """fsspec options of a plain Zarr URL: the S3 endpoint, retries, region and anonymity."""
+    if not location.url.startswith("s3://"):
+        return None
+    options = s3_storage_options(location.endpoint_url, anonymous=location.anonymous)
+    if location.region:
+        options.setdefault("client_kwargs", {})["region_name"] = location.region
+    return options
+
+
 def open_zarr(location: ZarrLocation, chunks: Any = None, wrap: StoreWrapper | None = None) -> xr.Dataset:
     """Open a plain Zarr v3 store (local path, s3:// or https://)."""
-    options: dict[str, Any] | None = None
-    if location.url.startswith("s3://"):
-        options = s3_storage_options(location.endpoint_url, anonymous=location.anonymous)
-        if location.region:
-            options.setdefault("client_kwargs", {})["region_name"] = location.region
+    import xarray as xr
+
+    options = zarr_storage_options(location)
     if wrap is None:
         return xr.open_zarr(location.url, chunks=chunks, storage_options=options, decode_timedelta=True)
     return xr.open_zarr(wrap(_zarr_store(location.url, options)), chunks=chunks, decode_timedelta=True)
@@ -96,37 +110,6 @@ def open_source(entry: SourceEntry, chunks: Any = None, wrap: StoreWrapper | Non
         if isinstance(location, IcechunkLocation):
             return open_icechunk(location, chunks, wrap)
         return open_zarr(location, chunks, wrap)
-    except SourceUnavailable:
-        raise
-    except Exception as error:
-        where = getattr(location, "url", getattr(location, "dataset_id", "?"))
-        raise SourceUnavailable(f"cannot open source {entry.source_id!r} at {where}: {error}") from error
-
-
-def open_source_pinned(entry: SourceEntry) -> tuple[xr.Dataset, SourceEntry, str | None]:
-    """Open ``entry`` and pin it: returns the dataset, an entry that reopens the same data, and
-    the Icechunk snapshot id read (None for plain Zarr).
-
-    Workers reopen the pinned entry, so every read of a run sees the same snapshot even if the
-    branch moves on mid-run; the snapshot id is recorded in the run log.
-    """
-    location = entry.location
-    try:
-        if isinstance(location, StacLocation):
-            location = resolve_stac(location)
-        if not isinstance(location, IcechunkLocation):
-            return open_zarr(location), entry.replace(location=location.model_dump()), None
-        import icechunk
-
-        repo = icechunk.Repository.open(_icechunk_storage(location))
-        if location.snapshot_id:
-            session = repo.readonly_session(snapshot_id=location.snapshot_id)
-        else:
-            session = repo.readonly_session(branch=location.branch)
-        ds = xr.open_zarr(session.store, chunks=None, consolidated=False, decode_timedelta=True)
-        snapshot = str(session.snapshot_id)
-        pinned = location.replace(snapshot_id=snapshot)
-        return ds, entry.replace(location=pinned.model_dump()), snapshot
     except SourceUnavailable:
         raise
     except Exception as error:

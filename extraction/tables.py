@@ -70,10 +70,44 @@ POINTS_TABLE_SCHEMA = _encoded_strings(POINTS_FULL_SCHEMA)
 SUMMARY_TABLE_SCHEMA = _encoded_strings(SUMMARY_FULL_SCHEMA)
 
 
+def column(values: npt.ArrayLike, arrow_type: pa.DataType | None = None, *, nan_is_null: bool = False) -> pa.Array:
+    """An Arrow array over a numpy array's buffer (no copy when it is contiguous), with
+    ``nan_is_null`` NaN values as nulls (what ``pa.array(…, from_pandas=True)`` makes).
+
+    Built from buffers because ``pa.array`` imports pandas (≈ 0.6 s of a run's start) on its
+    numpy path, to check for categoricals. The numpy dtype must match ``arrow_type``'s width."""
+    array = np.ascontiguousarray(values)
+    kind = arrow_type or pa.from_numpy_dtype(array.dtype)
+    data = pa.py_buffer(np.packbits(array, bitorder="little") if kind == pa.bool_() else array)
+    validity, nulls = None, 0
+    if nan_is_null:
+        missing = np.isnan(array)
+        nulls = int(np.count_nonzero(missing))
+        if nulls:
+            validity = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    return pa.Array.from_buffers(kind, len(array), [validity, data], null_count=nulls)
+
+
+def strings(values: Sequence[str]) -> pa.Array:
+    """A string array built from buffers (``pa.array`` on Python objects imports pandas too)."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(item) for item in encoded], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+def repeated(value: str, rows: int) -> pa.Array:
+    """``rows`` copies of one string, as a plain string array."""
+    data = value.encode()
+    offsets = np.arange(rows + 1, dtype=np.int32) * len(data)
+    return pa.Array.from_buffers(pa.string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data * rows)])
+
+
 def labels(values: Sequence[str], codes: pa.Array) -> pa.DictionaryArray:
     """A dictionary-encoded string column: row i holds ``values[codes[i]]``."""
     # safe=False: the codes are built here, in range by construction (checking scans every row)
-    return pa.DictionaryArray.from_arrays(codes, pa.array(list(values), pa.string()), safe=False)
+    return pa.DictionaryArray.from_arrays(codes, strings(values), safe=False)
 
 
 def _order(mapped: Sequence[MappedPoint]) -> list[int]:
@@ -94,11 +128,11 @@ def _shared(cache: ColumnCache | None, key: tuple[object, ...], build: Callable[
 
 
 def _point_codes(points: int, rows_per_point: int) -> pa.Array:
-    return pa.array(np.repeat(np.arange(points, dtype=np.int32), rows_per_point))
+    return column(np.repeat(np.arange(points, dtype=np.int32), rows_per_point))
 
 
 def _constant_time(microseconds: int, rows: int) -> pa.Array:
-    return pa.array(np.full(rows, microseconds, dtype=np.int64), TIMESTAMP)
+    return column(np.full(rows, microseconds, dtype=np.int64), TIMESTAMP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +157,7 @@ def _per_point_columns(
     init_us, valid = _timestamps(context.init_time, context.lead_seconds)
     key = (kind, tuple(item.point.point_id for item in chosen))
     per_point = _shared(cache, (*key, "codes"), lambda: _point_codes(n, leads * members))
-    constant = _shared(cache, (*key, "zeros"), lambda: pa.array(np.zeros(rows, dtype=np.int32)))
+    constant = _shared(cache, (*key, "zeros"), lambda: column(np.zeros(rows, dtype=np.int32)))
     return {
         "source_id": labels([context.source_id], constant),
         "variable_id": labels([context.variable_id], constant),
@@ -131,11 +165,9 @@ def _per_point_columns(
         "point_name": labels([item.point.point_name for item in chosen], per_point),
         "units_native": labels([context.units], constant),
         "init_time": _shared(cache, (*key, "init"), lambda: _constant_time(init_us, rows)),
-        "valid_time": _shared(
-            cache, (*key, "valid"), lambda: pa.array(np.tile(np.repeat(valid, members), n), TIMESTAMP)
-        ),
+        "valid_time": _shared(cache, (*key, "valid"), lambda: column(np.tile(np.repeat(valid, members), n), TIMESTAMP)),
         "lead_hours": _shared(
-            cache, (*key, "lead"), lambda: pa.array(np.tile(np.repeat(context.lead_seconds / 3600.0, members), n))
+            cache, (*key, "lead"), lambda: column(np.tile(np.repeat(context.lead_seconds / 3600.0, members), n))
         ),
     }
 
@@ -152,9 +184,9 @@ def points_table(
     n, (_, leads, members) = len(order), series.values.shape
     columns = _per_point_columns(context, [mapped[i] for i in order], members, "points", cache)
     columns["ensemble_member"] = _shared(
-        cache, ("points", "member", n, leads), lambda: pa.array(np.tile(context.members, leads * n), pa.int16())
+        cache, ("points", "member", n, leads), lambda: column(np.tile(context.members, leads * n), pa.int16())
     )
-    columns["value"] = pa.array(series.values[series.cell_of_point[order]].reshape(-1), pa.float32(), from_pandas=True)
+    columns["value"] = column(series.values[series.cell_of_point[order]].reshape(-1), pa.float32(), nan_is_null=True)
     table = pa.table(columns, schema=POINTS_TABLE_SCHEMA)
     validate_table(table, "points")
     return table
@@ -162,7 +194,7 @@ def points_table(
 
 def _cell_column(chosen: Sequence[MappedPoint], attribute: str, leads: int) -> Callable[[], pa.Array]:
     """Builds a grid-cell attribute column (one value per point, repeated over its leads)."""
-    return lambda: pa.array(np.repeat([getattr(item.cell, attribute) for item in chosen], leads), pa.float64())
+    return lambda: column(np.repeat(np.array([getattr(item.cell, attribute) for item in chosen], np.float64), leads))
 
 
 def summary_table(
@@ -182,15 +214,15 @@ def summary_table(
     for name in SUMMARY_STATS:
         flat = stats[name][cell_rows].reshape(-1)  # (point, lead) order
         if name == "member_count":
-            columns[name] = pa.array(flat.astype(np.int16), pa.int16())
+            columns[name] = column(flat.astype(np.int16), pa.int16())
         else:
-            columns[name] = pa.array(flat.astype(np.float32), pa.float32(), from_pandas=True)
+            columns[name] = column(flat.astype(np.float32), pa.float32(), nan_is_null=True)
     key = ("ensemble_summary", tuple(item.point.point_id for item in chosen))
-    for column, attribute in (("grid_latitude", "latitude"), ("grid_longitude", "longitude"),
-                              ("grid_distance_km", "distance_km")):  # fmt: skip
-        columns[column] = _shared(cache, (*key, column), _cell_column(chosen, attribute, leads))
+    for name, attribute in (("grid_latitude", "latitude"), ("grid_longitude", "longitude"),
+                            ("grid_distance_km", "distance_km")):  # fmt: skip
+        columns[name] = _shared(cache, (*key, name), _cell_column(chosen, attribute, leads))
     columns["is_ingested"] = _shared(
-        cache, (*key, "ingested"), lambda: pa.array(np.tile(context.ingested.any(axis=0), n), pa.bool_())
+        cache, (*key, "ingested"), lambda: column(np.tile(context.ingested.any(axis=0), n), pa.bool_())
     )
     table = pa.table(columns, schema=SUMMARY_TABLE_SCHEMA)
     validate_table(table, "ensemble_summary")
@@ -221,18 +253,18 @@ def map_table(
 
     table = pa.table(
         {
-            "source_id": pa.array([context.source_id] * rows, pa.string()),
-            "variable_id": pa.array([context.variable_id] * rows, pa.string()),
-            "init_time": pa.array(np.full(rows, init_us, dtype=np.int64), TIMESTAMP),
-            "valid_time": pa.array(valid[lead_pos[order]], TIMESTAMP),
-            "lead_hours": pa.array(lead_seconds[lead_pos[order]] / 3600.0, pa.float64()),
-            "latitude": pa.array(lat_values[order], pa.float64()),
-            "longitude": pa.array(lon_values[order], pa.float64()),
-            "median": pa.array(stat("median").astype(np.float32), pa.float32(), from_pandas=True),
-            "q10": pa.array(stat("q10").astype(np.float32), pa.float32(), from_pandas=True),
-            "q90": pa.array(stat("q90").astype(np.float32), pa.float32(), from_pandas=True),
-            "member_count": pa.array(stat("member_count").astype(np.int16), pa.int16()),
-            "units_native": pa.array([context.units] * rows, pa.string()),
+            "source_id": repeated(context.source_id, rows),
+            "variable_id": repeated(context.variable_id, rows),
+            "init_time": column(np.full(rows, init_us, dtype=np.int64), TIMESTAMP),
+            "valid_time": column(valid[lead_pos[order]], TIMESTAMP),
+            "lead_hours": column(lead_seconds[lead_pos[order]] / 3600.0, pa.float64()),
+            "latitude": column(lat_values[order], pa.float64()),
+            "longitude": column(lon_values[order], pa.float64()),
+            "median": column(stat("median").astype(np.float32), pa.float32(), nan_is_null=True),
+            "q10": column(stat("q10").astype(np.float32), pa.float32(), nan_is_null=True),
+            "q90": column(stat("q90").astype(np.float32), pa.float32(), nan_is_null=True),
+            "member_count": column(stat("member_count").astype(np.int16), pa.int16()),
+            "units_native": repeated(context.units, rows),
         },
         schema=MAP_SUMMARY_SCHEMA,
     )
@@ -246,7 +278,9 @@ def _group_runs(column: pa.ChunkedArray) -> list[int]:
         return []
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
-    codes = column.unify_dictionaries().combine_chunks().indices.to_numpy()
+    indices = column.unify_dictionaries().combine_chunks().indices
+    width = np.dtype(f"int{indices.type.bit_width}")  # to_numpy() would import pandas
+    codes = np.frombuffer(indices.buffers()[1], dtype=width, count=len(indices), offset=indices.offset * width.itemsize)
     change = np.nonzero(codes[1:] != codes[:-1])[0] + 1
     bounds = np.concatenate([[0], change, [len(codes)]])
     return np.diff(bounds).astype(int).tolist()
@@ -345,8 +379,8 @@ def merge_points(
     """``previous`` without the ``replaced`` point ids (and, if ``current`` is given, without
     points no longer in it, e.g. deleted or disabled since), plus ``new``, in contract order."""
     new = decoded(new)
-    keep = pc.invert(pc.is_in(previous["point_id"], value_set=pa.array(sorted(replaced), pa.string())))
+    keep = pc.invert(pc.is_in(previous["point_id"], value_set=strings(sorted(replaced))))
     if current is not None:
-        keep = pc.and_(keep, pc.is_in(previous["point_id"], value_set=pa.array(sorted(current), pa.string())))
+        keep = pc.and_(keep, pc.is_in(previous["point_id"], value_set=strings(sorted(current))))
     kept = previous.filter(keep).select(new.schema.names).cast(new.schema)
     return sort_table(pa.concat_tables([kept, new]), kind)

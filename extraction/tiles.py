@@ -1,32 +1,31 @@
 """The unit of parallel work: read one chunk tile whole, derive, pick points, summarise the map.
 
 A tile is one (latitude chunk × longitude chunk) of the store's inner chunk grid at one init:
-every member and every lead of every raw field the run needs is read in one indexing operation
-per field, so each needed chunk is fetched once however many points fall in it. Picking the
-points' cells and the map box out of the in-memory block is plain numpy (``extraction.derive``).
+every member and every lead of every raw field the run needs is read in one basic selection per
+field, so each needed chunk is fetched once however many points fall in it (and each shard's
+index once: ``extraction.source_io.SharedIndexReads``). Picking the points' cells and the map box
+out of the in-memory block is plain numpy (``extraction.derive``).
 
-``run_tile`` is what Dask runs; it needs only picklable inputs (a ``TileJob``) and keeps one open
-dataset per source per worker process.
+``run_tile`` reads and processes one tile on zarr's I/O loop: its fields' reads are in flight
+together, and the caller decides how many tiles are (``extraction.executor``). A ``TileJob`` is
+picklable, so a Dask worker runs the same code; each process opens a source once.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import xarray as xr
 
 from extraction.derive import ensemble_stats, evaluate, running_total
 from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
-from extraction.sources import open_source
+from extraction.source_io import opened
 from forecast_core.registry import Node, SourceEntry
-from forecast_core.transient import RetryPolicy, retry_transient, retrying
+from forecast_core.transient import RetryPolicy, retrying_async
 
-log = logging.getLogger(__name__)
 MAP_STATS = ("median", "q10", "q90", "member_count")
 # a chunk read (or a worker's open of the source) that failed transiently — throttled, 5xx,
 # reset, cut body — is done again whole
@@ -61,6 +60,12 @@ class TileJob:
     map_box: tuple[int, int, int, int] | None  # tile-local (lat0, lat1, lon0, lon1) of the map region
     map_leads: tuple[int, ...]
 
+    @property
+    def block_bytes(self) -> int:
+        """Bytes of the tile's decoded fields (float32, every member and lead)."""
+        cells = (self.lat_stop - self.lat_start) * (self.lon_stop - self.lon_start)
+        return len(self.fields) * int(self.ingested.size) * cells * 4
+
 
 @dataclass(frozen=True, slots=True)
 class TileResult:
@@ -70,46 +75,29 @@ class TileResult:
     maps: dict[str, dict[str, npt.NDArray[np.float32]]]  # stat -> (map lead, lat, lon)
 
 
-_OPEN: dict[str, xr.Dataset] = {}
-_OPEN_LOCK = threading.Lock()
+class FieldSource(Protocol):
+    """Where a tile's fields are read from (``extraction.source_io.OpenedSource``)."""
+
+    async def array(self, name: str) -> Any: ...
 
 
-FIELD_READ_THREADS = 8  # every raw field of a source (5-6) in one wave
+BLOCK_ORDER = (MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM)
 
 
-def share_dataset(pinned: SourceEntry, ds: xr.Dataset) -> None:
-    """Let this process's tile jobs of ``pinned`` (a source pinned to the snapshot ``ds`` was
-    opened at) read through ``ds`` instead of opening the source again."""
-    with _OPEN_LOCK:
-        _OPEN.setdefault(pinned.model_dump_json(), ds)
+async def read_block(source: FieldSource, name: str, job: TileJob) -> npt.NDArray[np.float32]:
+    """All members and leads of one field in the tile, canonical order (member, lead, lat, lon),
+    read again whole on a transient failure (throttled, 5xx, reset, cut body).
 
-
-def _dataset(source: SourceEntry) -> xr.Dataset:
-    """The source's dataset, opened once per process (pinned sources: same snapshot everywhere)."""
-    key = source.model_dump_json()
-    with _OPEN_LOCK:
-        if key not in _OPEN:
-            _OPEN[key] = retrying(TILE_READ_RETRY, f"open {source.source_id}")(open_source, source)
-        return _OPEN[key]
-
-
-@retry_transient(TILE_READ_RETRY)
-def read_block(ds: xr.Dataset, name: str, job: TileJob) -> npt.NDArray[np.float32]:
-    """All members and leads of one field in the tile, canonical order (member, lead, lat, lon).
-
-    One basic (slice) selection of the zarr array, transposed in numpy afterwards: transposing
-    the lazy xarray first would turn the read into zarr's much slower coordinate selection.
-    """
-    array = ds[name].isel(
-        {
-            INIT_DIM: job.init_index,
-            LAT_DIM: slice(job.lat_start, job.lat_stop),
-            LON_DIM: slice(job.lon_start, job.lon_stop),
-        }
-    )
-    block = np.asarray(array.values)
-    dims = [str(dim) for dim in array.dims]
-    return np.transpose(block, [dims.index(dim) for dim in (MEMBER_DIM, LEAD_DIM, LAT_DIM, LON_DIM)])
+    One basic (slice) selection of the zarr array, transposed in numpy afterwards."""
+    where = {INIT_DIM: job.init_index, LAT_DIM: slice(job.lat_start, job.lat_stop),
+             LON_DIM: slice(job.lon_start, job.lon_stop)}  # fmt: skip
+    async for attempt in retrying_async(TILE_READ_RETRY, f"read {name}"):
+        with attempt:
+            array = await source.array(name)
+            dims = [str(dim) for dim in array.metadata.dimension_names]
+            block = np.asarray(await array.getitem(tuple(where.get(dim, slice(None)) for dim in dims)))
+    kept = [dim for dim in dims if dim != INIT_DIM]
+    return np.transpose(block, [kept.index(dim) for dim in BLOCK_ORDER])
 
 
 def _derive(
@@ -161,12 +149,19 @@ def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> T
     return TileResult(points=points, maps=maps)
 
 
-def run_tile(job: TileJob) -> TileResult:
-    """Read the tile's fields (each needed chunk once) and process them."""
-    ds = _dataset(job.source)
-    if len(job.fields) == 1:
-        return process_block({job.fields[0]: read_block(ds, job.fields[0], job)}, job)
-    # the fields' chunk requests overlap: each read waits on the network, not on the CPU
-    with ThreadPoolExecutor(max_workers=min(len(job.fields), FIELD_READ_THREADS)) as pool:
-        blocks = list(pool.map(lambda name: read_block(ds, name, job), job.fields))
-    return process_block(dict(zip(job.fields, blocks, strict=True)), job)
+async def read_tile(job: TileJob, source: FieldSource | None = None) -> dict[str, npt.NDArray[np.float32]]:
+    """Every field of the tile, their reads in flight together (``source``: the process's opening
+    of the job's pinned source, opened on first use)."""
+    if source is None:
+        async for attempt in retrying_async(TILE_READ_RETRY, f"open {job.source.source_id}"):
+            with attempt:
+                source = await opened(job.source)
+    assert source is not None
+    blocks = await asyncio.gather(*(read_block(source, name, job) for name in job.fields))
+    return dict(zip(job.fields, blocks, strict=True))
+
+
+async def run_tile(job: TileJob) -> TileResult:
+    """Read the tile's fields (each needed chunk once) and process them on a thread (numpy
+    releases the GIL; the loop goes on reading other tiles meanwhile)."""
+    return await asyncio.to_thread(process_block, await read_tile(job), job)

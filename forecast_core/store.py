@@ -325,14 +325,23 @@ class ArtifactStore:
 
     def read_model(self, key: str, model: type[ModelT], max_bytes: int | None = None) -> ModelT:
         """Read ``key`` and validate it against ``model``; InvalidArtifact says what is wrong
-        (also when the object is larger than ``max_bytes``: it is then not read at all)."""
-        if max_bytes is not None:
+        (also when the object is larger than ``max_bytes``: no more than ``max_bytes + 1`` of it
+        is then read, in the same single request)."""
+        if max_bytes is None:
+            return self.decode_model(key, self.read_bytes(key), model)
+        try:
+            with _translated("read", key, self.url):
+                data: bytes = self.fs.cat_file(self.path(key), start=0, end=max_bytes + 1)
+        except ArtifactNotFound:
+            raise
+        except StoreError:  # e.g. S3 refuses any range of an empty object: read it whole
+            data = self.read_bytes(key)
+        if len(data) > max_bytes:
             with _translated("check", key, self.url):
                 size = int(self.fs.size(self.path(key)))
-            if size > max_bytes:
-                raise InvalidArtifact(f"{key} in {self.url} is {size / 2**20:.1f} MiB; at most "
-                                      f"{max_bytes / 2**20:.0f} MiB is read")  # fmt: skip
-        return self.decode_model(key, self.read_bytes(key), model)
+            raise InvalidArtifact(f"{key} in {self.url} is {size / 2**20:.1f} MiB; at most "
+                                  f"{max_bytes / 2**20:.0f} MiB is read")  # fmt: skip
+        return self.decode_model(key, data, model)
 
     def decode_model(self, key: str, data: bytes, model: type[ModelT]) -> ModelT:
         """Validate bytes already read from ``key`` against ``model`` (InvalidArtifact if not)."""

@@ -166,20 +166,28 @@ class RetryPolicy:
     max_wait: float = 8.0
 
 
-def retrying(policy: RetryPolicy, what: str = "") -> tenacity.Retrying:
-    """A tenacity loop that retries transient errors only, re-raising the last error unchanged."""
-
+def _loop_settings(policy: RetryPolicy, what: str) -> dict[str, Any]:
     def warn(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
         log.warning("%s: transient error on attempt %d, retrying: %s", what or "call", state.attempt_number, error)
 
-    return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(1, policy.attempts)),
-        wait=tenacity.wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
-        retry=tenacity.retry_if_exception(is_transient),
-        before_sleep=warn,
-        reraise=True,
-    )
+    return {
+        "stop": tenacity.stop_after_attempt(max(1, policy.attempts)),
+        "wait": tenacity.wait_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+        "retry": tenacity.retry_if_exception(is_transient),
+        "before_sleep": warn,
+        "reraise": True,
+    }
+
+
+def retrying(policy: RetryPolicy, what: str = "") -> tenacity.Retrying:
+    """A tenacity loop that retries transient errors only, re-raising the last error unchanged."""
+    return tenacity.Retrying(**_loop_settings(policy, what))
+
+
+def retrying_async(policy: RetryPolicy, what: str = "") -> tenacity.AsyncRetrying:
+    """``retrying`` for coroutines: ``async for attempt in retrying_async(…): with attempt: …``."""
+    return tenacity.AsyncRetrying(**_loop_settings(policy, what))
 
 
 def call_with_retry[T](function: Callable[[], T], policy: RetryPolicy, what: str = "") -> tuple[T, int]:

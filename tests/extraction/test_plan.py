@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import xarray as xr
 from botocore.exceptions import ClientError
 
 from extraction.plan import NoInitWithData, choose_init, map_points, map_region, plan_tiles
-from extraction.tiles import read_block
+from extraction.tiles import read_block as read_tile_block
 from forecast_core.grid import DYNAMICAL_QUARTER_DEGREE, GridSpec
 from tests.extraction.conftest import make_point
 
@@ -100,22 +102,25 @@ def test_points_are_grouped_by_chunk_tile_and_the_map_box_adds_tiles() -> None:
 
 
 class _Flaky:
-    """A stand-in dataset whose first reads fail like a throttled or dropped S3 connection."""
+    """A stand-in source whose first reads fail like a throttled or dropped S3 connection."""
 
     def __init__(self, failures: int, error: Exception):
+        import zarr
+
         self.failures = failures
         self.error = error
         self.calls = 0
-        self.data = xr.DataArray(
-            np.arange(24, dtype=np.float32).reshape(1, 2, 3, 2, 2),
-            dims=("init_time", "ensemble_member", "lead_time", "latitude", "longitude"),
+        self.data = zarr.create_array(
+            zarr.storage.MemoryStore(),
+            data=np.arange(24, dtype=np.float32).reshape(1, 2, 3, 2, 2),
+            dimension_names=("init_time", "ensemble_member", "lead_time", "latitude", "longitude"),
         )
 
-    def __getitem__(self, name: str) -> xr.DataArray:
+    async def array(self, name: str) -> Any:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
-        return self.data
+        return self.data._async_array
 
 
 def _client_error(code: str, status: int) -> ClientError:
@@ -123,27 +128,31 @@ def _client_error(code: str, status: int) -> ClientError:
 
 
 def test_transient_read_errors_are_retried_and_permanent_ones_are_not() -> None:
+    from extraction.source_io import run
     from extraction.tiles import TileJob
+
+    def read_block(source: _Flaky, name: str, job: TileJob) -> npt.NDArray[np.float32]:
+        return run(read_tile_block(source, name, job))
 
     job = TileJob(source=None, init_index=0, lat_start=0, lat_stop=2, lon_start=0, lon_stop=2, fields=("x",),  # type: ignore[arg-type]
                   variables=(), steps=np.zeros(3), ingested=np.ones((2, 3), bool), point_rows=(), point_cols=(),
                   map_box=None, map_leads=())  # fmt: skip
     flaky = _Flaky(2, TimeoutError("read timed out"))
-    block = read_block(flaky, "x", job)  # type: ignore[arg-type]
+    block = read_block(flaky, "x", job)
     assert flaky.calls == 3 and block.shape == (2, 3, 2, 2)
     missing = _Flaky(1, FileNotFoundError("NoSuchKey"))
     with pytest.raises(FileNotFoundError):
-        read_block(missing, "x", job)  # type: ignore[arg-type]
+        read_block(missing, "x", job)
     assert missing.calls == 1
     slowdown = OSError(5, "Service Unavailable")  # how s3fs re-raises botocore's error: the cause decides
     slowdown.__cause__ = _client_error("SlowDown", 503)
     throttled = _Flaky(1, slowdown)
-    assert read_block(throttled, "x", job).shape == (2, 3, 2, 2) and throttled.calls == 2  # type: ignore[arg-type]
+    assert read_block(throttled, "x", job).shape == (2, 3, 2, 2) and throttled.calls == 2
     denied = OSError(13, "Access Denied")
     denied.__cause__ = _client_error("AccessDenied", 403)
     forbidden = _Flaky(1, denied)
     with pytest.raises(OSError, match="Access Denied"):
-        read_block(forbidden, "x", job)  # type: ignore[arg-type]
+        read_block(forbidden, "x", job)
     assert forbidden.calls == 1
 
 
