@@ -21,21 +21,31 @@ function operable(element, label, role) {
 }
 const button = document.getElementById("sidebar-button")
 if (button) { operable(button, "Show or hide the forecast selection", "button") }
+const watched = new WeakSet()
+function mark(tab) {
+  operable(tab, null, "tab")
+  tab.parentElement.setAttribute("role", "tablist")
+  tab.setAttribute("aria-selected", String(tab.classList.contains("bk-active")))
+}
 function tabs(root) {
   for (const element of root.querySelectorAll("*")) {
-    if (element.classList.contains("bk-tab")) {
-      operable(element, null, "tab")
-      element.parentElement.setAttribute("role", "tablist")
-      element.setAttribute("aria-selected", String(element.classList.contains("bk-active")))
-    }
+    if (element.classList.contains("bk-tab")) { mark(element); watch(root) }
     if (element.shadowRoot) { tabs(element.shadowRoot) }
   }
 }
+// Bokeh draws the tab headers again when the tabs change or the layout moves: an observer on the
+// tree that holds them marks the new ones before the browser paints (a plain element with a
+// tabindex inside a tablist is what screen readers cannot name).
+function watch(root) {
+  if (watched.has(root)) { return }
+  watched.add(root)
+  new MutationObserver(() => root.querySelectorAll(".bk-tab").forEach(mark)).observe(root, {childList: true, subtree: true, attributes: true, attributeFilter: ["class"]})
+}
 tabs(document)
-// Bokeh draws the tab headers again when the tabs change: mark the new ones at once after a
-// click or a key, and look again every half second.
+// tab headers drawn in a tree not seen yet (a tab shown for the first time): look again after a
+// click or a key, and every half second
 for (const kind of ["click", "keyup"]) {
-  document.addEventListener(kind, () => { setTimeout(() => tabs(document), 0); setTimeout(() => tabs(document), 100) }, true)
+  document.addEventListener(kind, () => { setTimeout(() => tabs(document), 0) }, true)
 }
 setInterval(() => tabs(document), 500)
 
