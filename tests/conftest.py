@@ -8,6 +8,7 @@ is reset before every test that uses it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import urllib.request
@@ -56,6 +57,17 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     urllib.request.urlopen(request, timeout=60).close()  # a hang guard only
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     return moto_endpoint
+
+
+@pytest.fixture
+def quiet_moto_log() -> Iterator[None]:
+    """moto's server logs every request at INFO (werkzeug's logger); formatting thousands of them
+    slows the fault and race tests. Warnings and errors still show."""
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture

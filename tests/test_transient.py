@@ -4,7 +4,6 @@ and on the permanent errors beside them."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,16 +25,12 @@ PAYLOAD = bytes(range(256)) * 64
 
 
 @pytest.fixture
-def proxy(moto: str) -> Iterator[S3FaultProxy]:
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+def proxy(moto: str, quiet_moto_log: None) -> Iterator[S3FaultProxy]:
     client = boto3.client("s3", endpoint_url=moto)
     client.create_bucket(Bucket=BUCKET)
     client.put_object(Bucket=BUCKET, Key="data/blob", Body=PAYLOAD, ACL="public-read")  # fsspec HTTP reads anonymously
     with S3FaultProxy(moto) as running:
         yield running
-    logger.setLevel(level)
 
 
 def _boto_read(url: str, key: str = "data/blob") -> bytes:

@@ -84,6 +84,9 @@ def _name_item(point: Point) -> dict[str, Any]:
     return {"pk": {"S": name_key(point.point_name)}, "kind": {"S": "name"}, "point_id": {"S": point.point_id}}
 
 
+UNSEEN_VERSION = "-1"  # versions start at 1: a guard on it always fails
+
+
 class DynamoRepository:
     """PointsRepository over one DynamoDB table plus the points file in S3."""
 
@@ -149,13 +152,15 @@ class DynamoRepository:
         """Current ``version`` of each existing cell item among ``keys``.
 
         ``TransactGetItems`` (a serialisable read, authorised as ``dynamodb:GetItem`` per item, so
-        the role needs no ``BatchGetItem``).
+        the role needs no ``BatchGetItem``). A cell item read without its ``version`` (a backend
+        that lets a read see a transaction half applied, as moto does) gets a version no item has,
+        so this attempt's guard fails and the create reads again.
         """
         response = self.client.transact_get_items(
             TransactItems=[{"Get": {"TableName": self.table_name, "Key": {"pk": {"S": key}}}} for key in keys]
         )
         items = [entry.get("Item") for entry in response.get("Responses", [])]
-        return {item["pk"]["S"]: item["version"]["N"] for item in items if item}
+        return {item["pk"]["S"]: item.get("version", {}).get("N", UNSEEN_VERSION) for item in items if item}
 
     def _cell_guards(self, cells: list[str], versions: dict[str, str]) -> list[dict[str, Any]]:
         """Transaction items: bump the own cell's version, and require every neighbour unchanged."""

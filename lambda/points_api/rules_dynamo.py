@@ -24,7 +24,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from forecast_core.alerts import MAX_RULES_PER_POINT, AlertRule, RulePayload, RuleUpdate, new_rule, updated_rule
 from forecast_core.layout import ALERT_RULES_KEY
@@ -42,6 +41,7 @@ from points_api.rules import (
     rules_document,
     too_many,
 )
+from points_api.transactions import transact_once
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
@@ -103,15 +103,9 @@ class DynamoRulesRepository:
     # --- writes ------------------------------------------------------------------------------
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """None on success, else the per-item cancellation codes."""
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            response: dict[str, Any] = error.response
-            return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons", [])]
-        return None
+        """Run the transaction exactly once in effect (``transactions.transact_once``, as for
+        points); None on success, else the per-item cancellation codes."""
+        return transact_once(self.client, self.table_name, items)
 
     def _owner(self, dedupe: str) -> DuplicateRule:
         key = self._get(f"rulekey#{dedupe}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -49,13 +48,8 @@ def embedded_services(store_url: str, distance_km: float = 0.5, max_body_bytes: 
 
 
 @pytest.fixture(autouse=True)
-def _quiet_moto_request_log() -> Iterator[None]:
-    """moto's server logs every request at INFO; formatting thousands of them slows the races."""
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
+def _quiet_moto_request_log(quiet_moto_log: None) -> None:
+    """Every API test: moto's request log off (the races send thousands of requests)."""
 
 
 @pytest.fixture

@@ -33,8 +33,9 @@ import pytest
 from forecast_core.layout import POINTS_AUDIT_LOG_KEY, PRE_CANNED_POINTS_KEY
 from forecast_core.points import PointPayload, PreCannedPoints
 from forecast_core.store import ArtifactStore
+from points_api import geocells
 from points_api.dynamo import DynamoRepository
-from points_api.errors import DuplicatePoint
+from points_api.errors import DuplicatePoint, StorageConflict
 from tests.api.aws_fixtures import STORE_PREFIX, create_aws_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +178,21 @@ def test_dynamodb_20_nearby_creates_under_different_names(
         outcomes = Counter(pool.map(create, range(writers)))
     assert outcomes == {"created": 1, "distance": writers - 1}
     assert len(repositories[0].scan_points()) == 1
+
+
+@pytest.mark.aws
+def test_a_cell_read_half_written_makes_the_create_read_again(
+    moto: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto lets a read see a transaction half applied (a cell item without its version): the
+    create's guard then fails and it reads again, instead of failing on the missing attribute."""
+    api = create_aws_resources(moto, s3_bucket, monkeypatch)
+    repository = DynamoRepository(api.points_table, api.store_url, 0.5, moto)
+    payload = PointPayload(point_name="Hut", latitude=46.0, longitude=7.0, created_by="w")
+    own_cell = geocells.cell_keys(payload.latitude, payload.longitude, 0.5)[0]
+    item = {"pk": {"S": own_cell}, "kind": {"S": "cell"}}
+    repository.client.put_item(TableName=api.points_table, Item=item)
+    with pytest.raises(StorageConflict):  # every attempt saw the half-written cell
+        repository.create_point(payload)
+    repository.client.put_item(TableName=api.points_table, Item={**item, "version": {"N": "3"}})
+    assert repository.create_point(payload).point is not None, "once the cell is whole, the create goes in"

@@ -4,7 +4,6 @@ store answers again."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +44,7 @@ def upload(folder: Path, endpoint: str, bucket: str) -> None:
 
 
 @pytest.fixture
-def faulty_store(app_store: Path, moto: str, quick_retries: None) -> Iterator[FaultyStore]:
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+def faulty_store(app_store: Path, moto: str, quick_retries: None, quiet_moto_log: None) -> Iterator[FaultyStore]:
     upload(app_store, moto, BUCKET)
     with S3FaultProxy(moto) as proxy:
         # fewer client retries than in production (2 × 2 tries): a failing read fails sooner, the same way
@@ -60,7 +56,6 @@ def faulty_store(app_store: Path, moto: str, quick_retries: None) -> Iterator[Fa
         store.fs.retries = 2
         # latest.json is re-checked where the test forces it (the TTL never runs out here)
         yield FaultyStore(proxy, DataStore(store, manifest_ttl_seconds=3600.0))
-    logger.setLevel(level)
 
 
 def _shown(state: OverviewState) -> list[tuple[str, str, list[float]]]:

@@ -64,7 +64,8 @@ def test_tables_keys_and_recovery(resources: dict[str, Any]) -> None:
     # the write markers that make a retried transaction's outcome decidable expire by TTL
     marker = marker_item("points", "token")["Put"]["Item"]
     assert "expires_at" in marker
-    assert tables["PointsTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    for table in ("PointsTable", "AlertRulesTable"):
+        assert tables[table]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert tables["AlertRulesTable"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert tables["AuditTable"]["KeySchema"] == [
         {"AttributeName": "point_id", "KeyType": "HASH"},

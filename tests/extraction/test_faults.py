@@ -6,7 +6,6 @@ content per source, variable, init and kind — artifact keys may differ between
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -32,13 +31,9 @@ ArtifactId = tuple[str, str, date, str]
 
 
 @pytest.fixture
-def proxy(moto: str, quick_retries: None) -> Iterator[S3FaultProxy]:
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+def proxy(moto: str, quick_retries: None, quiet_moto_log: None) -> Iterator[S3FaultProxy]:
     with S3FaultProxy(moto) as running:
         yield running
-    logger.setLevel(level)
 
 
 def _upload_sources(samples: Path, registry: SourceRegistry, endpoint: str, bucket: str, reader: str) -> SourceRegistry:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import signal
 import subprocess
 import sys
@@ -38,12 +37,8 @@ BUCKET = "proxy-test"
 
 
 @pytest.fixture(autouse=True)
-def _quiet_moto_request_log() -> Iterator[None]:
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
+def _quiet_moto_request_log(quiet_moto_log: None) -> None:
+    """Every proxy test: moto's request log off."""
 
 
 @pytest.fixture
