@@ -17,6 +17,11 @@ points (uniform over the region, seeded) and runs, interleaved, ``--repeats`` ti
 - ``pipeline_reads``: ``benchmarks.io_floor --pipeline`` (the pipeline's tile jobs: read + derive);
 - ``baseline_loop`` (first repeat only): ``benchmarks.baseline_loop --limit N`` (per point, scaled).
 
+Every process reads its modules' compiled bytecode from a cache warmed by an untimed pass
+(``--bytecode cached``, the default: as the production image, which compiles at install);
+``--bytecode source`` makes each process compile its imports from source instead, the condition
+of the runs in docs/performance.md before 2026-11-30's phase-2 follow-up.
+
 Per process: wall time (spawn to exit), peak RSS (``wait4``; the largest child sampled apart),
 and the requests the server saw meanwhile: chunk GETs and bytes, other GETs, PUTs, most in
 flight at once. Figures are medians over the repeats (every value is listed too), with the load
@@ -135,6 +140,15 @@ def summary(runs: dict[str, list[dict[str, Any]]], count: int) -> dict[str, Any]
     return result
 
 
+def _warm_up(store: str, bucket: str, registry: Any, region: Any, endpoint: str) -> None:
+    """Run every command once, untimed, on a store of its own with 10 points: fills the
+    bytecode cache (the same imports as the timed runs) without touching the timed stores."""
+    env.seed_store(store, registry, env.region_points(10, region, seed=2))
+    for name, argv in _commands(store, bucket, 10).items():
+        if name != "baseline_loop":
+            env.run_process(argv, env.aws_env(endpoint)).check()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, nargs="+", default=[200, 1000])
@@ -143,6 +157,13 @@ def main() -> None:
     parser.add_argument("--bandwidth-mbps", type=float)
     parser.add_argument("--size", choices=["demo", "tiny"], default="demo")
     parser.add_argument("--loop-points", type=int, default=10, help="points the per-point loop is timed on (0: skip)")
+    parser.add_argument(
+        "--bytecode",
+        choices=["cached", "source"],
+        default="cached",
+        help="cached: processes read compiled bytecode (cache warmed untimed first), as the production image; "
+        "source: every process compiles its imports from source (extraction_env.use_bytecode)",
+    )
     args = parser.parse_args()
     from extraction.sample_sources.cli import write_samples
     from extraction.sample_sources.writer import TINY_REGION, US_ROCKIES
@@ -154,9 +175,11 @@ def main() -> None:
         "latency_ms": args.latency_ms,
         "bandwidth_mbps": args.bandwidth_mbps,
         "repeats": args.repeats,
+        "bytecode": args.bytecode,
         "by_points": {},
     }
     with tempfile.TemporaryDirectory() as folder, env.moto_server(Path(folder) / "requests.jsonl") as moto:
+        env.use_bytecode(args.bytecode, Path(folder) / "pycache")
         os.environ.update({**env.FAKE_AWS, "AWS_ENDPOINT_URL": moto.url})  # set-up goes to moto directly
         bucket = env.create_bucket(moto.url)
         samples = write_samples(f"s3://{bucket}/sources", size=args.size, newest_init=env.NEWEST_INIT,
@@ -164,6 +187,8 @@ def main() -> None:
         registry = env.unpinned_registry(samples.registry)
         requests = RequestLog(Path(folder) / "requests.jsonl")
         with env.latency_proxy(moto.url, args.latency_ms, args.bandwidth_mbps) as proxy:
+            if args.bytecode == "cached":
+                _warm_up(f"s3://{bucket}/store-warm-up", bucket, registry, region, proxy.url)
             for count in args.points:
                 store = f"s3://{bucket}/store-{count}"
                 env.seed_store(store, registry, env.region_points(count, region, seed=1))

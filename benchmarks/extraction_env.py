@@ -92,6 +92,25 @@ def latency_proxy(upstream: str, latency_ms: float, bandwidth_mbps: float | None
         server.stop()
 
 
+def use_bytecode(mode: str, cache: Path) -> None:
+    """Set how every process started from here on gets its modules' bytecode (``os.environ``).
+
+    ``cached``: from a cache under ``cache`` (``PYTHONPYCACHEPREFIX``, writing allowed), warmed by
+    an untimed pass before timing: what the production image does, which compiles every module
+    at install (``UV_COMPILE_BYTECODE=1`` in ``deploy/docker/extraction.Dockerfile``), and what
+    any install that may write ``__pycache__`` does from its second run on. ``source``: every
+    process compiles each module it imports from source (an empty cache it may not write to),
+    as in a virtualenv installed without bytecode and run with ``PYTHONDONTWRITEBYTECODE`` set —
+    about 3 s of CPU per process for the extraction's imports on these machines.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
+    if mode == "cached":
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+
+
 def aws_env(endpoint: str, **extra: str) -> dict[str, str]:
     """The environment of a benchmarked process: fake credentials, every S3 call to ``endpoint``."""
     env = {**os.environ, **FAKE_AWS, "AWS_ENDPOINT_URL": endpoint, **extra}

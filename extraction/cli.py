@@ -16,6 +16,9 @@ from forecast_core.store import ArtifactStore, StoreError
 from forecast_core.store_options import add_store_arguments
 
 log = logging.getLogger(__name__)
+SKIP_TEARDOWN = True
+"""When ``run`` returns, the run has published (or failed) and written its status and log: the
+process may end without the interpreter's teardown (``forecast_cli.main.exit_without_teardown``)."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

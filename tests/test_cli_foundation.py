@@ -68,3 +68,22 @@ def test_sample_data_and_init_store_on_s3(s3_bucket: str, moto: str) -> None:
     dataset = open_source(registry.get("gefs"))
     assert dataset.sizes["init_time"] == 2
     assert dataset["temperature_2m"].dims[1] == "ensemble_member"
+
+
+def test_exit_without_teardown_keeps_the_code_output_and_atexit_handlers(tmp_path: Path) -> None:
+    marker = tmp_path / "atexit.txt"
+    script = (
+        "import atexit, logging, sys\n"
+        "from forecast_cli.main import exit_without_teardown\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "logging.getLogger('t').info('logged')\n"
+        "sys.stdout.write('buffered, no newline')\n"
+        "exit_without_teardown(3)\n"
+        "print('never')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 3
+    assert result.stdout == "buffered, no newline"
+    assert "logged" in result.stderr
+    assert marker.read_text() == "ran"
