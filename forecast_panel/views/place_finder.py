@@ -35,6 +35,7 @@ COLUMN_STYLE = {"flex": "1 1 300px", "min-width": "0"}
 KIND_NAMES = {"city": "", "region": "state", "country": "country"}
 
 # a result button reports the label the user saw: the server's slots may already hold a newer query's results
+OFFERED_KEPT = 60  # labels remembered for late clicks: ten searches' worth of results
 PICKED_JS = "target.value = JSON.stringify({label: button.label, at: Date.now()})"
 GEOLOCATE_JS = """
 const report = (answer) => { target.value = JSON.stringify(Object.assign(answer, {at: Date.now()})) }
@@ -88,7 +89,7 @@ class PlaceFinder:
         self.on_place = on_place
         self.on_position = on_position
         self.matches: list[Place] = []
-        self.offered: dict[str, Place] = {}  # every result shown since the last pick, by its label
+        self.offered: dict[str, Place] = {}  # the results shown lately (OFFERED_KEPT at most), by label
         self.search_input = pn.widgets.TextInput(
             label="Find a place",
             placeholder="City, state or country, e.g. Denver",
@@ -153,12 +154,17 @@ class PlaceFinder:
         """Show the matches of ``text`` (what the user typed so far)."""
         query = text.strip()
         self.matches = [match.place for match in gazetteer().search(query, limit=RESULTS)] if query else []
-        self.offered.update((result_label(place), place) for place in self.matches)
-        for button, place in zip(self.buttons, self.matches + [None] * RESULTS, strict=False):
-            if place is None:
+        for place in self.matches:  # re-shown labels move to the end: the newest are kept
+            label = result_label(place)
+            self.offered.pop(label, None)
+            self.offered[label] = place
+        for stale in list(self.offered)[: max(0, len(self.offered) - OFFERED_KEPT)]:
+            del self.offered[stale]  # oldest first: a click reports what was on screen moments ago
+        for button, shown in zip(self.buttons, self.matches + [None] * RESULTS, strict=False):
+            if shown is None:
                 button.visible = False
             else:
-                button.param.update(label=result_label(place), visible=True)
+                button.param.update(label=result_label(shown), visible=True)
         if not query:
             note = ""
         elif len(query) < MIN_QUERY_LENGTH:

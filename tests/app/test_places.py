@@ -108,3 +108,15 @@ def test_a_clicked_result_is_the_place_its_label_showed_even_after_more_typing()
     assert finder.offered == {} and not any(button.visible for button in finder.buttons), "the results close"
     finder.pick_label("Nowhere — never offered")
     assert len(chosen) == 1, "a label never offered picks nothing"
+
+
+def test_labels_offered_are_bounded_and_the_ones_on_screen_kept() -> None:
+    from forecast_panel.views.place_finder import OFFERED_KEPT, PlaceFinder, result_label
+
+    finder = PlaceFinder(on_place=lambda _place: None, on_position=lambda *_: None)
+    shown = [result_label(place) for place in finder.search("den")]
+    for query in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "k", "l", "m", "n", "o", "p", "r", "s", "t"):
+        finder.search(query * 2)
+    on_screen = [result_label(place) for place in finder.search("den")]
+    assert len(finder.offered) <= OFFERED_KEPT and on_screen == shown
+    assert all(label in finder.offered for label in on_screen), "what is on screen can still be clicked"
