@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 
 from forecast_core.points import PointPayload
-from points_api import s3_cas
 from points_api.dynamo import DynamoRepository
 
 
@@ -69,20 +68,20 @@ def main() -> None:
     )
     transactions, puts = threading.Lock(), threading.Lock()
     counts = {"puts_tried": 0, "puts_won": 0}
-    original_put = s3_cas.put_if_unchanged
-
-    def counted_put(*put_args: object) -> bool:
-        won = original_put(*put_args)  # type: ignore[arg-type]
-        counts["puts_tried"] += 1
-        counts["puts_won"] += int(won)
-        return won
-
-    s3_cas.put_if_unchanged = counted_put  # type: ignore[assignment]
 
     def repository() -> DynamoRepository:
         made = DynamoRepository("points", "s3://bench-points", 0.5, endpoint)
         made.client.transact_write_items = _serialised(made.client.transact_write_items, transactions)
         made.s3.put_object = _serialised(made.s3.put_object, puts)
+        conditional_write = made.store.replace_if
+
+        def counted_write(key: str, data: bytes, expected: str | None, *, tokens: tuple[str, ...] = ()) -> bool:
+            won = conditional_write(key, data, expected, tokens=tokens)
+            counts["puts_tried"] += 1
+            counts["puts_won"] += int(won)
+            return won
+
+        made.store.replace_if = counted_write  # type: ignore[method-assign]
         return made
 
     warm = repository()

@@ -6,7 +6,8 @@ MinIO: the endpoint comes from ``endpoint_url`` or the standard ``AWS_ENDPOINT_U
 
 Writes of one key are atomic for readers: S3 PUTs are, and local writes go to a temporary file
 that is renamed into place. ``replace_if`` is a compare-and-swap of one key (S3 conditional
-writes; an exclusive file lock locally), the commit point of the publish protocol.
+writes, ``s3_conditional.py``; an exclusive file lock locally), the commit point of the publish
+protocol; ``forecast_core.swap`` builds the exactly-once read-change-write loop on it.
 """
 
 from __future__ import annotations
@@ -30,18 +31,16 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, ValidationError
 
+from forecast_core import s3_conditional
 from forecast_core.base import validation_summary
-from forecast_core.transient import RetryPolicy, retrying
+from forecast_core.s3_conditional import BODY_READ_RETRY as BODY_READ_RETRY  # re-exported: one read retry
+from forecast_core.s3_conditional import Versioned as Versioned  # re-exported: the store's version type
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
 LOCK_SUFFIX = ".lock"  # a local compare-and-swap's lock file beside its key (never listed)
-# S3 answers a lost conditional write with 412 (or 409 while another conditional write of the key
-# is in flight); moto answers IfMatch on a missing key with 404
-_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
 _MEMORY_SWAP_LOCK = threading.Lock()
-BODY_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.2, max_wait=2.0)
 
 
 class StoreError(RuntimeError):
@@ -54,14 +53,6 @@ class ArtifactNotFound(StoreError, FileNotFoundError):
 
 class InvalidArtifact(StoreError, ValueError):
     """A stored JSON document does not match its contract."""
-
-
-@dataclass(frozen=True, slots=True)
-class Versioned:
-    """An object's bytes and an opaque version token for ``replace_if`` (S3 ETag, else sha256)."""
-
-    data: bytes
-    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +118,20 @@ class ArtifactStore:
         self.root: str = root.rstrip("/")
         self.is_local = isinstance(fs, LocalFileSystem)
         self.is_s3 = self.url.startswith("s3://")
+        self._client_lock = threading.Lock()
+        self._s3_client: Any = None
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (e.g. into a Dask task): the S3 client and its lock are made again there."""
+        state = {name: value for name, value in self.__dict__.items() if name != "_client_lock"}
+        return {**state, "_s3_client": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client_lock = threading.Lock()
 
     @property
     def bucket(self) -> str:
@@ -227,24 +229,33 @@ class ArtifactStore:
     # --- compare-and-swap -----------------------------------------------------------------------
 
     def read_versioned(self, key: str) -> Versioned | None:
-        """The object's bytes and version token, or None when it does not exist."""
+        """The object's bytes and version, or None when it does not exist (with, on S3, the write
+        tokens its latest ``replace_if`` calls recorded)."""
         if self.is_s3:
-            return self._s3_read_versioned(key)
+            bucket, object_key = self._s3_location(key)
+            with _translated("read", key, self.url):
+                return s3_conditional.read_versioned(self.s3_client(), bucket, object_key)
         try:
             data = self.read_bytes(key)
         except ArtifactNotFound:
             return None
         return Versioned(data, sha256_hex(data))
 
-    def replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
+    def replace_if(self, key: str, data: bytes, expected: str | None, *, tokens: tuple[str, ...] = ()) -> bool:
         """Write ``data`` at ``key`` only if the object still has version ``expected`` (None: only
         if it does not exist). True when written, False when another writer changed it first.
 
-        A False can also mean that this very write succeeded but its answer was lost and the
-        retry found the object changed (by itself): callers check the stored object to tell.
+        On S3 the write records ``tokens`` with the object (``Versioned.tokens``): a False can also
+        mean that this very write succeeded but its answer was lost and botocore's retry found the
+        object changed (by itself), which its token tells (``forecast_core.swap``). Local and
+        memory writes have no lost answers and keep no tokens.
         """
         if self.is_s3:
-            return self._s3_replace_if(key, data, expected)
+            bucket, object_key = self._s3_location(key)
+            with _translated("write", key, self.url):
+                written = s3_conditional.put_if_version(self.s3_client(), bucket, object_key, data, expected, tokens)
+            self.fs.invalidate_cache(self.path(key))
+            return written
         with self._swap_lock(key):
             current = self.read_versioned(key)
             if (current.version if current else None) != expected:
@@ -270,49 +281,19 @@ class ArtifactStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def s3_client(self) -> Any:
-        """A boto3 S3 client at the store's endpoint with botocore's standard retries."""
-        import boto3
-        from botocore.config import Config
+        """The store's boto3 S3 client (made once, shared by threads: boto3 clients are thread-safe)
+        at its endpoint, with botocore's standard retries."""
+        with self._client_lock:
+            if self._s3_client is None:
+                import boto3
+                from botocore.config import Config
 
-        return boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+                self._s3_client = boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+            return self._s3_client
 
     def _s3_location(self, key: str) -> tuple[str, str]:
         bucket, _, object_key = self.path(key).partition("/")
         return bucket, object_key
-
-    def _s3_read_versioned(self, key: str) -> Versioned | None:
-        from botocore.exceptions import ClientError
-
-        bucket, object_key = self._s3_location(key)
-        client = self.s3_client()
-
-        def read() -> Versioned | None:  # botocore retries requests, not a body cut short: retry both
-            try:
-                response = client.get_object(Bucket=bucket, Key=object_key)
-            except ClientError as error:
-                if _client_error_code(error) in {"NoSuchKey", "404"}:
-                    return None
-                raise
-            return Versioned(response["Body"].read(), str(response["ETag"]))
-
-        with _translated("read", key, self.url):
-            found: Versioned | None = retrying(BODY_READ_RETRY, f"read {key}")(read)
-            return found
-
-    def _s3_replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
-        from botocore.exceptions import ClientError
-
-        bucket, object_key = self._s3_location(key)
-        condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
-        with _translated("write", key, self.url):
-            try:
-                self.s3_client().put_object(Bucket=bucket, Key=object_key, Body=data, **condition)
-            except ClientError as error:
-                if _client_error_code(error) in _CONDITION_FAILED:
-                    return False
-                raise
-        self.fs.invalidate_cache(self.path(key))
-        return True
 
     # --- JSON contracts ---------------------------------------------------------------------
 
@@ -362,10 +343,6 @@ def as_datetime(value: object) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC)
     return None
-
-
-def _client_error_code(error: Any) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def sha256_hex(data: bytes) -> str:

@@ -37,8 +37,8 @@ from botocore.config import Config
 
 from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import Point, PointPayload, PointUpdate, name_dedupe_key
-from forecast_core.store import S3_RETRY_CONFIG
-from points_api import geocells, s3_cas
+from forecast_core.store import S3_RETRY_CONFIG, ArtifactStore
+from points_api import geocells
 from points_api.audit import AuditLog, DynamoAuditLog, StoreAuditLog
 from points_api.errors import DuplicatePoint, NotFound, StorageConflict
 from points_api.repository import (
@@ -97,8 +97,8 @@ class DynamoRepository:
         self.store_url = store_url
         self.dedupe_distance_km = dedupe_distance_km
         self.client = boto3.client("dynamodb", endpoint_url=endpoint_url, config=Config(**S3_RETRY_CONFIG))
-        self.s3 = s3_cas.s3_client(endpoint_url)
-        self.target = s3_cas.S3Object.in_store(store_url, PRE_CANNED_POINTS_KEY, endpoint_url)
+        self.store = ArtifactStore(store_url, endpoint_url=endpoint_url)
+        self.s3 = self.store.s3_client()  # the client the store's conditional writes go through
         self._rebuild_lock = threading.Lock()  # one rebuild at a time per instance (≈ per Lambda container)
 
     # --- reads -------------------------------------------------------------------------------
@@ -132,8 +132,8 @@ class DynamoRepository:
 
     def list_points(self) -> list[Point]:
         """The points file's view (what extraction and the app read), falling back to the table."""
-        data, _ = s3_cas.read_object(self.s3, self.target)
-        return parse_document(data) if data is not None else self.scan_points()
+        found = self.store.read_versioned(PRE_CANNED_POINTS_KEY)
+        return parse_document(found.data) if found is not None else self.scan_points()
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -316,12 +316,12 @@ class DynamoRepository:
         """
         with self._rebuild_lock:
             for attempt in range(REBUILD_ATTEMPTS):
-                data, etag = s3_cas.read_object(self.s3, self.target)
-                current = parse_document(data) if data is not None else None
+                found = self.store.read_versioned(PRE_CANNED_POINTS_KEY)
+                current = parse_document(found.data) if found is not None else None
                 if current is not None and (reflects(current) if reflects else current == self.scan_points()):
                     return
                 document = points_document(self.scan_points())
-                if not s3_cas.put_if_unchanged(self.s3, self.target, document, etag):
+                if not self.store.replace_if(PRE_CANNED_POINTS_KEY, document, found.version if found else None):
                     time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 (jitter)
         raise StorageConflict("the points file could not be brought in line with the table; try again")
 

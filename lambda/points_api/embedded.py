@@ -5,12 +5,14 @@ commits whole or not at all, so readers always see valid JSON and no concurrent 
 
 - local folder: an exclusive ``flock`` on ``dashboard/config/.pre_canned_points.lock`` around
   read → change → write-temp-and-rename (works across threads and processes on one machine);
-- S3: boto3 ``put_object(IfMatch=etag)`` compare-and-swap (``points_api.s3_cas``), additionally
-  serialised within the process because moto's condition check is not atomic.
+- S3: the store's compare-and-swap (``forecast_core.swap``: ``put_object(IfMatch=etag)`` with
+  write tokens), additionally serialised within the process because moto's condition check is
+  not atomic; in memory, a process lock. Every mode writes through the same swap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +23,6 @@ from typing import Literal
 from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import Point, PointPayload, PointUpdate
 from forecast_core.store import ArtifactNotFound, ArtifactStore
-from points_api import s3_cas
 from points_api.repository import (
     WriteResult,
     apply_create,
@@ -30,6 +31,7 @@ from points_api.repository import (
     check_point_id,
     parse_document,
     points_document,
+    swap_document,
 )
 
 LOCK_NAME = ".pre_canned_points.lock"
@@ -46,10 +48,6 @@ class StoreRepository:
         self.store_url = store.url
         self.dedupe_distance_km = dedupe_distance_km
         self._thread_lock = threading.Lock()  # flock is per open file; this covers threads of one process
-        self._s3 = s3_cas.s3_client(store.endpoint_url) if store.is_s3 else None
-        self._target = (
-            s3_cas.S3Object.in_store(store.url, PRE_CANNED_POINTS_KEY, store.endpoint_url) if store.is_s3 else None
-        )
 
     def _read(self) -> bytes | None:
         try:
@@ -76,18 +74,9 @@ class StoreRepository:
             points, result = change(parse_document(data))
             return points_document(points), result
 
-        if self._s3 is not None and self._target is not None:
-            with s3_cas.PROCESS_LOCK:
-                return s3_cas.swap(self._s3, self._target, on_bytes)
-        if self.store.is_local:
-            with self._locked():
-                data, result = on_bytes(self._read())
-                self.store.write_bytes(PRE_CANNED_POINTS_KEY, data)
-                return result
-        with self._thread_lock:  # memory:// — one process only
-            data, result = on_bytes(self._read())
-            self.store.write_bytes(PRE_CANNED_POINTS_KEY, data)
-            return result
+        exclusive = self._locked() if self.store.is_local else contextlib.nullcontext()
+        with exclusive:  # locally the swap then never loses a race, however many processes write
+            return swap_document(self.store, PRE_CANNED_POINTS_KEY, on_bytes)
 
     def create_point(self, payload: PointPayload) -> WriteResult:
         return self._write(lambda points: apply_create(points, payload, self.dedupe_distance_km))

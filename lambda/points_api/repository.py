@@ -7,6 +7,8 @@ guarantees that a name or id is created once: concurrent creates of one name giv
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,7 +23,9 @@ from forecast_core.points import (
     make_point_id,
     name_dedupe_key,
 )
-from points_api.errors import DuplicatePoint, NotFound
+from forecast_core.store import ArtifactStore
+from forecast_core.swap import PROCESS_LOCK, SwapConflict, swap
+from points_api.errors import DuplicatePoint, NotFound, StorageConflict
 
 Action = Literal["create", "update", "delete"]
 
@@ -51,6 +55,18 @@ class PointsRepository(Protocol):
     def create_point(self, payload: PointPayload) -> WriteResult: ...
     def update_point(self, point_id: str, update: PointUpdate) -> WriteResult: ...
     def delete_point(self, point_id: str) -> WriteResult: ...
+
+
+def swap_document[T](store: ArtifactStore, key: str, change: Callable[[bytes | None], tuple[bytes, T]]) -> T:
+    """``forecast_core.swap.swap`` of ``key`` for the API: serialised in-process on S3 (moto's
+    conditional writes are not atomic; real S3's are) and answered 503 ``StorageConflict`` when
+    every attempt lost the race."""
+    exclusive = PROCESS_LOCK if store.is_s3 else contextlib.nullcontext()
+    try:
+        with exclusive:
+            return swap(store, key, change)
+    except SwapConflict as error:
+        raise StorageConflict(str(error)) from error
 
 
 def check_point_id(point_id: str) -> str:

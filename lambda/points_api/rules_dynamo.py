@@ -12,7 +12,7 @@ Table ``ALERT_RULES_TABLE_NAME`` (partition key ``pk`` (S)), written as the poin
 
 Creates put the rule and its key with ``attribute_not_exists(pk)`` and raise the count under its
 limit; updates and deletes are conditional on the stored ``document`` being the one read
-(retried on conflict). After each write the file is rebuilt by ``s3_cas.swap`` with a scan taken
+(retried on conflict). After each write the file is rebuilt by a swap (``forecast_core.swap``) with a scan taken
 after the file was read, so a put conditional on that ETag carries every committed write.
 """
 
@@ -28,9 +28,8 @@ from botocore.config import Config
 from forecast_core.alerts import MAX_RULES_PER_POINT, AlertRule, RulePayload, RuleUpdate, new_rule, updated_rule
 from forecast_core.layout import ALERT_RULES_KEY
 from forecast_core.store import S3_RETRY_CONFIG, ArtifactStore
-from points_api import s3_cas
 from points_api.errors import NotFound, StorageConflict
-from points_api.repository import PointsRepository
+from points_api.repository import PointsRepository, swap_document
 from points_api.rules import (
     DuplicateRule,
     RuleContext,
@@ -68,8 +67,7 @@ class DynamoRulesRepository:
         self.points = points
         self.client = boto3.client("dynamodb", endpoint_url=endpoint_url, config=Config(**S3_RETRY_CONFIG))
         self.store = ArtifactStore(store_url, endpoint_url=endpoint_url)
-        self.s3 = s3_cas.s3_client(endpoint_url)
-        self.target = s3_cas.S3Object.in_store(store_url, ALERT_RULES_KEY, endpoint_url)
+        self.s3 = self.store.s3_client()  # the client the store's conditional writes go through
 
     def context(self) -> RuleContext:
         return RuleContext.of_store(self.store, {point.point_id for point in self.points.list_points()})
@@ -96,8 +94,8 @@ class DynamoRulesRepository:
 
     def list_rules(self, point_id: str | None = None) -> list[AlertRule]:
         """The rules file's view (what the evaluator and the app read), else the table."""
-        data, _ = s3_cas.read_object(self.s3, self.target)
-        rules = parse_rules(data) if data is not None else self.scan_rules()
+        found = self.store.read_versioned(ALERT_RULES_KEY)
+        rules = parse_rules(found.data) if found is not None else self.scan_rules()
         return [rule for rule in rules if point_id is None or rule.point_id == point_id]
 
     # --- writes ------------------------------------------------------------------------------
@@ -201,5 +199,4 @@ class DynamoRulesRepository:
 
     def rebuild_rules_file(self) -> None:
         """Write a consistent scan of the table over the file, by a compare-and-swap."""
-        with s3_cas.PROCESS_LOCK:  # moto's If-Match is not atomic; real S3's is
-            s3_cas.swap(self.s3, self.target, lambda _: (rules_document(self.scan_rules()), None))
+        swap_document(self.store, ALERT_RULES_KEY, lambda _: (rules_document(self.scan_rules()), None))

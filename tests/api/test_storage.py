@@ -14,7 +14,8 @@ from forecast_core.layout import PRE_CANNED_POINTS_KEY
 from forecast_core.points import PointPayload, PreCannedPoints
 from forecast_core.points_client import HttpPointsClient
 from forecast_core.store import ArtifactStore
-from points_api import s3_cas, services
+from forecast_core.swap import swap
+from points_api import services
 from points_api.audit import AUDIT_RECORDS_PREFIX
 from points_api.embedded import StoreRepository
 from points_api.extraction_trigger import SubprocessExtraction
@@ -48,21 +49,19 @@ def test_embedded_mode_on_an_s3_store(s3_bucket: str) -> None:
 
 @pytest.mark.aws
 def test_swap_retries_after_losing_the_race(s3_bucket: str, moto: str) -> None:
-    client = s3_cas.s3_client(moto)
-    target = s3_cas.S3Object.in_store(f"s3://{s3_bucket}/p", "state.json", moto)
-    assert target.key == "p/state.json"
+    store = ArtifactStore(f"s3://{s3_bucket}/p", endpoint_url=moto)
     rounds: list[bytes | None] = []
 
     def change(old: bytes | None) -> tuple[bytes, int]:
         rounds.append(old)
         value = json.loads(old)["n"] if old else 0
         if len(rounds) == 1:  # another writer slips in between this read and this write
-            boto3.client("s3", endpoint_url=moto).put_object(Bucket=s3_bucket, Key=target.key, Body=b'{"n": 41}')
+            boto3.client("s3", endpoint_url=moto).put_object(Bucket=s3_bucket, Key="p/state.json", Body=b'{"n": 41}')
         return json.dumps({"n": value + 1}).encode(), value + 1
 
-    assert s3_cas.swap(client, target, change) == 42
+    assert swap(store, "state.json", change) == 42
     assert rounds[0] is None and json.loads(rounds[1] or b"{}") == {"n": 41}
-    assert s3_cas.read_object(client, target)[0] == b'{"n": 42}'
+    assert store.read_bytes("state.json") == b'{"n": 42}'
 
 
 def test_local_folder_writes_are_whole_and_lock_file_is_stable(store_url: str) -> None:
