@@ -135,9 +135,10 @@ def publish_new_run(store: Path) -> str:
 
 
 async def measure_live(base: str, pid: int, store: Path, sessions: int, idle: float, check: float) -> dict[str, Any]:
-    from benchmarks.bench_app_websockets import Session, _cpu_seconds
+    from benchmarks.bench_app_websockets import _cpu_seconds
+    from forecast_smoke.dashboard_session import DashboardSession
 
-    opened = [await Session.open(base) for _ in range(sessions)]
+    opened = [await DashboardSession.open(base) for _ in range(sessions)]
     await asyncio.gather(*(_drain(session, 2.0) for session in opened))  # what follows the first pull
     before = _cpu_seconds(pid)
     quiet = await asyncio.gather(*(_drain(session, idle) for session in opened))

@@ -1,7 +1,7 @@
 """The served app on the wire, without a browser: what one session's redraw sends, and to whom.
 
-Uses the websocket session of ``benchmarks/bench_app_websockets.py``: the page's token, Bokeh's
-protocol, the PATCH-DOC a browser sends when the Point select changes.
+Uses ``forecast_smoke.dashboard_session`` (as the websocket benchmarks do): the page's token,
+Bokeh's protocol, the PATCH-DOC a browser sends when the Point select changes.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-from benchmarks.bench_app_websockets import Session
+from forecast_smoke.dashboard_session import DashboardSession
 from tests.support import run_on_own_loop
 
 HANG_GUARD_SECONDS = 300  # each step ends as soon as its reply is in; this only stops a hang
 
 
-async def _pushed_before_a_round_trip(session: Session) -> list[str]:
+async def _pushed_before_a_round_trip(session: DashboardSession) -> list[str]:
     """Send the server one request (a title change) and return the types of the messages it sent
     this session before answering it: a push caused by another session would be among them, as
     the server writes a session's messages in order."""
@@ -32,7 +32,7 @@ async def _pushed_before_a_round_trip(session: Session) -> list[str]:
 
 
 async def _redraw(url: str) -> tuple[list[dict[str, object]], list[str]]:
-    mine, other = await Session.open(url + "/"), await Session.open(url + "/")
+    mine, other = await DashboardSession.open(url + "/"), await DashboardSession.open(url + "/")
     try:
         events = await asyncio.wait_for(mine.switch_events(mine.other_point(0)), HANG_GUARD_SECONDS)
         sent_to_other = await asyncio.wait_for(_pushed_before_a_round_trip(other), HANG_GUARD_SECONDS)
