@@ -73,7 +73,7 @@ class Ledger:
         try:
             message_ids = send(record)
         except DeliveryFailed as error:
-            self._finish(key, version, record.replace(status="failed", finished_utc=utc_now(), error=str(error)[:2000]))
+            self._finish(key, version, record.replace(status="failed", finished_utc=utc_now(), error=str(error)))
             log.warning("notification %s failed: %s", key, error)
             return "failed"
         except Exception:

@@ -66,7 +66,7 @@ def notification(
         status="claimed",
         claimed_utc=utc_now(),
         subject=subject or "[forecast-panel] alert",
-        text="\n".join(lines)[:2000],
+        text="\n".join(lines),
         value=evaluation.value,
         sources=evaluation.sources,
         rule=rule,

@@ -15,14 +15,11 @@ from typing import Annotated, Literal
 from pydantic import Field, NonNegativeFloat, NonNegativeInt
 
 from forecast_core.alerts import AlertRule, RuleId
-from forecast_core.base import ContractModel, UtcDatetime
+from forecast_core.base import ContractModel, Identifier, Message, RunId, UtcDatetime
 
-Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
-RunId = Annotated[str, Field(pattern=r"^\d{8}T\d{6}Z$")]
 RuleState = Literal["true", "false", "unknown"]
 Transition = Literal["fired", "cleared"]
 Delivery = Literal["sent", "unconfirmed", "failed", "already_sent"]
-Text = Annotated[str, Field(max_length=2000)]
 
 
 class RuleEvaluation(ContractModel):
@@ -39,7 +36,7 @@ class RuleEvaluation(ContractModel):
     has_data: bool = True
     since_run_id: RunId | None = None  # the run that made the state true or false
     value: float | None = None
-    detail: Text = ""
+    detail: Message = ""
     sources: list[Identifier] = []
     transition: Transition | None = None  # what this run changed
     delivery: Delivery | None = None  # how the transition's notification went
@@ -74,13 +71,13 @@ class NotificationRecord(ContractModel):
     finished_utc: UtcDatetime | None = None
     attempt: Annotated[int, Field(ge=1)] = 1
     subject: Annotated[str, Field(max_length=100)]
-    text: Text
+    text: Message
     value: float | None = None
     sources: list[Identifier] = []
     rule: AlertRule
     point_name: Annotated[str, Field(max_length=200)] = ""
     message_ids: list[Annotated[str, Field(max_length=200)]] = []
-    error: Text | None = None
+    error: Message | None = None
 
 
 class PendingEvaluations(ContractModel):

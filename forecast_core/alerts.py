@@ -37,7 +37,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from forecast_core.base import ContractModel, UtcDatetime, utc_now
+from forecast_core.base import ContractModel, Identifier, UtcDatetime, utc_now
 from forecast_core.points import Actor, PointId, PointNameError, clean_point_name
 from forecast_core.registry import CONSENSUS_ID, CanonicalVariable, CanonicalVariables, SourceRegistry
 from forecast_core.units import UnitId, convert_scalar, convertible, label
@@ -46,7 +46,6 @@ MAX_RULES_PER_POINT: Final = 50
 MAX_WINDOW_HOURS: Final = 1000.0
 MAX_LABEL_LENGTH: Final = 80
 
-Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 RuleId = Annotated[str, Field(pattern=r"^rule-[0-9a-f]{12}$")]
 Comparison = Literal[">", ">=", "<", "<="]
 Reduction = Literal["total", "min", "max", "mean"]
@@ -66,7 +65,7 @@ def _clean_label(value: object) -> object:
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 RuleLabel = Annotated[str, BeforeValidator(_clean_label), Field(min_length=1, max_length=MAX_LABEL_LENGTH)]
-SourceRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
+SourceRef = Identifier
 """A source id of the registry, or ``consensus``."""
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from forecast_core.layout import IDENTIFIER_PATTERN
+from forecast_core.layout import IDENTIFIER_PATTERN, RUN_ID_PATTERN
 
 MAX_CONFIG_BYTES = 16 * 2**20
 """The largest config document (registry, variables, points) read: 10,000 points take ~4 MB."""
@@ -45,6 +45,9 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 """A source, variable or point id (``forecast_core.layout.IDENTIFIER_PATTERN``)."""
+
+RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+"""A run id (``forecast_core.layout.RUN_ID_PATTERN``)."""
 
 MESSAGE_MAX_LENGTH = 2000
 

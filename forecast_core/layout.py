@@ -52,7 +52,9 @@ LATEST_MANIFEST_KEY: Final = "manifests/latest.json"
 POINTS_AUDIT_LOG_KEY: Final = "logs/points_api/audit.jsonl"
 
 RUN_ID_FORMAT: Final = "%Y%m%dT%H%M%SZ"
-_RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
+RUN_ID_PATTERN: Final = r"^\d{8}T\d{6}Z$"
+"""A run id: its UTC start as ``RUN_ID_FORMAT`` (``forecast_core.base.RunId`` in models)."""
+_RUN_ID_RE: Final = re.compile(RUN_ID_PATTERN)
 IDENTIFIER_PATTERN: Final = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 """The one rule for source, variable and point ids (``forecast_core.base.Identifier`` in models)."""
 _ID_RE: Final = re.compile(IDENTIFIER_PATTERN)

@@ -7,11 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, field_validator, model_validator
 
-from forecast_core.base import ContractModel, Identifier, Message, UtcDatetime
+from forecast_core.base import ContractModel, Identifier, Message, RunId, UtcDatetime
 from forecast_core.grid import GridSpec
 from forecast_core.layout import ARTIFACT_KINDS, ArtifactKind, parse_artifact_key, parse_run_id
-
-RunId = Annotated[str, Field(pattern=r"^\d{8}T\d{6}Z$")]
 
 
 class ExtractionError(ContractModel):

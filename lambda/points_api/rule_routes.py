@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
 
 from forecast_core.alerts import AlertRule, RulePayload, RuleUpdate
+from forecast_core.layout import IDENTIFIER_PATTERN
 from points_api import services
 from points_api.errors import ErrorBody, NotFound, ValidationBody, json_content
 from points_api.routes import _json, request_actor
@@ -25,7 +26,6 @@ from points_api.rules import RulesRepository, RulesUnavailable, RuleWriteResult
 from points_api.telemetry import count_write, logger
 
 router = Router()
-POINT_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
 
 class _Body(BaseModel):
@@ -83,7 +83,7 @@ def _after_write(result: RuleWriteResult, actor: str) -> None:
     summary="List alert rules (all, or one point's)",
     responses={200: json_content(RulesBody, "Rules by id"), **_NOT_FOUND},
 )
-def list_rules(point_id: Annotated[str | None, Query(pattern=POINT_ID_PATTERN)] = None) -> Response[Any]:
+def list_rules(point_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None) -> Response[Any]:
     rules = repository().list_rules(point_id)
     return _json(200, {"rules": [rule.model_dump(mode="json") for rule in rules]})
 
