@@ -44,7 +44,6 @@ from forecast_core.store import (
     ArtifactStore,
     InvalidArtifact,
     StoreError,
-    as_datetime,
     sha256_hex,
 )
 
@@ -98,12 +97,12 @@ def _stored_recently(store: ArtifactStore, key: str, size: int) -> bool:
     (one HEAD). The key names the content, so such an object is these bytes; an older one is
     written again, so that a concurrent cleanup cannot delete it before this run commits."""
     try:
-        info = store.fs.info(store.path(key))
-    except (StoreError, OSError):
+        info = store.stat(key)
+    except StoreError:
         return False
-    modified = as_datetime(info.get("LastModified") or info.get("mtime"))
+    modified = info.last_modified
     recent = modified is not None and datetime.now(UTC) - modified < CLEANUP_GRACE / 2
-    return recent and int(info.get("size") or -1) == size
+    return recent and info.size == size
 
 
 class ArtifactWriter:

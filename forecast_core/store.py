@@ -31,17 +31,13 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, ValidationError
 
 from forecast_core.base import validation_summary
-from forecast_core.transient import RetryPolicy, retrying
+from forecast_core.s3_objects import BODY_READ_RETRY as BODY_READ_RETRY  # re-exported
+from forecast_core.s3_objects import S3_RETRY_CONFIG, S3Objects
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
 LOCK_SUFFIX = ".lock"  # a local compare-and-swap's lock file beside its key (never listed)
-# S3 answers a lost conditional write with 412 (or 409 while another conditional write of the key
-# is in flight); moto answers IfMatch on a missing key with 404
-_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
 _MEMORY_SWAP_LOCK = threading.Lock()
-BODY_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.2, max_wait=2.0)
 
 
 class StoreError(RuntimeError):
@@ -109,24 +105,42 @@ def _normalise_url(url: str) -> str:
 
 
 class ArtifactStore:
-    """Read and write artifacts by key under one store URL."""
+    """Read and write artifacts by key under one store URL.
+
+    On S3 without ``storage_options`` every operation but ``open`` is a boto3 request
+    (``forecast_core.s3_objects``) and s3fs (``fs``) is created only if asked for; with
+    ``storage_options`` (s3fs options) every operation goes through s3fs."""
 
     def __init__(self, url: str, *, endpoint_url: str | None = None, storage_options: dict[str, Any] | None = None):
         if not url:
             raise StoreError("store URL is empty")
         self.url = _normalise_url(url)
-        options = dict(storage_options or {})
-        if self.url.startswith("s3://"):
-            options = {**s3_storage_options(endpoint_url), **options}
-        self.endpoint_url = s3_endpoint_url(endpoint_url) if self.url.startswith("s3://") else None
-        try:
-            fs, root = fsspec.core.url_to_fs(self.url, **options)
-        except (ValueError, ImportError) as error:
-            raise StoreError(f"cannot open store {url!r}: {error}") from error
-        self.fs: fsspec.AbstractFileSystem = fs
-        self.root: str = root.rstrip("/")
-        self.is_local = isinstance(fs, LocalFileSystem)
         self.is_s3 = self.url.startswith("s3://")
+        self.endpoint_url = s3_endpoint_url(endpoint_url) if self.is_s3 else None
+        self._s3 = S3Objects(self.endpoint_url) if self.is_s3 else None
+        self._objects = None if storage_options else self._s3  # plain operations through boto3 too
+        defaults = s3_storage_options(endpoint_url) if self.is_s3 else {}
+        self._fs_options = {**defaults, **(storage_options or {})}
+        self._fs_lock = threading.Lock()
+        self._fs: fsspec.AbstractFileSystem | None = self._open_fs() if self._objects is None else None
+        self.root: str = self.url.removeprefix("s3://").rstrip("/") if self._fs is None else self._fs_root
+        self.is_local = isinstance(self._fs, LocalFileSystem)
+
+    def _open_fs(self) -> fsspec.AbstractFileSystem:
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, **self._fs_options)
+        except (ValueError, ImportError) as error:
+            raise StoreError(f"cannot open store {self.url!r}: {error}") from error
+        self._fs_root = str(root).rstrip("/")
+        return fs
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """The fsspec filesystem of the store (on S3 without storage options: created on first use)."""
+        with self._fs_lock:
+            if self._fs is None:
+                self._fs = self._open_fs()
+            return self._fs
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
@@ -150,6 +164,8 @@ class ArtifactStore:
         with a HEAD, to split large reads: one more round trip for every small object)."""
         single = {"max_concurrency": 1} if self.is_s3 else {}
         with _translated("read", key, self.url):
+            if self._objects is not None:
+                return self._objects.get(*self._s3_location(key))
             data: bytes = self.fs.cat_file(self.path(key), **single)
         return data
 
@@ -165,6 +181,8 @@ class ArtifactStore:
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(temporary, path)
+            elif self._objects is not None:
+                self._objects.put(*self._s3_location(key), data)
             else:
                 self.fs.pipe_file(path, data)
 
@@ -177,20 +195,40 @@ class ArtifactStore:
         return handle
 
     def exists(self, key: str) -> bool:
+        if self._objects is None:
+            with _translated("check", key, self.url):
+                return bool(self.fs.exists(self.path(key)))
+        try:
+            self.stat(key)
+        except ArtifactNotFound:
+            return False
+        return True
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time of the object at ``key`` (ArtifactNotFound if none)."""
         with _translated("check", key, self.url):
-            found = bool(self.fs.exists(self.path(key)))
-        return found
+            if self._objects is not None:
+                found = self._objects.head(*self._s3_location(key))
+                return ObjectInfo(key, found.size, as_datetime(found.last_modified))
+            info = self.fs.info(self.path(key))
+        modified = as_datetime(info.get("LastModified") or info.get("mtime"))
+        return ObjectInfo(key, int(info.get("size") or 0), modified)
 
     def delete(self, key: str) -> None:
         try:
             with _translated("delete", key, self.url):
-                self.fs.rm_file(self.path(key))
+                if self._objects is not None:
+                    self._objects.delete(*self._s3_location(key))
+                else:
+                    self.fs.rm_file(self.path(key))
         except ArtifactNotFound:
             return
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         """Every object under ``prefix`` (recursive), sorted by key; temp files excluded."""
         base = self.path(prefix) if prefix else self.root
+        if self._objects is not None:
+            return self._s3_list(base)
         with _translated("list", prefix, self.url):
             if not self.fs.exists(base):
                 return []
@@ -203,6 +241,18 @@ class ArtifactStore:
             modified = info.get("LastModified") or info.get("mtime") or info.get("created")
             when = as_datetime(modified)
             infos.append(ObjectInfo(key=key, size=int(info.get("size") or 0), last_modified=when))
+        return sorted(infos, key=lambda item: item.key)
+
+    def _s3_list(self, base: str) -> builtins.list[ObjectInfo]:
+        bucket, _, folder = base.partition("/")
+        within = f"{folder}/" if folder else ""
+        with _translated("list", base, self.url):
+            found = list(self._objects.list(bucket, within)) if self._objects is not None else []
+        infos = [
+            ObjectInfo(f"{bucket}/{item.key}"[len(self.root) + 1 :], item.size, as_datetime(item.last_modified))
+            for item in found
+            if not item.key.endswith("/") and ".tmp-" not in item.key and not item.key.endswith(LOCK_SUFFIX)
+        ]
         return sorted(infos, key=lambda item: item.key)
 
     def temporary_files(self, prefix: str = "") -> builtins.list[ObjectInfo]:
@@ -270,49 +320,27 @@ class ArtifactStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def s3_client(self) -> Any:
-        """A boto3 S3 client at the store's endpoint with botocore's standard retries."""
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+        """The store's boto3 S3 client (botocore's standard retries; created on first use)."""
+        assert self._s3 is not None, "not an S3 store"
+        return self._s3.client()
 
     def _s3_location(self, key: str) -> tuple[str, str]:
         bucket, _, object_key = self.path(key).partition("/")
         return bucket, object_key
 
     def _s3_read_versioned(self, key: str) -> Versioned | None:
-        from botocore.exceptions import ClientError
-
-        bucket, object_key = self._s3_location(key)
-        client = self.s3_client()
-
-        def read() -> Versioned | None:  # botocore retries requests, not a body cut short: retry both
-            try:
-                response = client.get_object(Bucket=bucket, Key=object_key)
-            except ClientError as error:
-                if _client_error_code(error) in {"NoSuchKey", "404"}:
-                    return None
-                raise
-            return Versioned(response["Body"].read(), str(response["ETag"]))
-
+        assert self._s3 is not None
         with _translated("read", key, self.url):
-            found: Versioned | None = retrying(BODY_READ_RETRY, f"read {key}")(read)
-            return found
+            found = self._s3.get_versioned(*self._s3_location(key))
+        return None if found is None else Versioned(*found)
 
     def _s3_replace_if(self, key: str, data: bytes, expected: str | None) -> bool:
-        from botocore.exceptions import ClientError
-
-        bucket, object_key = self._s3_location(key)
-        condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
+        assert self._s3 is not None
         with _translated("write", key, self.url):
-            try:
-                self.s3_client().put_object(Bucket=bucket, Key=object_key, Body=data, **condition)
-            except ClientError as error:
-                if _client_error_code(error) in _CONDITION_FAILED:
-                    return False
-                raise
-        self.fs.invalidate_cache(self.path(key))
-        return True
+            written = self._s3.put_if(*self._s3_location(key), data, expected)
+        if written and self._fs is not None:
+            self._fs.invalidate_cache(self.path(key))
+        return written
 
     # --- JSON contracts ---------------------------------------------------------------------
 
@@ -331,14 +359,16 @@ class ArtifactStore:
             return self.decode_model(key, self.read_bytes(key), model)
         try:
             with _translated("read", key, self.url):
-                data: bytes = self.fs.cat_file(self.path(key), start=0, end=max_bytes + 1)
+                if self._objects is not None:
+                    data = self._objects.get(*self._s3_location(key), first_bytes=max_bytes + 1)
+                else:
+                    data = self.fs.cat_file(self.path(key), start=0, end=max_bytes + 1)
         except ArtifactNotFound:
             raise
         except StoreError:  # e.g. S3 refuses any range of an empty object: read it whole
             data = self.read_bytes(key)
         if len(data) > max_bytes:
-            with _translated("check", key, self.url):
-                size = int(self.fs.size(self.path(key)))
+            size = self.stat(key).size
             raise InvalidArtifact(f"{key} in {self.url} is {size / 2**20:.1f} MiB; at most "
                                   f"{max_bytes / 2**20:.0f} MiB is read")  # fmt: skip
         return self.decode_model(key, data, model)
@@ -362,10 +392,6 @@ def as_datetime(value: object) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC)
     return None
-
-
-def _client_error_code(error: Any) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def sha256_hex(data: bytes) -> str:

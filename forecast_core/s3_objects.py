@@ -1,0 +1,134 @@
+"""Plain S3 object operations over one boto3 client: what ``ArtifactStore`` does on S3.
+
+A store's reads, writes, listings and deletes are one request each (a listing one per 1 000
+keys), which boto3 — already needed for the compare-and-swap — does without s3fs, aiobotocore
+and aiohttp (imports and a second client a short process, e.g. an extraction run, would pay at
+its start). Keys here are the bucket's own; ``ArtifactStore`` maps store keys to them.
+
+A missing object raises FileNotFoundError (``ArtifactStore`` turns it into ArtifactNotFound);
+every other failure is botocore's own error, after botocore's standard retries. A body cut
+short is read again whole (botocore retries requests, not the reading of a body).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from forecast_core.transient import RetryPolicy, retrying
+
+S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
+BODY_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.2, max_wait=2.0)
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+# S3 answers a lost conditional write with 412 (or 409 while another conditional write of the key
+# is in flight); moto answers IfMatch on a missing key with 404
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """One object of a listing or a HEAD: its key in the bucket, size and modification time."""
+
+    key: str
+    size: int
+    last_modified: datetime | None
+
+
+def error_code(error: Any) -> str:
+    """The S3 error code of a botocore ClientError ("" if it has none)."""
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+class S3Objects:
+    """One lazily created boto3 S3 client at ``endpoint_url`` (botocore's standard retries),
+    shared by every thread of the process that uses this instance."""
+
+    def __init__(self, endpoint_url: str | None) -> None:
+        self.endpoint_url = endpoint_url
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        """The boto3 client (created on first use; boto3 clients are thread-safe)."""
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+            return self._client
+
+    def get(self, bucket: str, key: str, first_bytes: int | None = None) -> bytes:
+        """The object's bytes (only its first ``first_bytes`` if given) in one GET."""
+        extra = {"Range": f"bytes=0-{first_bytes - 1}"} if first_bytes is not None else {}
+
+        def read() -> bytes:
+            with _missing_as_not_found(bucket, key):
+                response = self.client().get_object(Bucket=bucket, Key=key, **extra)
+            data: bytes = response["Body"].read()
+            return data
+
+        result: bytes = retrying(BODY_READ_RETRY, f"read {key}")(read)
+        return result
+
+    def get_versioned(self, bucket: str, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag (its version for ``put_if``), or None if there is none."""
+
+        def read() -> tuple[bytes, str] | None:
+            try:
+                with _missing_as_not_found(bucket, key):
+                    response = self.client().get_object(Bucket=bucket, Key=key)
+            except FileNotFoundError:
+                return None
+            return response["Body"].read(), str(response["ETag"])
+
+        found: tuple[bytes, str] | None = retrying(BODY_READ_RETRY, f"read {key}")(read)
+        return found
+
+    def put_if(self, bucket: str, key: str, data: bytes, expected: str | None) -> bool:
+        """Write ``data`` only if the object's ETag is still ``expected`` (None: only if there is
+        no object): True if written, False if the condition failed."""
+        condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
+        try:
+            self.client().put_object(Bucket=bucket, Key=key, Body=data, **condition)
+        except Exception as error:
+            if error_code(error) in _CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key`` (one PUT: readers see the old or the new object)."""
+        self.client().put_object(Bucket=bucket, Key=key, Body=data)
+
+    def head(self, bucket: str, key: str) -> S3Object:
+        """Size and modification time of ``key`` (one HEAD)."""
+        with _missing_as_not_found(bucket, key):
+            found = self.client().head_object(Bucket=bucket, Key=key)
+        return S3Object(key, int(found.get("ContentLength", 0)), found.get("LastModified"))
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete ``key`` (deleting a missing key is no error on S3)."""
+        self.client().delete_object(Bucket=bucket, Key=key)
+
+    def list(self, bucket: str, prefix: str) -> Iterator[S3Object]:
+        """Every object whose key starts with ``prefix``, in key order (one request per page)."""
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield S3Object(str(item["Key"]), int(item.get("Size", 0)), item.get("LastModified"))
+
+
+@contextmanager
+def _missing_as_not_found(bucket: str, key: str) -> Iterator[None]:
+    """S3's "no such key" as FileNotFoundError; other errors pass unchanged."""
+    try:
+        yield
+    except Exception as error:
+        if error_code(error) in _MISSING:
+            raise FileNotFoundError(f"s3://{bucket}/{key}") from error
+        raise
