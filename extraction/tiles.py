@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from extraction.chunk_reads import read_tile_block, shard_layout
 from extraction.derive import ensemble_stats, evaluate, running_total
 from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
 from extraction.source_io import opened
@@ -89,15 +90,27 @@ async def read_block(source: FieldSource, name: str, job: TileJob) -> npt.NDArra
     read again whole on a transient failure (throttled, 5xx, reset, cut body).
 
     One basic (slice) selection of the zarr array, transposed in numpy afterwards."""
-    where = {INIT_DIM: job.init_index, LAT_DIM: slice(job.lat_start, job.lat_stop),
-             LON_DIM: slice(job.lon_start, job.lon_stop)}  # fmt: skip
     async for attempt in retrying_async(TILE_READ_RETRY, f"read {name}"):
         with attempt:
             array = await source.array(name)
             dims = [str(dim) for dim in array.metadata.dimension_names]
-            block = np.asarray(await array.getitem(tuple(where.get(dim, slice(None)) for dim in dims)))
+            block = await _read_selection(source, array, dims, job)
     kept = [dim for dim in dims if dim != INIT_DIM]
     return np.transpose(block, [kept.index(dim) for dim in BLOCK_ORDER])
+
+
+async def _read_selection(source: FieldSource, array: Any, dims: list[str], job: TileJob) -> npt.NDArray[np.float32]:
+    """The tile's selection of ``array`` without the init axis: chunk by chunk off the I/O loop
+    where the layout allows (``extraction.chunk_reads``), else through zarr."""
+    where = {INIT_DIM: slice(job.init_index, job.init_index + 1), LAT_DIM: slice(job.lat_start, job.lat_stop),
+             LON_DIM: slice(job.lon_start, job.lon_stop)}  # fmt: skip
+    full = tuple(where.get(dim, slice(0, size)) for dim, size in zip(dims, array.shape, strict=True))
+    layout = shard_layout(array)
+    block = None if layout is None else await read_tile_block(source, array, layout, full)
+    if block is not None:
+        return block[tuple(0 if dim == INIT_DIM else slice(None) for dim in dims)]
+    chosen = tuple(job.init_index if dim == INIT_DIM else part for dim, part in zip(dims, full, strict=True))
+    return np.asarray(await array.getitem(chosen))
 
 
 def _derive(
