@@ -23,6 +23,10 @@ from forecast_core.transient import RetryPolicy, retrying
 
 S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
 BODY_READ_RETRY = RetryPolicy(attempts=5, initial_wait=0.2, max_wait=2.0)
+POOL_CONNECTIONS = 32
+"""Connections the shared client keeps open: every thread of a process shares it (an
+extraction writes artifacts on 8 threads while the cleanup and alerts read); botocore's 10
+would close and reopen the extra connections."""
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 # S3 answers a lost conditional write with 412 (or 409 while another conditional write of the key
 # is in flight); moto answers IfMatch on a missing key with 404
@@ -59,7 +63,8 @@ class S3Objects:
                 import boto3
                 from botocore.config import Config
 
-                self._client = boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
+                config = Config(**S3_RETRY_CONFIG, max_pool_connections=POOL_CONNECTIONS)
+                self._client = boto3.client("s3", endpoint_url=self.endpoint_url, config=config)
             return self._client
 
     def get(self, bucket: str, key: str, first_bytes: int | None = None) -> bytes:
