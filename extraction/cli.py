@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from datetime import UTC, datetime
 
 from forecast_core.init_store import ConfigFileError, load_registry_file
@@ -60,7 +61,18 @@ def _init_choice(text: str) -> datetime | str:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def small_pages_for_numpy() -> None:
+    """Ask numpy (before its import; an operator's own setting stands) not to back its large
+    arrays with transparent huge pages (``NUMPY_MADVISE_HUGEPAGE``, read at import). A run
+    allocates and frees decoded blocks, derived fields and table columns of a few MB each, and
+    every such array would fault in and zero whole 2 MB pages afresh; with 4 kB pages the kernel
+    zeroes only the pages written. No effect if numpy is already imported (e.g. tests calling
+    ``run``). Measured in docs/performance.md (Extraction)."""
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 def run(args: argparse.Namespace) -> int:
+    small_pages_for_numpy()
     from extraction.pipeline import RunOptions, run_extraction
     from extraction.termination import TerminationRequested, stop_on_sigterm
     from forecast_alerts.cli import alerts_enabled, evaluate_after_publish

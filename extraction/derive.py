@@ -177,10 +177,20 @@ def running_total(step_values: npt.ArrayLike, ingested: npt.NDArray[np.bool_]) -
     ``ingested`` is the ``(member, lead)`` mask of ``ingested_mask``.
     """
     values = np.asarray(step_values, dtype=np.float64)
-    totals = np.cumsum(np.nan_to_num(values, nan=0.0), axis=LEAD_AXIS)
+    totals = _cumulative_sum_along_lead(np.nan_to_num(values, nan=0.0))
     mask = ingested.reshape(ingested.shape + (1,) * (values.ndim - 2))
     has_data = np.isfinite(values).any(axis=LEAD_AXIS, keepdims=True)
     return np.where(mask & has_data, totals, np.nan)
+
+
+def _cumulative_sum_along_lead(values: FloatArray) -> FloatArray:
+    """``np.cumsum(values, axis=LEAD_AXIS)``, the same bits (each lead adds to the previous
+    total, in lead order), computed in place one lead at a time: each addition is one
+    vectorised pass over members and cells, where numpy's accumulate walks the lead axis in a
+    short strided inner loop per (member, cell)."""
+    for lead in range(1, values.shape[LEAD_AXIS]):
+        np.add(values[:, lead - 1], values[:, lead], out=values[:, lead])
+    return values
 
 
 def _members_last_sorted(values: npt.ArrayLike, axis: int) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64]]:

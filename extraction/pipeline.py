@@ -16,6 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -30,9 +31,9 @@ from extraction.selection import RunFailed, Selection, load_config, point_set_ha
 from extraction.source_run import SourcePlan
 from forecast_core.base import utc_now
 from forecast_core.layout import EXTRACTION_STATUS_KEY, make_run_id, parse_run_id
-from forecast_core.points import Point
+from forecast_core.points import Point, PreCannedPoints
 from forecast_core.published import read_latest_versioned
-from forecast_core.registry import SourceRegistry
+from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.status import ExtractionError, ExtractionStatus, RunManifest, SourceRunInfo
 from forecast_core.store import ArtifactStore, StoreError, Versioned
 
@@ -93,9 +94,11 @@ class _Run:
     run_id: str
     moment: datetime
     runlog: RunLog
+    config: Future[tuple[SourceRegistry, CanonicalVariables, PreCannedPoints]]
     started: float = field(default_factory=time.perf_counter)
     errors: list[ExtractionError] = field(default_factory=list)
     clock: dict[str, float] = field(default_factory=dict)
+    after: Future[object] | None = None  # the step after the publish, started once committed
 
     @property
     def previous(self) -> RunManifest | None:
@@ -115,18 +118,28 @@ def run_extraction(options: RunOptions) -> RunReport:
             message = f"{stop} before publishing; the previous run stays in force"
             _finish(run, RunReport(run.run_id, "failed", message, [*run.errors, _error("interrupted", message)]))
             raise
-        if report.manifest is not None and options.after_publish is not None:
+        if run.after is not None:
             with termination.critical():  # the run is complete; let the step after it finish too
-                options.after_publish(options.store)
+                run.after.result()
         return report
     raise AssertionError("unreachable: the last attempt does not restart")
 
 
 def _start(options: RunOptions) -> _Run:
+    """The attempt's context: the run in force, read while the config is (one round trip for both)."""
+    config = _in_background(load_config, options.store, options.registry)
     base = read_latest_versioned(options.store)
     moment = _after(base[0] if base else None, utc_now())
     run_id = make_run_id(moment)
-    return _Run(options, base, run_id, moment, RunLog(run_id))
+    return _Run(options, base, run_id, moment, RunLog(run_id), config)
+
+
+def _in_background[T](work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` started on a thread of its own (which ends with it); its outcome is the future's."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(work, *args)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _after(previous: RunManifest | None, moment: datetime) -> datetime:
@@ -140,7 +153,7 @@ def _attempt(run: _Run, may_restart: bool) -> RunReport:
     options = run.options
     try:
         run.clock["start"] = time.perf_counter()
-        registry, variables, points = load_config(options.store, options.registry)
+        registry, variables, points = run.config.result()
         chosen = select(registry, variables, points, options)
         run.runlog.event("start", sources=[s.source_id for s in chosen.sources], variables=sorted(chosen.wanted),
                          points=len(chosen.selected), kind=options.kind)  # fmt: skip
@@ -210,14 +223,20 @@ def _publish(run: _Run, extracted: Extracted, current: dict[str, Point]) -> RunR
 
 
 def _committed(run: _Run, manifest: RunManifest, extracted: Extracted) -> RunReport:
+    """After the commit: the archive copy, the cleanup and the step after the publish (alerts)
+    run concurrently — none of them changes what the others read (cleanup keeps everything
+    latest.json lists) — then the status and the run's log."""
     store = run.options.store
+    cleaning = _in_background(cleanup, store)
+    if run.options.after_publish is not None:
+        run.after = _in_background(run.options.after_publish, store)
     archive(store, manifest)
     run.clock["published"] = time.perf_counter()
     steps = list(run.clock.items())
     seconds = {name: round(end - begin, 3) for (_, begin), (name, end) in itertools.pairwise(steps)}
     run.runlog.event("published", artifacts=len(manifest.artifacts), seconds=seconds)
     try:
-        removed = cleanup(store)
+        removed = cleaning.result()
         run.runlog.event("cleanup", deleted=removed.deleted, kept_unlisted=removed.kept_unlisted)
     except StoreError as error:
         log.warning("cleanup failed (the next run retries): %s", error)

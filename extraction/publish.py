@@ -44,7 +44,6 @@ from forecast_core.store import (
     ArtifactStore,
     InvalidArtifact,
     StoreError,
-    as_datetime,
     sha256_hex,
 )
 
@@ -98,12 +97,12 @@ def _stored_recently(store: ArtifactStore, key: str, size: int) -> bool:
     (one HEAD). The key names the content, so such an object is these bytes; an older one is
     written again, so that a concurrent cleanup cannot delete it before this run commits."""
     try:
-        info = store.fs.info(store.path(key))
-    except (StoreError, OSError):
+        info = store.stat(key)
+    except StoreError:
         return False
-    modified = as_datetime(info.get("LastModified") or info.get("mtime"))
+    modified = info.last_modified
     recent = modified is not None and datetime.now(UTC) - modified < CLEANUP_GRACE / 2
-    return recent and int(info.get("size") or -1) == size
+    return recent and info.size == size
 
 
 class ArtifactWriter:
@@ -234,18 +233,32 @@ def cleanup(store: ArtifactStore, now: datetime | None = None, grace: timedelta 
     return CleanupReport(deleted, kept)
 
 
+CLEANUP_READ_THREADS = 8  # archived manifests read at once
+
+
 def _listed_since(store: ArtifactStore, cutoff: datetime) -> set[str]:
-    """Keys listed by latest.json or by any archived manifest of a run started after ``cutoff``."""
-    manifests = [latest] if (latest := read_latest(store)) else []
-    for info in store.list(MANIFESTS_PREFIX):
-        run_id = info.key.removeprefix(f"{MANIFESTS_PREFIX}run_id=").removesuffix(".json")
-        try:
-            recent = parse_run_id(run_id) >= cutoff
-        except LayoutError:
-            continue  # latest.json and anything else that is not an archive
-        if recent:
-            try:
-                manifests.append(store.read_model(info.key, RunManifest))
-            except (ArtifactNotFound, InvalidArtifact) as error:
-                log.warning("cleanup skips %s: %s", info.key, error)
+    """Keys listed by latest.json or by any archived manifest of a run started after ``cutoff``
+    (the manifests read concurrently: one round trip, not one per manifest)."""
+    with ThreadPoolExecutor(max_workers=CLEANUP_READ_THREADS) as pool:
+        latest = pool.submit(read_latest, store)
+        recent = [info.key for info in store.list(MANIFESTS_PREFIX) if _archived_since(info.key, cutoff)]
+        archived = list(pool.map(lambda key: _archived_manifest(store, key), recent))
+    manifests = [manifest for manifest in [latest.result(), *archived] if manifest is not None]
     return {item.key for manifest in manifests for item in manifest.artifacts}
+
+
+def _archived_since(key: str, cutoff: datetime) -> bool:
+    """Whether ``key`` is the archive copy of a manifest of a run started after ``cutoff``."""
+    run_id = key.removeprefix(f"{MANIFESTS_PREFIX}run_id=").removesuffix(".json")
+    try:
+        return parse_run_id(run_id) >= cutoff
+    except LayoutError:
+        return False  # latest.json and anything else that is not an archive
+
+
+def _archived_manifest(store: ArtifactStore, key: str) -> RunManifest | None:
+    try:
+        return store.read_model(key, RunManifest)
+    except (ArtifactNotFound, InvalidArtifact) as error:
+        log.warning("cleanup skips %s: %s", key, error)
+        return None

@@ -90,6 +90,11 @@ class SharedIndexReads(WrapperStore[Any]):
             found.add_done_callback(lambda done: self._forget_failed(entry, done))
         return await asyncio.shield(found)
 
+    async def get_uncached(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest) -> Buffer | None:
+        """A byte range read once and not kept (chunk data, read by ``extraction.chunk_reads``)."""
+        found: Buffer | None = await self._store.get(key, prototype, byte_range)
+        return found
+
     def _forget_failed(self, entry: tuple[str, ByteRequest], done: asyncio.Future[Buffer | None]) -> None:
         if done.cancelled() or done.exception() is not None:
             self._ranges.pop(entry, None)

@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from extraction.chunk_reads import read_tile_block, shard_layout
 from extraction.derive import ensemble_stats, evaluate, running_total
 from extraction.plan import INIT_DIM, LAT_DIM, LEAD_DIM, LON_DIM, MEMBER_DIM
 from extraction.source_io import opened
-from forecast_core.registry import Node, SourceEntry
+from forecast_core.registry import Node, SourceEntry, node_fields
 from forecast_core.transient import RetryPolicy, retrying_async
 
 MAP_STATS = ("median", "q10", "q90", "member_count")
@@ -89,15 +90,27 @@ async def read_block(source: FieldSource, name: str, job: TileJob) -> npt.NDArra
     read again whole on a transient failure (throttled, 5xx, reset, cut body).
 
     One basic (slice) selection of the zarr array, transposed in numpy afterwards."""
-    where = {INIT_DIM: job.init_index, LAT_DIM: slice(job.lat_start, job.lat_stop),
-             LON_DIM: slice(job.lon_start, job.lon_stop)}  # fmt: skip
     async for attempt in retrying_async(TILE_READ_RETRY, f"read {name}"):
         with attempt:
             array = await source.array(name)
             dims = [str(dim) for dim in array.metadata.dimension_names]
-            block = np.asarray(await array.getitem(tuple(where.get(dim, slice(None)) for dim in dims)))
+            block = await _read_selection(source, array, dims, job)
     kept = [dim for dim in dims if dim != INIT_DIM]
     return np.transpose(block, [kept.index(dim) for dim in BLOCK_ORDER])
+
+
+async def _read_selection(source: FieldSource, array: Any, dims: list[str], job: TileJob) -> npt.NDArray[np.float32]:
+    """The tile's selection of ``array`` without the init axis: chunk by chunk off the I/O loop
+    where the layout allows (``extraction.chunk_reads``), else through zarr."""
+    where = {INIT_DIM: slice(job.init_index, job.init_index + 1), LAT_DIM: slice(job.lat_start, job.lat_stop),
+             LON_DIM: slice(job.lon_start, job.lon_stop)}  # fmt: skip
+    full = tuple(where.get(dim, slice(0, size)) for dim, size in zip(dims, array.shape, strict=True))
+    layout = shard_layout(array)
+    block = None if layout is None else await read_tile_block(source, array, layout, full)
+    if block is not None:
+        return block[tuple(0 if dim == INIT_DIM else slice(None) for dim in dims)]
+    chosen = tuple(job.init_index if dim == INIT_DIM else part for dim, part in zip(dims, full, strict=True))
+    return np.asarray(await array.getitem(chosen))
 
 
 def _derive(
@@ -123,8 +136,9 @@ def _derive(
 
 def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> TileResult:
     """Derive the variables on the cells the run needs from an in-memory tile: the points' cells
-    at every lead, and the map box at the map leads only (at every lead up to the last map lead
-    when a running total needs the steps before it); then split into series and statistics."""
+    at every lead, and the map box at the map leads only (a variable with a running total at
+    every lead up to the last map lead: its totals need the steps before); then split into
+    series and statistics."""
     rows = np.asarray(job.point_rows, dtype=np.int64)
     cols = np.asarray(job.point_cols, dtype=np.int64)
     point_cells = {name: block[:, :, rows, cols].astype(np.float64) for name, block in fields.items()}
@@ -134,19 +148,47 @@ def process_block(fields: dict[str, npt.NDArray[np.float32]], job: TileJob) -> T
     }
     maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
     if job.map_box is not None and job.map_leads:
-        lat0, lat1, lon0, lon1 = job.map_box
-        any_total = any(variable.total_id is not None for variable in job.variables)
-        leads = np.arange(max(job.map_leads) + 1) if any_total else np.asarray(job.map_leads)
-        pick = [int(np.nonzero(leads == lead)[0][0]) for lead in job.map_leads]
-        map_cells = {
-            name: block[:, leads, lat0:lat1, lon0:lon1].reshape(block.shape[0], leads.size, -1).astype(np.float64)
-            for name, block in fields.items()
-        }
-        derived = _derive(job.variables, map_cells, job.steps[leads], job.ingested[:, leads])
-        for output_id, series in derived.items():
-            sub = series[:, pick].reshape(series.shape[0], len(pick), lat1 - lat0, lon1 - lon0)
-            maps[output_id] = {name: stat.astype(np.float32) for name, stat in ensemble_stats(sub, MAP_STATS).items()}
+        map_leads = np.asarray(job.map_leads)
+        with_totals = tuple(variable for variable in job.variables if variable.total_id is not None)
+        without = tuple(variable for variable in job.variables if variable.total_id is None)
+        maps.update(_map_statistics(fields, job, with_totals, np.arange(map_leads.max() + 1)))
+        maps.update(_map_statistics(fields, job, without, map_leads))
     return TileResult(points=points, maps=maps)
+
+
+def _map_statistics(
+    fields: dict[str, npt.NDArray[np.float32]],
+    job: TileJob,
+    variables: tuple[VariableJob, ...],
+    leads: npt.NDArray[np.int64],
+) -> dict[str, dict[str, npt.NDArray[np.float32]]]:
+    """``variables`` derived over the map box at ``leads`` (which hold every map lead), and their
+    statistics over members at the map leads. Derivations are element-wise along the lead axis,
+    so a variable's values at a lead do not depend on which other leads are derived."""
+    if not variables:
+        return {}
+    lat0, lat1, lon0, lon1 = job.map_box or (0, 0, 0, 0)
+    needed = {name for variable in variables for name in node_fields(variable.node)}
+    cells = {name: _box_values(block, leads, job.map_box) for name, block in fields.items() if name in needed}
+    pick = [int(np.nonzero(leads == lead)[0][0]) for lead in job.map_leads]
+    maps: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
+    for output_id, series in _derive(variables, cells, job.steps[leads], job.ingested[:, leads]).items():
+        sub = series[:, pick].reshape(series.shape[0], len(pick), lat1 - lat0, lon1 - lon0)
+        maps[output_id] = {name: stat.astype(np.float32) for name, stat in ensemble_stats(sub, MAP_STATS).items()}
+    return maps
+
+
+def _box_values(
+    block: npt.NDArray[np.float32], leads: npt.NDArray[np.int64], box: tuple[int, int, int, int] | None
+) -> npt.NDArray[np.float64]:
+    """The block's values in the (tile-local) box at ``leads``, as float64 ``(member, lead, cell)``,
+    copied and converted in one pass (a run of leads from 0 is a slice, not a gather)."""
+    lat0, lat1, lon0, lon1 = box or (0, 0, 0, 0)
+    inside = block[:, :, lat0:lat1, lon0:lon1]
+    from_zero = bool(leads.size) and bool(np.array_equal(leads, np.arange(leads.size)))
+    values = np.empty((block.shape[0], leads.size, lat1 - lat0, lon1 - lon0))
+    values[...] = inside[:, : leads.size] if from_zero else inside[:, leads]
+    return values.reshape(block.shape[0], leads.size, -1)
 
 
 async def read_tile(job: TileJob, source: FieldSource | None = None) -> dict[str, npt.NDArray[np.float32]]:

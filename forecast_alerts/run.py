@@ -62,13 +62,17 @@ class AlertConfig:
     def load(cls, store: ArtifactStore) -> AlertConfig:
         from forecast_core.defaults import canonical_variables
 
-        rules = _optional(store, layout.ALERT_RULES_KEY, AlertRules)
-        points = _optional(store, layout.PRE_CANNED_POINTS_KEY, PreCannedPoints)
+        with ThreadPoolExecutor(max_workers=4) as pool:  # four reads, one round trip
+            rules = pool.submit(_optional, store, layout.ALERT_RULES_KEY, AlertRules)
+            points = pool.submit(_optional, store, layout.PRE_CANNED_POINTS_KEY, PreCannedPoints)
+            variables = pool.submit(_optional, store, layout.CANONICAL_VARIABLES_KEY, CanonicalVariables)
+            registry = pool.submit(_optional, store, layout.SOURCE_REGISTRY_KEY, SourceRegistry)
+        found_rules, found_points = rules.result(), points.result()
         return cls(
-            rules=list(rules.rules) if rules else [],
-            points={point.point_id: point for point in (points.points if points else [])},
-            variables=_optional(store, layout.CANONICAL_VARIABLES_KEY, CanonicalVariables) or canonical_variables(),
-            registry=_optional(store, layout.SOURCE_REGISTRY_KEY, SourceRegistry),
+            rules=list(found_rules.rules) if found_rules else [],
+            points={point.point_id: point for point in (found_points.points if found_points else [])},
+            variables=variables.result() or canonical_variables(),
+            registry=registry.result(),
         )
 
 

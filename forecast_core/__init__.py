@@ -5,7 +5,7 @@ Everything here is defined once and imported by the packages above it (`extracti
 layout (`layout`), the JSON models (`base`, `status`, `registry`, `points`, `alerts`,
 `alert_status`) and their committed JSON Schemas (`json_schemas`), the Parquet schemas
 (`parquet_schemas`, needs pyarrow), the reader half of the publish protocol (`published`), store
-access by URL (`store`, `store_options`) and the compare-and-swap of one key (`s3_conditional`,
+access by URL (`store`, `store_options`) and the compare-and-swap of one key (`s3_objects`,
 `swap`), regular grids and the nearest-cell rule (`grid`),
 display units (`units`), the consensus of ensembles (`consensus`), transient errors
 (`transient`), metric names (`observability`), the API client (`points_client`), packaged config

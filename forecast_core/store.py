@@ -6,8 +6,9 @@ MinIO: the endpoint comes from ``endpoint_url`` or the standard ``AWS_ENDPOINT_U
 
 Writes of one key are atomic for readers: S3 PUTs are, and local writes go to a temporary file
 that is renamed into place. ``replace_if`` is a compare-and-swap of one key (S3 conditional
-writes, ``s3_conditional.py``; an exclusive file lock locally), the commit point of the publish
-protocol; ``forecast_core.swap`` builds the exactly-once read-change-write loop on it.
+writes that record write tokens, ``s3_objects.py``; an exclusive file lock locally), the commit
+point of the publish protocol; ``forecast_core.swap`` builds the exactly-once read-change-write
+loop on it.
 """
 
 from __future__ import annotations
@@ -31,14 +32,13 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, ValidationError
 
-from forecast_core import s3_conditional
 from forecast_core.base import validation_summary
-from forecast_core.s3_conditional import BODY_READ_RETRY as BODY_READ_RETRY  # re-exported: one read retry
-from forecast_core.s3_conditional import Versioned as Versioned  # re-exported: the store's version type
+from forecast_core.s3_objects import BODY_READ_RETRY as BODY_READ_RETRY  # re-exported
+from forecast_core.s3_objects import S3_RETRY_CONFIG, S3Objects
+from forecast_core.s3_objects import Versioned as Versioned  # re-exported: the store's version type
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-S3_RETRY_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "max_attempts": 5}}
 LOCK_SUFFIX = ".lock"  # a local compare-and-swap's lock file beside its key (never listed)
 _MEMORY_SWAP_LOCK = threading.Lock()
 
@@ -100,38 +100,53 @@ def _normalise_url(url: str) -> str:
 
 
 class ArtifactStore:
-    """Read and write artifacts by key under one store URL."""
+    """Read and write artifacts by key under one store URL.
+
+    On S3 without ``storage_options`` every operation but ``open`` is a boto3 request
+    (``forecast_core.s3_objects``) and s3fs (``fs``) is created only if asked for; with
+    ``storage_options`` (s3fs options) every operation goes through s3fs."""
 
     def __init__(self, url: str, *, endpoint_url: str | None = None, storage_options: dict[str, Any] | None = None):
         if not url:
             raise StoreError("store URL is empty")
         self.url = _normalise_url(url)
-        options = dict(storage_options or {})
-        if self.url.startswith("s3://"):
-            options = {**s3_storage_options(endpoint_url), **options}
-        self.endpoint_url = s3_endpoint_url(endpoint_url) if self.url.startswith("s3://") else None
-        try:
-            fs, root = fsspec.core.url_to_fs(self.url, **options)
-        except (ValueError, ImportError) as error:
-            raise StoreError(f"cannot open store {url!r}: {error}") from error
-        self.fs: fsspec.AbstractFileSystem = fs
-        self.root: str = root.rstrip("/")
-        self.is_local = isinstance(fs, LocalFileSystem)
         self.is_s3 = self.url.startswith("s3://")
-        self._client_lock = threading.Lock()
-        self._s3_client: Any = None
+        self.endpoint_url = s3_endpoint_url(endpoint_url) if self.is_s3 else None
+        self._s3 = S3Objects(self.endpoint_url) if self.is_s3 else None
+        self._objects = None if storage_options else self._s3  # plain operations through boto3 too
+        defaults = s3_storage_options(endpoint_url) if self.is_s3 else {}
+        self._fs_options = {**defaults, **(storage_options or {})}
+        self._fs_lock = threading.Lock()
+        self._fs: fsspec.AbstractFileSystem | None = self._open_fs() if self._objects is None else None
+        self.root: str = self.url.removeprefix("s3://").rstrip("/") if self._fs is None else self._fs_root
+        self.is_local = isinstance(self._fs, LocalFileSystem)
+
+    def _open_fs(self) -> fsspec.AbstractFileSystem:
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, **self._fs_options)
+        except (ValueError, ImportError) as error:
+            raise StoreError(f"cannot open store {self.url!r}: {error}") from error
+        self._fs_root = str(root).rstrip("/")
+        return fs
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """The fsspec filesystem of the store (on S3 without storage options: created on first use)."""
+        with self._fs_lock:
+            if self._fs is None:
+                self._fs = self._open_fs()
+            return self._fs
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        """Picklable (e.g. into a Dask task): the S3 client and its lock are made again there."""
-        state = {name: value for name, value in self.__dict__.items() if name != "_client_lock"}
-        return {**state, "_s3_client": None}
+        """Picklable (e.g. into a Dask task): the lock is made again there."""
+        return {name: value for name, value in self.__dict__.items() if name != "_fs_lock"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._client_lock = threading.Lock()
+        self._fs_lock = threading.Lock()
 
     @property
     def bucket(self) -> str:
@@ -152,6 +167,8 @@ class ArtifactStore:
         with a HEAD, to split large reads: one more round trip for every small object)."""
         single = {"max_concurrency": 1} if self.is_s3 else {}
         with _translated("read", key, self.url):
+            if self._objects is not None:
+                return self._objects.get(*self._s3_location(key))
             data: bytes = self.fs.cat_file(self.path(key), **single)
         return data
 
@@ -167,6 +184,8 @@ class ArtifactStore:
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(temporary, path)
+            elif self._objects is not None:
+                self._objects.put(*self._s3_location(key), data)
             else:
                 self.fs.pipe_file(path, data)
 
@@ -179,20 +198,40 @@ class ArtifactStore:
         return handle
 
     def exists(self, key: str) -> bool:
+        if self._objects is None:
+            with _translated("check", key, self.url):
+                return bool(self.fs.exists(self.path(key)))
+        try:
+            self.stat(key)
+        except ArtifactNotFound:
+            return False
+        return True
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time of the object at ``key`` (ArtifactNotFound if none)."""
         with _translated("check", key, self.url):
-            found = bool(self.fs.exists(self.path(key)))
-        return found
+            if self._objects is not None:
+                found = self._objects.head(*self._s3_location(key))
+                return ObjectInfo(key, found.size, as_datetime(found.last_modified))
+            info = self.fs.info(self.path(key))
+        modified = as_datetime(info.get("LastModified") or info.get("mtime"))
+        return ObjectInfo(key, int(info.get("size") or 0), modified)
 
     def delete(self, key: str) -> None:
         try:
             with _translated("delete", key, self.url):
-                self.fs.rm_file(self.path(key))
+                if self._objects is not None:
+                    self._objects.delete(*self._s3_location(key))
+                else:
+                    self.fs.rm_file(self.path(key))
         except ArtifactNotFound:
             return
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         """Every object under ``prefix`` (recursive), sorted by key; temp files excluded."""
         base = self.path(prefix) if prefix else self.root
+        if self._objects is not None:
+            return self._s3_list(base)
         with _translated("list", prefix, self.url):
             if not self.fs.exists(base):
                 return []
@@ -205,6 +244,18 @@ class ArtifactStore:
             modified = info.get("LastModified") or info.get("mtime") or info.get("created")
             when = as_datetime(modified)
             infos.append(ObjectInfo(key=key, size=int(info.get("size") or 0), last_modified=when))
+        return sorted(infos, key=lambda item: item.key)
+
+    def _s3_list(self, base: str) -> builtins.list[ObjectInfo]:
+        bucket, _, folder = base.partition("/")
+        within = f"{folder}/" if folder else ""
+        with _translated("list", base, self.url):
+            found = list(self._objects.list(bucket, within)) if self._objects is not None else []
+        infos = [
+            ObjectInfo(f"{bucket}/{item.key}"[len(self.root) + 1 :], item.size, as_datetime(item.last_modified))
+            for item in found
+            if not item.key.endswith("/") and ".tmp-" not in item.key and not item.key.endswith(LOCK_SUFFIX)
+        ]
         return sorted(infos, key=lambda item: item.key)
 
     def temporary_files(self, prefix: str = "") -> builtins.list[ObjectInfo]:
@@ -231,10 +282,9 @@ class ArtifactStore:
     def read_versioned(self, key: str) -> Versioned | None:
         """The object's bytes and version, or None when it does not exist (with, on S3, the write
         tokens its latest ``replace_if`` calls recorded)."""
-        if self.is_s3:
-            bucket, object_key = self._s3_location(key)
+        if self._s3 is not None:
             with _translated("read", key, self.url):
-                return s3_conditional.read_versioned(self.s3_client(), bucket, object_key)
+                return self._s3.get_versioned(*self._s3_location(key))
         try:
             data = self.read_bytes(key)
         except ArtifactNotFound:
@@ -250,11 +300,11 @@ class ArtifactStore:
         object changed (by itself), which its token tells (``forecast_core.swap``). Local and
         memory writes have no lost answers and keep no tokens.
         """
-        if self.is_s3:
-            bucket, object_key = self._s3_location(key)
+        if self._s3 is not None:
             with _translated("write", key, self.url):
-                written = s3_conditional.put_if_version(self.s3_client(), bucket, object_key, data, expected, tokens)
-            self.fs.invalidate_cache(self.path(key))
+                written = self._s3.put_if(*self._s3_location(key), data, expected, tokens)
+            if written and self._fs is not None:
+                self._fs.invalidate_cache(self.path(key))
             return written
         with self._swap_lock(key):
             current = self.read_versioned(key)
@@ -281,15 +331,9 @@ class ArtifactStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def s3_client(self) -> Any:
-        """The store's boto3 S3 client (made once, shared by threads: boto3 clients are thread-safe)
-        at its endpoint, with botocore's standard retries."""
-        with self._client_lock:
-            if self._s3_client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._s3_client = boto3.client("s3", endpoint_url=self.endpoint_url, config=Config(**S3_RETRY_CONFIG))
-            return self._s3_client
+        """The store's boto3 S3 client (botocore's standard retries; created on first use)."""
+        assert self._s3 is not None, "not an S3 store"
+        return self._s3.client()
 
     def _s3_location(self, key: str) -> tuple[str, str]:
         bucket, _, object_key = self.path(key).partition("/")
@@ -312,14 +356,16 @@ class ArtifactStore:
             return self.decode_model(key, self.read_bytes(key), model)
         try:
             with _translated("read", key, self.url):
-                data: bytes = self.fs.cat_file(self.path(key), start=0, end=max_bytes + 1)
+                if self._objects is not None:
+                    data = self._objects.get(*self._s3_location(key), first_bytes=max_bytes + 1)
+                else:
+                    data = self.fs.cat_file(self.path(key), start=0, end=max_bytes + 1)
         except ArtifactNotFound:
             raise
         except StoreError:  # e.g. S3 refuses any range of an empty object: read it whole
             data = self.read_bytes(key)
         if len(data) > max_bytes:
-            with _translated("check", key, self.url):
-                size = int(self.fs.size(self.path(key)))
+            size = self.stat(key).size
             raise InvalidArtifact(f"{key} in {self.url} is {size / 2**20:.1f} MiB; at most "
                                   f"{max_bytes / 2**20:.0f} MiB is read")  # fmt: skip
         return self.decode_model(key, data, model)

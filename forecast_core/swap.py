@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from forecast_core.s3_conditional import TOKEN_HISTORY
+from forecast_core.s3_objects import TOKEN_HISTORY
 from forecast_core.store import ArtifactStore, StoreError
 from forecast_core.transient import is_transient
 
