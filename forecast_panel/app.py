@@ -25,7 +25,7 @@ from forecast_panel.data import DataStore, shared_datastore
 from forecast_panel.frames import escape
 from forecast_panel.live import follow_runs, merged_points, run_announcement
 from forecast_panel.localtime import warm_up
-from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
+from forecast_panel.memory import freeze_heap, note_activity, release_memory, use_system_allocator
 from forecast_panel.selection import MeteogramSelection
 from forecast_panel.state import OverviewState
 from forecast_panel.views.alerts import AlertsView
@@ -210,6 +210,7 @@ def create_app(
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # once the session's document is built, its objects leave the collector's full passes
         pn.state.curdoc.add_next_tick_callback(freeze_heap)
+        pn.state.curdoc.on_change(note_activity)  # memory is released when sessions are quiet
         pn.state.on_session_destroyed(_release_after_session)
         # Panel awaits coroutine functions; its annotation only names plain callables
         pn.state.add_periodic_callback(cast(Any, app.refresh_banner), period=BANNER_REFRESH_MS)
