@@ -133,8 +133,9 @@ class PanelFigure:
 
     def __init__(self, panel_id: str, x_range: Any, color: dict[str, Any], missing: ColumnDataSource) -> None:
         self.panel_id = panel_id
-        bounds = {"start": 0} if panel_id in ("precipitation", "wind") else {}
-        y_range = DataRange1d(**bounds, syncable=False)  # computed in the browser, kept there
+        y_range = DataRange1d(syncable=False)  # computed in the browser, kept there
+        if panel_id in ("precipitation", "wind"):
+            y_range.start = 0
         self.plot = _figure(HEIGHTS.get(panel_id, 190), x_range, y_range=y_range, css_classes=[f"fp-panel-{panel_id}"])
         plot = self.plot
         plot.vstrip(x0="x0", x1="x1", source=missing, fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
