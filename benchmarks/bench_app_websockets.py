@@ -3,7 +3,8 @@
 ``forecast-panel serve`` runs as a subprocess (with ``--pin``: alone on the first CPU). Each
 session is what a browser does on the wire, minus the rendering: it loads the page (the server
 creates the session and its document), opens the session's websocket with the page's token,
-pulls the document, and then switches points by sending the same ``PATCH-DOC`` a browser sends
+pulls the document, tells the server the document is ready (as BokehJS does once it has rendered
+the page), and then switches points by sending the same ``PATCH-DOC`` a browser sends
 when the Point select changes. A switch is timed from that message leaving until the page header
 names the new point and the meteogram's new revision has arrived (the server sends every panel's
 data and the revision, then the header's text, which Panel sends after the Bokeh models). The
@@ -47,6 +48,13 @@ from benchmarks.bench_app_server import percentiles
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')
 SWITCH_TIMEOUT_SECONDS = 60.0  # a reply that never comes fails the benchmark, never hangs it
 _message_ids = itertools.count(1)
+# The event BokehJS sends once the page's document is rendered; until it arrives Panel treats the
+# session as not yet connected and defers every pane update to callbacks of their own.
+DOCUMENT_READY = {
+    "kind": "MessageSent",
+    "msg_type": "bokeh_event",
+    "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map", "entries": []}},
+}
 
 
 class Session:
@@ -75,6 +83,7 @@ class Session:
         _, content = await session.receive()
         session.document = content["doc"]
         session._find_point_select()
+        await session.send("PATCH-DOC", {"events": [DOCUMENT_READY]})  # as BokehJS does once it has rendered
         return session
 
     def _find_point_select(self) -> None:

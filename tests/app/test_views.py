@@ -82,6 +82,30 @@ def test_a_redraw_sends_data_header_text_and_the_busy_end_nothing_more(app_store
     assert (panel.members, "data") not in changed, "member traces are off: still empty, not sent again"
 
 
+def test_a_redraw_is_one_held_batch_of_document_changes(app_store: Path) -> None:
+    from panel.io.state import set_curdoc
+
+    load_extensions()
+    state = OverviewState(DataStore(str(app_store)))
+    view = OverviewView(state)
+    document = Document()
+    document.add_root(pn.Column(view).get_root(document))
+    held: list[str | None] = []
+    update = view.meteogram.update
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        held.append(document.callbacks.hold_value)
+        update(*args, **kwargs)
+
+    view.meteogram.update = recording  # type: ignore[method-assign]
+    changed: list[Any] = []
+    document.on_change(changed.append)
+    with set_curdoc(document):
+        state.selection.point = next(item.point_id for item in state.points if item.point_id != state.selection.point)
+    assert held == ["combine"], "the header, data, summary and revision go out together"
+    assert document.callbacks.hold_value is None and changed, "released, its changes dispatched"
+
+
 def test_the_ranges_the_browser_computes_are_not_synced_back() -> None:
     from bokeh.models import DataRange1d
 
