@@ -83,7 +83,9 @@ class Session:
         _, content = await session.receive()
         session.document = content["doc"]
         session._find_point_select()
-        await session.send("PATCH-DOC", {"events": [DOCUMENT_READY]})  # as BokehJS does once it has rendered
+        ready = await session.send("PATCH-DOC", {"events": [DOCUMENT_READY]})  # as BokehJS does once rendered
+        while (await session.receive())[0].get("reqid") != ready:  # until the server's OK
+            pass
         return session
 
     def _find_point_select(self) -> None:
@@ -99,10 +101,12 @@ class Session:
         if not self.point_select:
             raise RuntimeError("no Point select in the document")
 
-    async def send(self, msgtype: str, content: dict[str, Any]) -> None:
+    async def send(self, msgtype: str, content: dict[str, Any]) -> str:
+        """Send one message; returns its id (the server's reply names it as ``reqid``)."""
         header = {"msgid": str(next(_message_ids)), "msgtype": msgtype}
         for part in (header, {}, content):
             await self.connection.write_message(json.dumps(part))
+        return header["msgid"]
 
     async def receive(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The next whole message: its header and content (buffers are read and dropped)."""
