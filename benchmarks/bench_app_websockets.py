@@ -3,8 +3,9 @@
 ``forecast-panel serve`` runs as a subprocess (with ``--pin``: alone on the first CPU). Each
 session (``forecast_smoke.dashboard_session``) is what a browser does on the wire, minus the
 rendering: it loads the page (the server creates the session and its document), opens the
-session's websocket with the page's token, pulls the document, and then switches points by
-sending the same ``PATCH-DOC`` a browser sends when the Point select changes. A switch is timed
+session's websocket with the page's token, pulls the document, tells the server the document is
+ready (as BokehJS does once it has rendered the page), and then switches points by sending the
+same ``PATCH-DOC`` a browser sends when the Point select changes. A switch is timed
 from that message leaving until the page header names the new point and the meteogram's new
 revision has arrived (the server sends every panel's data and the revision, then the header's
 text, which Panel sends after the Bokeh models). The clients run on one asyncio loop, parse the

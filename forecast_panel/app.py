@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import holoviews as hv
 import panel as pn
@@ -23,9 +25,9 @@ from bokeh.settings import settings as bokeh_settings
 from forecast_core.points_client import HttpPointsClient, PointsApiError, PointsService
 from forecast_panel.data import DataStore, shared_datastore
 from forecast_panel.frames import escape
-from forecast_panel.live import follow_runs, merged_points, run_announcement
+from forecast_panel.live import ValueWatcher, follow_runs, follow_value, merged_points, run_announcement
 from forecast_panel.localtime import warm_up
-from forecast_panel.memory import freeze_heap, release_memory, use_system_allocator
+from forecast_panel.memory import freeze_heap, note_activity, release_memory, use_system_allocator
 from forecast_panel.selection import MeteogramSelection
 from forecast_panel.state import OverviewState
 from forecast_panel.views.alerts import AlertsView
@@ -33,7 +35,7 @@ from forecast_panel.views.map import MapView
 from forecast_panel.views.overview import OverviewView
 from forecast_panel.views.status import FreshnessThresholds, banner, current_banner_text, show_banner, status_view
 
-BANNER_REFRESH_MS = 5000  # how often each session re-checks the store for the banner (in-memory unless due)
+BANNER_REFRESH_MS = 5000  # how often the process re-checks the store for the banner (in-memory unless due)
 
 # On narrow screens the sidebar starts collapsed and the header button opens it full width
 # (the vanilla template toggles the ``hidden`` class; the meaning is inverted below 700 px).
@@ -119,6 +121,7 @@ class ForecastApp:
             datastore, self.state, service, tile_url=tile_url, on_saved=self._on_point_saved, on_show_point=self._show
         )
         self.banner = banner(datastore, self.thresholds)
+        follow_value(banner_watcher(datastore, self.thresholds), self._show_banner, current=None)
         self.watcher = follow_runs(datastore, self._on_new_run)
         self.tabs = pn.Tabs(
             ("Forecast Overview", self.overview),
@@ -129,9 +132,13 @@ class ForecastApp:
         )
 
     async def refresh_banner(self) -> None:
-        """Re-check the store and the last run (each session, every ``BANNER_REFRESH_MS``); the
-        store is read in a worker thread, so a failing store never stalls the server's loop."""
+        """Re-check the store and the last run now (the process-wide ``banner_watcher`` does it
+        for every session every ``BANNER_REFRESH_MS``); the store is read in a worker thread, so
+        a failing store never stalls the server's loop."""
         text = await asyncio.to_thread(current_banner_text, self.datastore, self.thresholds)
+        show_banner(self.banner, text)
+
+    def _show_banner(self, text: str | None) -> None:
         show_banner(self.banner, text)
 
     def _status(self) -> pn.Column:
@@ -181,6 +188,23 @@ class ForecastApp:
         location.sync(self.state.selection, self.state.selection.url_parameters(), on_error=lambda _: None)
 
 
+_BANNER_WATCHERS: dict[tuple[int, FreshnessThresholds], tuple[DataStore, ValueWatcher]] = {}
+_BANNER_LOCK = threading.Lock()
+
+
+def banner_watcher(datastore: DataStore, thresholds: FreshnessThresholds) -> ValueWatcher:
+    """The process-wide watcher of the banner's text for ``datastore`` and ``thresholds``: one
+    thread re-checks it every ``BANNER_REFRESH_MS`` and updates only the sessions whose banner
+    differs (no periodic callback per session)."""
+    key = (id(datastore), thresholds)
+    with _BANNER_LOCK:
+        found = _BANNER_WATCHERS.get(key)
+        if found is None or found[0] is not datastore:
+            watcher = ValueWatcher(partial(current_banner_text, datastore, thresholds), BANNER_REFRESH_MS / 1000)
+            found = _BANNER_WATCHERS[key] = (datastore, watcher)
+        return found[1]
+
+
 def _release_after_session(_context: Any) -> None:
     release_memory()
 
@@ -210,9 +234,8 @@ def create_app(
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # once the session's document is built, its objects leave the collector's full passes
         pn.state.curdoc.add_next_tick_callback(freeze_heap)
+        pn.state.curdoc.on_change(note_activity)  # memory is released when sessions are quiet
         pn.state.on_session_destroyed(_release_after_session)
-        # Panel awaits coroutine functions; its annotation only names plain callables
-        pn.state.add_periodic_callback(cast(Any, app.refresh_banner), period=BANNER_REFRESH_MS)
     return app.template()
 
 

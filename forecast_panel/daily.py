@@ -47,6 +47,8 @@ def daily_statistics(kind: Literal["instant", "per_step"], running_total: bool) 
 
 _MATRICES: OrderedDict[int, tuple[np.ndarray, MemberMatrix]] = OrderedDict()
 _MATRIX_LOCK = threading.Lock()
+# daily values of the shared matrices, by (matrix, statistic, zone): see ``daily_values``
+_DAILY: OrderedDict[tuple[int, str, str], tuple[MemberMatrix, DailyValues]] = OrderedDict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,28 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def daily_values(matrix: MemberMatrix, statistic: Statistic, zone: str = UTC_ZONE) -> DailyValues:
-    """Per local day of ``zone``, the members' daily ``statistic`` (see the module docstring)."""
+    """Per local day of ``zone``, the members' daily ``statistic`` (see the module docstring).
+
+    For a matrix every session shares (``MemberMatrix.of`` of cached read-only columns) the
+    result is computed once per process and handed out read-only to every later caller."""
+    if matrix.times.flags.writeable:
+        return _daily_values(matrix, statistic, zone)
+    key = (id(matrix), statistic, zone)
+    with _MATRIX_LOCK:
+        found = _DAILY.get(key)
+        if found is not None and found[0] is matrix:
+            return found[1]
+    daily = _daily_values(matrix, statistic, zone)
+    for array in (daily.days, daily.noon, daily.values, *daily.stats.values()):
+        array.flags.writeable = False
+    with _MATRIX_LOCK:
+        _DAILY[key] = (matrix, daily)
+        while len(_DAILY) > 1024:
+            _DAILY.popitem(last=False)
+    return daily
+
+
+def _daily_values(matrix: MemberMatrix, statistic: Statistic, zone: str) -> DailyValues:
     times, values = matrix.times, matrix.values
     if statistic == "sum":
         steps = np.diff(matrix.leads, prepend=np.nan)

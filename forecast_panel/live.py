@@ -12,6 +12,10 @@ on that session's Bokeh document (``add_next_tick_callback``, the one document c
 from another thread), with Panel's current document set so that the session's updates go to its
 own page. While the run id is unchanged no session is touched: no per-session timer runs and no
 websocket message is sent. Subscriptions end when their session is destroyed.
+
+``ValueWatcher`` does the same for a value computed every few seconds (the status banner's text:
+one check per process instead of a periodic callback per session): sessions are called back only
+when the value differs from the one they were last given.
 """
 
 from __future__ import annotations
@@ -34,10 +38,35 @@ RunCallback = Callable[[str | None], None]
 
 @dataclass(eq=False)
 class Subscription:
-    """One session's interest in new runs; ``document`` None calls back on the watcher's thread."""
+    """One session's interest in new runs or values; ``document`` None calls back on the
+    watcher's thread; ``value`` is what the session was last given (``ValueWatcher``)."""
 
-    callback: RunCallback
+    callback: Callable[[Any], None]
     document: Any = None
+    value: Any = None
+
+
+def notify_session(subscription: Subscription, value: Any) -> bool:
+    """Call ``subscription.callback(value)``: at once without a document, else on the document's
+    next tick with Panel's current document set to it (so its updates go to its own page).
+    False when the session's document is gone (the caller drops the subscription)."""
+    document = subscription.document
+    if document is None:
+        subscription.callback(value)
+        return True
+
+    def apply() -> None:
+        from panel.io.state import set_curdoc
+
+        with set_curdoc(document):
+            subscription.callback(value)
+
+    try:
+        document.add_next_tick_callback(apply)
+    except Exception:  # (a closing session must not stop the others' updates)
+        log.debug("session document gone; dropping its subscription", exc_info=True)
+        return False
+    return True
 
 
 class RunWatcher:
@@ -109,21 +138,7 @@ class RunWatcher:
 
     def _notify(self, subscription: Subscription, run_id: str | None) -> None:
         self.notified += 1
-        document = subscription.document
-        if document is None:
-            subscription.callback(run_id)
-            return
-
-        def apply() -> None:
-            from panel.io.state import set_curdoc
-
-            with set_curdoc(document):
-                subscription.callback(run_id)
-
-        try:
-            document.add_next_tick_callback(apply)
-        except Exception:  # (a closing session must not stop the others' updates)
-            log.debug("session document gone; dropping its subscription", exc_info=True)
+        if not notify_session(subscription, run_id):
             self.unsubscribe(subscription)
 
     def _ensure_thread(self) -> None:
@@ -142,6 +157,78 @@ class RunWatcher:
                 self.check()
             except Exception:  # (an unreadable store now may be readable at the next check)
                 log.warning("could not resolve latest.json; retrying at the next check", exc_info=True)
+
+
+class ValueWatcher:
+    """One daemon thread per process computes a value every ``interval`` seconds (``compute``,
+    e.g. the status banner's text, which may wait on the store) and calls each subscribed
+    session back with it when it differs from the value that session was last given. Sessions
+    keep no timer of their own, and an unchanged value touches no session."""
+
+    def __init__(self, compute: Callable[[], Any], interval: float) -> None:
+        self.compute = compute
+        self.interval = interval
+        self.checks = 0  # computations (for tests and benchmarks)
+        self.notified = 0  # session callbacks scheduled
+        self._subscriptions: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, callback: Callable[[Any], None], document: Any = None, current: Any = None) -> Subscription:
+        """Call ``callback(value)`` on ``document``'s next tick whenever the value differs from
+        the last one given, starting from ``current`` (what the session shows now)."""
+        subscription = Subscription(callback, document, current)
+        with self._lock:
+            self._subscriptions.append(subscription)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="value-watcher", daemon=True)
+                self._thread.start()
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions = [item for item in self._subscriptions if item is not subscription]
+
+    @property
+    def sessions(self) -> int:
+        return len(self._subscriptions)
+
+    def check(self) -> int:
+        """Compute the value now; call back every session whose last value differs. Returns
+        how many were called back."""
+        value = self.compute()
+        self.checks += 1
+        with self._lock:
+            changed = [item for item in self._subscriptions if item.value != value]
+        for subscription in changed:
+            subscription.value = value
+            self.notified += 1
+            if not notify_session(subscription, value):
+                self.unsubscribe(subscription)
+        return len(changed)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            if not self._subscriptions:
+                continue
+            try:
+                self.check()
+            except Exception:  # (a failing computation now may succeed at the next check)
+                log.warning("could not compute the watched value; retrying at the next check", exc_info=True)
+
+
+def follow_value(watcher: ValueWatcher, callback: Callable[[Any], None], current: Any) -> None:
+    """Subscribe the current Panel session's ``callback`` to ``watcher`` (``current``: the value
+    it shows now); unsubscribed when the session is destroyed. Outside a server session (a
+    notebook) nothing is subscribed."""
+    import panel as pn
+
+    document = pn.state.curdoc
+    if document is None or document.session_context is None:
+        return
+    subscription = watcher.subscribe(callback, document, current)
+    pn.state.on_session_destroyed(lambda _context: watcher.unsubscribe(subscription))
 
 
 _WATCHERS: dict[int, RunWatcher] = {}

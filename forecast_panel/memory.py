@@ -5,8 +5,8 @@ A closed session's objects are all freed, but freed memory is not returned to th
 system by itself: Arrow's default pool (mimalloc) keeps its segments, and glibc keeps freed heap
 pages. ``use_system_allocator`` makes Arrow allocate with the system allocator, and
 ``release_memory`` — run by the server when a session is destroyed, at most once per
-``RELEASE_INTERVAL_SECONDS`` and once more after the last of a burst — collects garbage and
-hands free pages back.
+``RELEASE_INTERVAL_SECONDS``, once more after the last of a burst, and when no session has been
+active for ``RELEASE_QUIET_SECONDS`` — collects garbage and hands free pages back.
 
 Python's own small-object allocator (pymalloc) can only return whole 1 MiB arenas, which a few
 long-lived objects allocated while sessions ran keep alive. The server therefore runs with
@@ -22,6 +22,8 @@ it is installed (Debian: ``libjemalloc2``) the server also preloads it (``LD_PRE
 
 Time, not memory: ``freeze_heap`` keeps the objects of start-up and of open sessions out of the
 garbage collector's full passes, which otherwise stall every session for a pass over all of them.
+The release's own pass (it unfreezes to reach closed sessions' cycles) is such a stall too, so it
+runs when the sessions are quiet (``note_activity`` records their last change).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import math
 import os
 import sys
 import threading
@@ -44,6 +47,9 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 RELEASE_INTERVAL_SECONDS = 10.0
+# A release waits for this long without session activity, and at most RELEASE_MAX_WAIT_SECONDS.
+RELEASE_QUIET_SECONDS = 2.0
+RELEASE_MAX_WAIT_SECONDS = 300.0
 
 SERVER_ENVIRONMENT = {"PYTHONMALLOC": "malloc"}
 # Free pages go back 1 s after they fall free (by jemalloc's background thread, not by the
@@ -165,45 +171,84 @@ def _start_daemon_timer(delay: float, action: Callable[[], None]) -> None:
     timer.start()
 
 
+_last_activity = [-math.inf]  # monotonic time of the last change in any session's document
+
+
+def note_activity(_event: object) -> None:
+    """Record that a session's document changed now (``_event``: a user's message or its redraw);
+    the app registers it as every session document's change callback. A release waits for quiet."""
+    _last_activity[0] = time.monotonic()
+
+
+def last_activity() -> float:
+    """Monotonic time of the last ``note_activity`` (minus infinity before the first)."""
+    return _last_activity[0]
+
+
 @dataclass
 class ReleaseThrottle:
-    """Runs ``release`` at most once per ``interval`` seconds, and once more after a burst.
+    """Runs ``release`` at most once per ``interval`` seconds, once more after a burst, and (with
+    ``quiet``) only when no session has been active for ``quiet`` seconds.
 
     A call within ``interval`` of the last release runs nothing now and schedules one release at
     the end of the interval (``schedule(delay, action)``; later calls of the burst find it
-    scheduled), so a burst of closing sessions ends with one release after the last. ``clock``
-    and ``schedule`` are injectable (monotonic time and a daemon ``threading.Timer`` in the app).
+    scheduled), so a burst of closing sessions ends with one release after the last. A release
+    is a full garbage-collection pass that holds every session still for its length, so it also
+    waits until ``last_activity()`` lies ``quiet`` seconds back, re-checking when that would be
+    the case; it waits ``max_wait`` seconds after it was asked for at most. ``clock``,
+    ``schedule`` and ``last_activity`` are injectable (monotonic time, a daemon
+    ``threading.Timer`` and ``note_activity``'s record in the app).
     """
 
     release: Callable[[], None]
     interval: float = RELEASE_INTERVAL_SECONDS
     clock: Callable[[], float] = time.monotonic
     schedule: Callable[[float, Callable[[], None]], None] = _start_daemon_timer
+    quiet: float = 0.0
+    max_wait: float = math.inf
+    last_activity: Callable[[], float] = lambda: -math.inf
     _last: float | None = None
+    _asked: float | None = None
     _scheduled: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, force: bool = False) -> bool:
-        """Release now (returns True) unless throttled (returns False, one release scheduled)."""
+        """Release now (returns True) unless throttled or sessions are busy (returns False, one
+        release scheduled)."""
         with self._lock:
             now = self.clock()
-            wait = 0.0 if self._last is None else self.interval - (now - self._last)
-            if not force and wait > 0:
+            wait = 0.0 if force else self._wait(now)
+            if wait > 0:
                 if not self._scheduled:
-                    self._scheduled = True
+                    self._scheduled, self._asked = True, now
                     self.schedule(wait, self._deferred)
                 return False
-            self._last = now
+            self._last, self._asked = now, None
         self.release()
         return True
 
+    def _wait(self, now: float) -> float:
+        """Seconds until a release may run: the interval's rest, or until quiet (capped by
+        ``max_wait`` after the release was asked for)."""
+        throttled = 0.0 if self._last is None else self.interval - (now - self._last)
+        busy = self.quiet - (now - self.last_activity())
+        if self._asked is not None:
+            busy = min(busy, self._asked + self.max_wait - now)
+        return max(throttled, busy)
+
     def _deferred(self) -> None:
         with self._lock:
+            wait = self._wait(self.clock())
+            if wait > 0:  # sessions were active meanwhile: check again when they may be quiet
+                self.schedule(wait, self._deferred)
+                return
             self._scheduled = False
         self(force=True)
 
 
-_throttle = ReleaseThrottle(release_now)
+_throttle = ReleaseThrottle(
+    release_now, quiet=RELEASE_QUIET_SECONDS, max_wait=RELEASE_MAX_WAIT_SECONDS, last_activity=last_activity
+)
 
 
 def release_memory(force: bool = False) -> bool:
@@ -211,5 +256,7 @@ def release_memory(force: bool = False) -> bool:
     ``malloc_trim``; a no-op elsewhere); returns whether it ran now. Throttled unless ``force``
     (``ReleaseThrottle``): a call within ``RELEASE_INTERVAL_SECONDS`` of the last release
     schedules one release at the end of the interval instead, so a burst of closing sessions
-    ends with one release after the last."""
+    ends with one release after the last; and a release waits until no session has been active
+    for ``RELEASE_QUIET_SECONDS`` (``note_activity``), ``RELEASE_MAX_WAIT_SECONDS`` at most,
+    so that its collection pass does not stall users in the middle of their work."""
     return _throttle(force)

@@ -1,10 +1,10 @@
 """A dashboard session spoken to over its websocket, as a browser does minus the rendering.
 
 ``DashboardSession.open(url)`` loads the page (the server creates the session and its document),
-opens the session's websocket with the page's token in Bokeh's protocol, pulls the document and
-finds the Point select; ``switch(value)`` sends the same ``PATCH-DOC`` a browser sends when the
-Point select changes and waits until the page header names the new point and the meteogram's new
-revision has arrived. Used by the protocol tests and the websocket benchmarks (and usable against
+opens the session's websocket with the page's token in Bokeh's protocol, pulls the document,
+finds the Point select and says the document is ready, as BokehJS does once it has rendered;
+``switch(value)`` sends the same ``PATCH-DOC`` a browser sends when the Point select changes and
+waits until the page header names the new point and the meteogram's new revision has arrived. Used by the protocol tests and the websocket benchmarks (and usable against
 a deployed dashboard); it reads only JSON frames and drops binary buffers.
 """
 
@@ -25,6 +25,13 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 TOKEN = re.compile(r'"token":\s*"([^"]+)"')
 SWITCH_TIMEOUT_SECONDS = 60.0  # a reply that never comes fails the benchmark, never hangs it
 _message_ids = itertools.count(1)
+# The event BokehJS sends once the page's document is rendered; until it arrives Panel treats the
+# session as not yet connected and defers every pane update to callbacks of their own.
+DOCUMENT_READY = {
+    "kind": "MessageSent",
+    "msg_type": "bokeh_event",
+    "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map", "entries": []}},
+}
 
 
 class DashboardSession:
@@ -58,6 +65,9 @@ class DashboardSession:
         _, content = await session.receive()
         session.document = content["doc"]
         session._find_point_select()
+        ready = await session.send("PATCH-DOC", {"events": [DOCUMENT_READY]})  # as BokehJS does once rendered
+        while (await session.receive())[0].get("reqid") != ready:  # until the server's OK
+            pass
         return session
 
     def _find_point_select(self) -> None:
@@ -73,10 +83,12 @@ class DashboardSession:
         if not self.point_select:
             raise RuntimeError("no Point select in the document")
 
-    async def send(self, msgtype: str, content: dict[str, Any]) -> None:
+    async def send(self, msgtype: str, content: dict[str, Any]) -> str:
+        """Send one message; returns its id (the server's reply names it as ``reqid``)."""
         header = {"msgid": str(next(_message_ids)), "msgtype": msgtype}
         for part in (header, {}, content):
             await self.connection.write_message(json.dumps(part))
+        return header["msgid"]
 
     async def receive(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The next whole message: its header and content (buffers are read and dropped)."""

@@ -10,7 +10,9 @@ labels, so a change is a data update, never a rebuilt figure.
 One hover line reads every panel: a ``CrosshairTool`` per figure shares one ``Span`` (data
 units), and a mouse move or tap in any figure writes every panel's values at that time into a
 readout above the panels (in the browser only: the span and the readout are not synced back to
-the server, so hovering costs no traffic).
+the server, so hovering costs no traffic). The data ranges, which BokehJS computes after each
+redraw and on every pan or zoom, stay in the browser too: the server never reads them, and
+syncing them back sent three messages to the server after every redraw.
 """
 
 from __future__ import annotations
@@ -131,7 +133,9 @@ class PanelFigure:
 
     def __init__(self, panel_id: str, x_range: Any, color: dict[str, Any], missing: ColumnDataSource) -> None:
         self.panel_id = panel_id
-        y_range = DataRange1d(start=0) if panel_id in ("precipitation", "wind") else DataRange1d()
+        y_range = DataRange1d(syncable=False)  # computed in the browser, kept there
+        if panel_id in ("precipitation", "wind"):
+            y_range.start = 0
         self.plot = _figure(HEIGHTS.get(panel_id, 190), x_range, y_range=y_range, css_classes=[f"fp-panel-{panel_id}"])
         plot = self.plot
         plot.vstrip(x0="x0", x1="x1", source=missing, fill_color="#bbbbbb", fill_alpha=0.35, line_alpha=0)
@@ -170,7 +174,7 @@ class Meteogram:
     def __init__(self) -> None:
         self.colors = LinearColorMapper(palette=["#0072b2"], low=-0.5, high=0.5)
         color = {"field": "k", "transform": self.colors}
-        self.x_range = DataRange1d(range_padding=0.01)
+        self.x_range = DataRange1d(range_padding=0.01, syncable=False)  # computed in the browser, kept there
         self.missing = _source(fr.empty_columns(fr.SPAN_COLUMNS))
         self.panels = {key: PanelFigure(key, self.x_range, color, self.missing) for key in PANELS}
         # the axis spans the boxes, not the shaded not-ingested leads (the notes name those)

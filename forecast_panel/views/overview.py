@@ -152,14 +152,19 @@ class OverviewView(pn.viewable.Viewer):
             self.refresh()
 
     def refresh(self) -> None:
-        """Recompute frames and push them to the plots (one data update, no figure rebuild)."""
+        """Recompute frames and push them to the plots (one data update, no figure rebuild),
+        under one hold of the session's document (in a served session: one message)."""
         if self._held:
             return
         self._dirty = False
-        self.current = self.state.frames()
-        self._render()
-        self.revision += 1
-        self.meteogram.layout.tags = [self.revision]  # last: the browser's busy cue ends with it
+        # One document hold: the header, every panel's data, the summary and the revision reach
+        # the browser as one message, which BokehJS applies (and lays out) at once; unheld, the
+        # header went first on its own and each data source followed as a message of its own.
+        with pn.io.hold():
+            self.current = self.state.frames()
+            self._render()
+            self.revision += 1
+            self.meteogram.layout.tags = [self.revision]  # last: the browser's busy cue ends with it
 
     def _render(self) -> None:
         self.header.object = header_html(self.state)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast_panel.daily import daily_statistics, daily_summary
+from forecast_panel.daily import MemberMatrix, daily_statistics, daily_summary, daily_values
 
 INIT = pd.Timestamp("2026-11-24T00:00", tz="UTC")
 RNG = np.random.default_rng(3)
@@ -112,3 +112,22 @@ def test_a_daylight_saving_day_is_25_hours_long() -> None:
     days = summary["valid_time"].dt.tz_convert("Europe/Berlin").dt.date.astype(str)
     by_day = dict(zip(days, summary["median"], strict=True))
     assert by_day["2026-10-25"] == 25.0 and by_day["2026-10-26"] == 24.0
+
+
+def test_daily_values_of_a_shared_matrix_are_computed_once_and_read_only() -> None:
+    frame = _members(np.arange(0.0, 73.0, 3.0), RNG.normal(size=(25, 5)))
+    columns = {name: frame[name].to_numpy() for name in frame.columns}
+    columns["value"].flags.writeable = False  # as the cached columns every session shares
+    shared = MemberMatrix.of(columns)
+    assert MemberMatrix.of(columns) is shared
+    first = daily_values(shared, "max", "America/Denver")
+    assert daily_values(shared, "max", "America/Denver") is first, "computed once per process"
+    assert daily_values(shared, "min", "America/Denver") is not first
+    assert daily_values(shared, "max", "UTC") is not first
+    assert not first.values.flags.writeable and not first.stats["median"].flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first.values[0, 0] = 0.0
+    private = MemberMatrix.of(frame)  # a frame of its own: nothing shared, a new result each call
+    again = daily_values(private, "max", "America/Denver")
+    assert again is not daily_values(private, "max", "America/Denver") and again.values.flags.writeable
+    np.testing.assert_array_equal(again.values, first.values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from forecast_core import layout
 from forecast_core.points import Point, PreCannedPoints
 from forecast_core.status import RunManifest
 from forecast_core.store import ArtifactStore
-from forecast_panel.app import ForecastApp
+from forecast_panel.app import ForecastApp, banner_watcher
 from forecast_panel.data import DataStore
-from forecast_panel.live import RunWatcher, merged_points, run_announcement
+from forecast_panel.live import RunWatcher, ValueWatcher, merged_points, run_announcement
 from forecast_panel.state import PENDING
+from forecast_panel.views.status import FreshnessThresholds, current_banner_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -116,3 +118,57 @@ def test_points_merge_and_announcement(app_store: Path) -> None:
     text = run_announcement(manifest, ["Evergreen"])
     assert text.startswith("A new forecast run was published (newest init ") and text.endswith("Evergreen.")
     assert "withdrawn" in run_announcement(None, [])
+
+
+class FakeDocument:
+    """A session's document as the watchers use it: callbacks queued for its next tick."""
+
+    def __init__(self, gone: bool = False) -> None:
+        self.ticks: list[Callable[[], None]] = []
+        self.gone = gone
+
+    def add_next_tick_callback(self, callback: Callable[[], None]) -> None:
+        if self.gone:
+            raise RuntimeError("session destroyed")
+        self.ticks.append(callback)
+
+
+def test_one_value_watcher_updates_every_session_whose_value_differs() -> None:
+    values = iter(["stale", "stale", None, None])
+    watcher = ValueWatcher(lambda: next(values), interval=3600)
+    shown: dict[str, list[str | None]] = {"a": [], "b": [], "c": []}
+    documents = {name: FakeDocument() for name in shown}
+    for name, current in (("a", None), ("b", "stale"), ("c", None)):
+        watcher.subscribe(shown[name].append, documents[name], current)
+    closing = watcher.subscribe(lambda _value: None, FakeDocument(gone=True), None)
+    assert watcher.check() == 3  # a, c and the closing session differ; b shows it already
+    assert closing not in watcher._subscriptions and watcher.sessions == 3, "a destroyed session is dropped"
+    assert all(not items for items in shown.values()), "nothing runs off the sessions' own ticks"
+    for document in documents.values():
+        for tick in document.ticks:
+            tick()
+        document.ticks.clear()
+    assert shown == {"a": ["stale"], "b": [], "c": ["stale"]}
+    assert watcher.check() == 0 and all(not document.ticks for document in documents.values())
+    assert watcher.check() == 3 and watcher.notified == 6 and watcher.checks == 3  # the value changed: all of them
+    for document in documents.values():
+        for tick in document.ticks:
+            tick()
+    assert shown == {"a": ["stale", None], "b": [None], "c": ["stale", None]}
+    assert watcher.check() == 0
+
+
+def test_the_banner_watcher_is_one_per_process_and_shows_the_banner_in_each_app(fresh_store: Path) -> None:
+    datastore = DataStore(ArtifactStore(str(fresh_store)), manifest_ttl_seconds=3600)
+    quiet, strict = FreshnessThresholds(), FreshnessThresholds(yellow_after_hours=0.0, red_after_hours=0.0)
+    assert banner_watcher(datastore, quiet) is banner_watcher(datastore, quiet)
+    watcher = banner_watcher(datastore, strict)
+    assert watcher is not banner_watcher(datastore, quiet)
+    apps = [ForecastApp(datastore, thresholds=strict, tile_url="none") for _ in range(2)]
+    for app in apps:
+        app.banner.param.update(object="", visible=False)  # as if the store had been fine until now
+        watcher.subscribe(app._show_banner)
+    text = current_banner_text(datastore, strict)
+    assert text is not None and "stale" in text
+    assert watcher.check() == 2
+    assert all(app.banner.visible and "stale" in str(app.banner.object) for app in apps)

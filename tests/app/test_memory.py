@@ -59,6 +59,56 @@ def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release() -> No
     assert throttle(force=True) is True and runs[-1] == 200.0 and len(runs) == 4
 
 
+def test_a_release_waits_for_quiet_sessions_and_at_most_max_wait() -> None:
+    clock = ManualClock(100.0)
+    active = ManualClock(99.5)  # the last session activity
+    runs: list[float] = []
+    scheduled: list[tuple[float, Callable[[], None]]] = []
+    throttle = memory.ReleaseThrottle(
+        lambda: runs.append(clock.now),
+        interval=10.0,
+        clock=clock,
+        schedule=lambda delay, action: scheduled.append((delay, action)),
+        quiet=2.0,
+        max_wait=30.0,
+        last_activity=active,
+    )
+    assert throttle() is False and runs == []  # a session was active 0.5 s ago
+    assert [delay for delay, _ in scheduled] == [1.5], "checked again when it may be quiet"
+    assert throttle() is False and len(scheduled) == 1  # one release pending, not two
+    clock.now, active.now = 101.5, 101.0  # active again meanwhile
+    scheduled.pop()[1]()
+    assert runs == [] and [delay for delay, _ in scheduled] == [1.5]
+    clock.now = 103.0  # quiet for 2 s
+    scheduled.pop()[1]()
+    assert runs == [103.0] and scheduled == []
+    clock.now = 120.0
+    active.now = 119.5
+    assert throttle() is False and [delay for delay, _ in scheduled] == [1.5]
+    for step in range(1, 40):  # sessions never go quiet: the release runs max_wait after it was asked for
+        clock.now = active.now = 120.0 + step
+        scheduled.pop()[1]()
+        if runs[-1] != 103.0:
+            break
+    assert runs == [103.0, 150.0] and scheduled == []
+    assert throttle(force=True) is True and runs[-1] == 150.0  # force ignores activity
+
+
+def test_the_app_releases_when_sessions_are_quiet_and_documents_record_activity() -> None:
+    from bokeh.document import Document
+    from bokeh.models import Div
+
+    assert memory._throttle.quiet == memory.RELEASE_QUIET_SECONDS > 0
+    assert memory._throttle.max_wait == memory.RELEASE_MAX_WAIT_SECONDS
+    assert memory._throttle.last_activity is memory.last_activity
+    document, div = Document(), Div()
+    document.add_root(div)
+    document.on_change(memory.note_activity)  # as the app registers it on each session's document
+    before = memory.last_activity()
+    div.text = "changed"
+    assert memory.last_activity() > before
+
+
 def test_the_app_throttle_releases_memory_through_a_daemon_timer() -> None:
     assert memory._throttle.release is memory.release_now
     assert memory._throttle.interval == memory.RELEASE_INTERVAL_SECONDS

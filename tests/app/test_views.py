@@ -20,7 +20,7 @@ from forecast_panel.data import DataStore
 from forecast_panel.selection import LATEST
 from forecast_panel.state import OverviewState
 from forecast_panel.views.map import NO_OVERLAY, MapView, validation_message
-from forecast_panel.views.meteogram import same_data
+from forecast_panel.views.meteogram import Meteogram, same_data
 from forecast_panel.views.overview import OverviewView
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -80,6 +80,39 @@ def test_a_redraw_sends_data_header_text_and_the_busy_end_nothing_more(app_store
     panel = view.meteogram.panels["temperature"]
     assert (panel.days.source, "data") in changed
     assert (panel.members, "data") not in changed, "member traces are off: still empty, not sent again"
+
+
+def test_a_redraw_is_one_held_batch_of_document_changes(app_store: Path) -> None:
+    from panel.io.state import set_curdoc
+
+    load_extensions()
+    state = OverviewState(DataStore(str(app_store)))
+    view = OverviewView(state)
+    document = Document()
+    document.add_root(pn.Column(view).get_root(document))
+    held: list[str | None] = []
+    update = view.meteogram.update
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        held.append(document.callbacks.hold_value)
+        update(*args, **kwargs)
+
+    view.meteogram.update = recording  # type: ignore[method-assign]
+    changed: list[Any] = []
+    document.on_change(changed.append)
+    with set_curdoc(document):
+        state.selection.point = next(item.point_id for item in state.points if item.point_id != state.selection.point)
+    assert held == ["combine"], "the header, data, summary and revision go out together"
+    assert document.callbacks.hold_value is None and changed, "released, its changes dispatched"
+
+
+def test_the_ranges_the_browser_computes_are_not_synced_back() -> None:
+    from bokeh.models import DataRange1d
+
+    meteogram = Meteogram()
+    ranges = [model for model in meteogram.layout.references() if isinstance(model, DataRange1d)]
+    assert meteogram.x_range in ranges and len(ranges) == 1 + len(meteogram.panels)
+    assert not any(item.syncable for item in ranges), "a redraw's autorange sends nothing to the server"
 
 
 def test_unchanged_plot_data_are_recognised() -> None:
