@@ -4,8 +4,9 @@
 opens the session's websocket with the page's token in Bokeh's protocol, pulls the document,
 finds the Point select and says the document is ready, as BokehJS does once it has rendered;
 ``switch(value)`` sends the same ``PATCH-DOC`` a browser sends when the Point select changes and
-waits until the page header names the new point and the meteogram's new revision has arrived. Used by the protocol tests and the websocket benchmarks (and usable against
-a deployed dashboard); it reads only JSON frames and drops binary buffers.
+waits until the page header names the new point and the meteogram's new revision has arrived.
+Used by the protocol tests and the websocket benchmarks (and usable against a deployed
+dashboard); it reads only JSON frames and drops binary buffers.
 """
 
 from __future__ import annotations
