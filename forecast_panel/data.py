@@ -52,6 +52,7 @@ from forecast_core.published import ArtifactChanged, verified
 from forecast_core.registry import CanonicalVariables, SourceRegistry
 from forecast_core.status import ExtractionStatus, InventoryHistoryRow, InventoryStatus, RunManifest
 from forecast_core.store import ArtifactNotFound, ArtifactStore, StoreError
+from forecast_panel.columns import point_rows
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _Loaded = TypeVar("_Loaded")
@@ -239,7 +240,7 @@ class DataStore:
             table: pa.Table | None = self._tables.get(cache_key)
         if table is None:
             data = self._verified_bytes(listed.key)
-            table = pq.read_table(pa.BufferReader(data), filters=[("point_id", "==", point_id)])
+            table = point_rows(data, point_id)
             with self._lock:
                 self._tables.put(cache_key, table)
         return table
