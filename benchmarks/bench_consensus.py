@@ -97,7 +97,7 @@ def run(store: str, point_count: int, seed: int) -> dict[str, Any]:
         per_interaction.append(time.perf_counter() - started)
 
     # the artifact way: build one table per variable for every point, then read one point back
-    from extraction.tables import parquet_bytes
+    from extraction.parquet_files import parquet_bytes
 
     build_seconds, artifact_bytes, reads = 0.0, 0, []
     from forecast_alerts.members import RunMembers

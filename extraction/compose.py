@@ -24,8 +24,8 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from extraction.parquet_files import merge_points, parquet_bytes
 from extraction.publish import PendingArtifact, carried_forward, write_artifact
-from extraction.tables import merge_points, parquet_bytes
 from forecast_core.layout import ArtifactKind
 from forecast_core.points import Point, point_set_hash
 from forecast_core.published import read_artifact

@@ -18,12 +18,12 @@ from datetime import datetime
 import pyarrow as pa
 
 from extraction.compose import Extracted, RunKind
+from extraction.parquet_files import parquet_bytes
 from extraction.plan import NoInitWithData
 from extraction.publish import ArtifactWriter, PendingArtifact
 from extraction.selection import RunFailed, Selection
 from extraction.source_run import LimitExceeded, SourcePlan, assemble_source, plan_source, region_coordinates
 from extraction.sources import SourceUnavailable
-from extraction.tables import parquet_bytes
 from extraction.tiles import TileResult
 from forecast_core.layout import ArtifactKind
 from forecast_core.registry import MapSummarySettings, SourceEntry

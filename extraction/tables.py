@@ -1,15 +1,12 @@
 """Arrow tables of the three artifacts, and their Parquet bytes (pure: arrays in, bytes out).
 
-Row order and row groups follow ``forecast_core.parquet_schemas``: ``points`` sorted by
-(point_id, lead_hours, ensemble_member) and ``ensemble_summary`` by (point_id, lead_hours);
-``map_summary`` sorted by (lead_hours, latitude, longitude). Row groups pack whole points (or
-whole leads for the map) up to ~65 k rows, so a reader filtering one point touches exactly one
-row group, and footers stay small at 1 000 points.
+Row order follows ``forecast_core.parquet_schemas``: ``points`` sorted by (point_id,
+lead_hours, ensemble_member) and ``ensemble_summary`` by (point_id, lead_hours); ``map_summary``
+by (lead_hours, latitude, longitude). Their files: ``extraction.parquet_files``.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +14,6 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from extraction.derive import ensemble_stats
 from extraction.plan import MappedPoint
@@ -57,7 +52,7 @@ def _timestamps(init: datetime, lead_seconds: npt.NDArray[np.float64]) -> tuple[
     return init_us, valid
 
 
-def _encoded_strings(schema: pa.Schema) -> pa.Schema:
+def encoded_strings(schema: pa.Schema) -> pa.Schema:
     """``schema`` with its string columns dictionary-encoded (int32 codes), the in-memory form
     of the long tables: a handful of distinct ids over millions of rows."""
     return pa.schema(
@@ -66,8 +61,8 @@ def _encoded_strings(schema: pa.Schema) -> pa.Schema:
     )  # fmt: skip
 
 
-POINTS_TABLE_SCHEMA = _encoded_strings(POINTS_FULL_SCHEMA)
-SUMMARY_TABLE_SCHEMA = _encoded_strings(SUMMARY_FULL_SCHEMA)
+POINTS_TABLE_SCHEMA = encoded_strings(POINTS_FULL_SCHEMA)
+SUMMARY_TABLE_SCHEMA = encoded_strings(SUMMARY_FULL_SCHEMA)
 
 
 def column(values: npt.ArrayLike, arrow_type: pa.DataType | None = None, *, nan_is_null: bool = False) -> pa.Array:
@@ -270,117 +265,3 @@ def map_table(
     )
     validate_table(table, "map_summary")
     return table
-
-
-def _group_runs(column: pa.ChunkedArray) -> list[int]:
-    """Lengths of consecutive runs of equal values in a sorted column."""
-    if len(column) == 0:
-        return []
-    if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
-    indices = column.unify_dictionaries().combine_chunks().indices
-    width = np.dtype(f"int{indices.type.bit_width}")  # to_numpy() would import pandas
-    codes = np.frombuffer(indices.buffers()[1], dtype=width, count=len(indices), offset=indices.offset * width.itemsize)
-    change = np.nonzero(codes[1:] != codes[:-1])[0] + 1
-    bounds = np.concatenate([[0], change, [len(codes)]])
-    return np.diff(bounds).astype(int).tolist()
-
-
-def decoded(table: pa.Table) -> pa.Table:
-    """``table`` with dictionary-encoded columns turned back into plain ones (the types readers get)."""
-    fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
-    return table.cast(pa.schema(fields))
-
-
-def sort_table(table: pa.Table, kind: ArtifactKind) -> pa.Table:
-    """Rows in the artifact's contract order."""
-    keys = {
-        "points": ["point_id", "lead_hours", "ensemble_member"],
-        "ensemble_summary": ["point_id", "lead_hours"],
-        "map_summary": ["lead_hours", "latitude", "longitude"],
-    }[kind]
-    return table.take(pc.sort_indices(table, sort_keys=[(key, "ascending") for key in keys]))
-
-
-ROW_GROUP_TARGET_ROWS = 65_536
-WRITE_BATCH_ROWS = 65_536
-"""Rows the Parquet writer encodes per internal batch (default 1 024): millions of rows of
-cheap columns spend less time in per-batch overhead (points tables encode ~15 % faster)."""
-STATISTICS_COLUMNS: dict[ArtifactKind, list[str]] = {
-    "points": ["point_id"],
-    "ensemble_summary": ["point_id"],
-    "map_summary": ["lead_hours", "valid_time"],
-}
-"""Columns with row-group statistics: those a row group can be skipped by. A points or summary
-row group holds whole points (every lead), a map row group whole leads (every cell), so lead and
-time statistics would prune nothing in the first two, nor cell coordinates in the third."""
-DICTIONARY_COLUMNS = {"latitude", "longitude", "grid_latitude", "grid_longitude", "grid_distance_km"}
-"""Repetitive non-string columns worth a Parquet dictionary (few distinct values, long runs).
-Not the lead/time columns: hashing millions of them costs more than zstd on their runs."""
-SPLIT_COLUMNS = {"lead_hours"}
-"""float64 columns written byte-stream-split (with zstd: half the time of a dictionary)."""
-
-
-def row_groups(group_lengths: Sequence[int], target_rows: int = ROW_GROUP_TARGET_ROWS) -> list[int]:
-    """Row-group lengths that pack whole groups (points, or leads) up to ``target_rows`` each.
-
-    A group is never split across two row groups, so reading one point touches one row group;
-    a group longer than the target gets a row group of its own.
-    """
-    sizes: list[int] = []
-    current = 0
-    for length in group_lengths:
-        if current and current + length > target_rows:
-            sizes.append(current)
-            current = 0
-        current += length
-    if current:
-        sizes.append(current)
-    return sizes
-
-
-def parquet_bytes(table: pa.Table, kind: ArtifactKind, target_rows: int = ROW_GROUP_TARGET_ROWS) -> bytes:
-    """Parquet bytes, zstd, row groups packing whole points (whole leads for map_summary);
-    column statistics only on the columns readers filter on (keeps footers small).
-
-    Encodings: dictionary pages for strings (dictionary arrays are written as they are, no
-    re-hashing) and for the repetitive ``DICTIONARY_COLUMNS``; byte-stream-split for float32
-    values (compresses better under zstd) and ``SPLIT_COLUMNS``; plain for the rest (zstd
-    absorbs constant and repeating columns faster than a dictionary would). The Arrow schema is
-    not stored, so every reader gets the contract's plain types (string, not dictionary)
-    whatever the in-memory encoding was.
-    """
-    validate_table(table, kind)
-    group_column = "lead_hours" if kind == "map_summary" else "point_id"
-    sink = io.BytesIO()
-    stats = [name for name in STATISTICS_COLUMNS[kind] if name in table.schema.names]
-    dictionary, split = [], {}
-    for field in table.schema:
-        if pa.types.is_dictionary(field.type) or field.type == pa.string() or field.name in DICTIONARY_COLUMNS:
-            dictionary.append(field.name)
-        elif field.type == pa.float32() or field.name in SPLIT_COLUMNS:
-            split[field.name] = "BYTE_STREAM_SPLIT"
-    with pq.ParquetWriter(
-        sink, table.schema, compression="zstd", write_statistics=stats, use_dictionary=dictionary,
-        column_encoding=split or None, store_schema=False, write_batch_size=WRITE_BATCH_ROWS,
-    ) as writer:  # fmt: skip
-        offset = 0
-        for length in row_groups(_group_runs(table[group_column]), target_rows):
-            writer.write_table(table.slice(offset, length), row_group_size=length)
-            offset += length
-        if table.num_rows == 0:
-            writer.write_table(table)
-    return sink.getvalue()
-
-
-def merge_points(
-    previous: pa.Table, new: pa.Table, kind: ArtifactKind, replaced: set[str], current: set[str] | None = None
-) -> pa.Table:
-    """``previous`` without the ``replaced`` point ids (and, if ``current`` is given, without
-    points no longer in it, e.g. deleted or disabled since), plus ``new``, in contract order."""
-    new = decoded(new)
-    keep = pc.invert(pc.is_in(previous["point_id"], value_set=strings(sorted(replaced))))
-    if current is not None:
-        keep = pc.and_(keep, pc.is_in(previous["point_id"], value_set=strings(sorted(current))))
-    kept = previous.filter(keep).select(new.schema.names).cast(new.schema)
-    return sort_table(pa.concat_tables([kept, new]), kind)

@@ -102,8 +102,8 @@ Change = Callable[[str, str, pa.Table], pa.Table]
 def republish(store: ArtifactStore, change: Change, after: timedelta = timedelta(hours=2)) -> RunManifest:
     """Publish a new run whose newest points artifacts are ``change(source, variable, table)`` of the
     run in force's (its other artifacts stay), by the publish protocol's own writer and commit."""
+    from extraction.parquet_files import parquet_bytes
     from extraction.publish import PendingArtifact, commit, write_artifact
-    from extraction.tables import parquet_bytes
 
     found = read_latest_versioned(store)
     assert found is not None
