@@ -37,6 +37,7 @@ import re
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,10 @@ def _step_log(run: env.ProcessRun, store: str) -> dict[str, Any]:
     events = {record["event"]: record for record in map(json.loads, lines)}
     steps: dict[str, Any] = events.get("published", {}).get("seconds", {})
     planned = [record for record in map(json.loads, lines) if record["event"] == "planned"]
-    return {**steps, "tiles": sum(int(record.get("tiles", 0)) for record in planned), "run": found[1]}
+    finished = events.get("finished", {})
+    errors = Counter(str(error.get("kind")) for error in finished.get("errors") or [])
+    return {**steps, "tiles": sum(int(record.get("tiles", 0)) for record in planned), "run": found[1],
+            "outcome": finished.get("outcome"), "errors_by_kind": dict(sorted(errors.items()))}  # fmt: skip
 
 
 def measure(name: str, argv: list[str], endpoint: str, requests: RequestLog, latency: float) -> dict[str, Any]:

@@ -73,13 +73,34 @@ def _per_source(requests: list[Request], written: dict[str, Any], latency: float
     }
 
 
-def _fingerprint(store: str) -> list[tuple[str, str, str, str]]:
+def _fingerprint(store: str) -> dict[str, tuple[str, str]]:
+    """Each published artifact of the run in force: "source/variable/kind" -> (sha256, key)."""
     from forecast_core.layout import LATEST_MANIFEST_KEY
     from forecast_core.status import RunManifest
     from forecast_core.store import ArtifactStore
 
     manifest = ArtifactStore(store).read_model(LATEST_MANIFEST_KEY, RunManifest)
-    return sorted((a.source_id, a.variable_id, a.kind, a.sha256) for a in manifest.artifacts)
+    return {f"{a.source_id}/{a.variable_id}/{a.kind}": (a.sha256, a.key) for a in manifest.artifacts}
+
+
+def _compare_published(store: str, published: list[dict[str, tuple[str, str]]]) -> dict[str, Any]:
+    """Whether every run published the same bytes; for each artifact that differs, whether its
+    tables are equal all the same (then only the files' layout differs)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from forecast_core.store import ArtifactStore
+
+    artifacts = ArtifactStore(store)
+    differing = []
+    for name in sorted(set().union(*published)):
+        versions = [run.get(name) for run in published]
+        if all(version == versions[0] for version in versions):
+            continue
+        tables = [pq.read_table(pa.BufferReader(artifacts.read_bytes(v[1]))) if v else None for v in versions]
+        equal = all(t is not None and tables[0] is not None and t.equals(tables[0]) for t in tables)
+        differing.append({"artifact": name, "sha256": [v[0] if v else None for v in versions], "tables_equal": equal})
+    return {"identical_published_data": not differing, "differing_artifacts": differing}
 
 
 class _ServerCpu:
@@ -175,8 +196,7 @@ def main() -> None:
                     runs.append(_run(name, argv, proxy.url, requests, latency, written, cpu))
                     runs[-1]["worker_peak_rss_mb"] = sorted(env.mb(peak) for peak in cluster.peaks.values())
                 runs[-1]["published"] = _fingerprint(store)
-    published = [run.pop("published") for run in runs if "published" in run]
-    result["identical_published_data"] = all(item == published[0] for item in published)
+        result.update(_compare_published(store, [run.pop("published") for run in runs if "published" in run]))
     result["runs"] = runs
     clusters = {run["run"]: run["seconds"] for run in runs if run["run"].startswith("cluster_")}
     if "cluster_1_workers" in clusters and "cluster_2_workers" in clusters:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -53,35 +54,88 @@ def _one_chunk(chunked: pa.ChunkedArray) -> pa.Array:
     return chunked.combine_chunks()
 
 
-def _first_use_dictionary(array: pa.DictionaryArray) -> pa.Array:
-    """``array`` with a dictionary of only the values its rows use, in the order of their
-    first use (what ``dictionary_encode`` of the plain values gives)."""
-    if len(array) == 0 or array.null_count:
-        return array.cast(array.type.value_type).dictionary_encode()
+@dataclass(frozen=True, slots=True)
+class FirstUse:
+    """A dictionary column in first-use form: unique values, numbered in the order rows first
+    use them. ``contiguous``: each value's rows are one run, so any slice of rows uses the
+    values ``codes[0] … codes[-1]`` exactly (the points' columns, rows sorted by point)."""
+
+    array: pa.DictionaryArray
+    contiguous: bool
+
+    def slice(self, offset: int, length: int) -> pa.DictionaryArray:
+        """Rows ``offset`` … ``offset + length`` in first-use form."""
+        part = self.array.slice(offset, length)
+        if not self.contiguous or length == 0:
+            return first_use(part).array
+        codes = _codes(part)
+        low, high = int(codes[0]), int(codes[-1])
+        if low == 0 and high == len(self.array.dictionary) - 1:
+            return part
+        return pa.DictionaryArray.from_arrays(
+            column(codes - np.int32(low)), self.array.dictionary.slice(low, high - low + 1), safe=False
+        )
+
+
+def first_use(array: pa.Array) -> FirstUse:
+    """``array`` (strings, plain or dictionary) as dictionary codes of its used values only,
+    unique and in the order of their first use: what ``dictionary_encode`` of the plain values
+    gives, without hashing every row when the dictionary's values are already unique."""
+    if array.null_count or len(array) == 0:
+        plain = array.cast(array.type.value_type) if pa.types.is_dictionary(array.type) else array
+        return FirstUse(pc.dictionary_encode(plain), contiguous=False)
+    if not pa.types.is_dictionary(array.type):
+        return first_use(pc.dictionary_encode(array))
+    if len(array.dictionary) == 1:
+        return FirstUse(array, contiguous=True)  # a constant column (source, variable, units)
     codes = _codes(array)
     run_codes = codes[_run_starts(codes)]
     _, first = np.unique(run_codes, return_index=True)
     used = run_codes[np.sort(first)]
-    if len(used) == len(array.dictionary) and (used == np.arange(len(used))).all():
-        return array
-    renumbered = np.empty(len(array.dictionary), dtype=np.int32)
-    renumbered[used] = np.arange(len(used), dtype=np.int32)
-    return pa.DictionaryArray.from_arrays(column(renumbered[codes]), array.dictionary.take(column(used)), safe=False)
+    values = pc.dictionary_encode(array.dictionary.take(column(used)))  # merges repeated values
+    renumbered = np.zeros(len(array.dictionary), dtype=np.int32)
+    renumbered[used] = _codes(values)
+    contiguous = len(values.dictionary) == len(run_codes)
+    if len(used) == len(array.dictionary) and (renumbered == np.arange(len(renumbered))).all():
+        return FirstUse(array, contiguous)
+    renumbered_rows = pa.DictionaryArray.from_arrays(column(renumbered[codes]), values.dictionary, safe=False)
+    return FirstUse(renumbered_rows, contiguous)
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalTable:
+    """A table prepared once for ``rows``: one chunk per column, string columns in
+    ``FirstUse`` form, so each row group's canonical form costs little more than a slice."""
+
+    table: pa.Table
+    dictionaries: dict[str, FirstUse]
+
+    @classmethod
+    def of(cls, table: pa.Table) -> CanonicalTable:
+        arrays = [_one_chunk(chunked) for chunked in table.columns]
+        dictionaries = {
+            name: first_use(array)
+            for name, array in zip(table.schema.names, arrays, strict=True)
+            if array.type == pa.string() or pa.types.is_dictionary(array.type)
+        }
+        return cls(pa.table(arrays, schema=table.schema), dictionaries)
+
+    def rows(self, offset: int, length: int) -> pa.Table:
+        """Rows ``offset`` … ``offset + length`` in the canonical form the Parquet bytes are
+        written from: one chunk per column, every string column a dictionary array (int32
+        codes) of only the values those rows use, unique, in order of first use. Equal tables
+        then encode to equal bytes however they were built (dictionary or plain strings,
+        sliced, merged with a published table or read back from one)."""
+        arrays = [
+            self.dictionaries[name].slice(offset, length) if name in self.dictionaries else array.slice(offset, length)
+            for name, array in zip(self.table.schema.names, self.table.columns, strict=True)
+        ]
+        return pa.table(arrays, schema=encoded_strings(self.table.schema))
 
 
 def canonical(table: pa.Table) -> pa.Table:
-    """The same rows in the one in-memory form the Parquet bytes are written from: one chunk
-    per column, every string column a dictionary array (int32 codes) holding only the values
-    its rows use, in order of first use. Equal tables then encode to equal bytes however they
-    were built (dictionary or plain strings, sliced, merged with a published table or read
-    back from one)."""
-    arrays = []
-    for chunked in table.columns:
-        array = _one_chunk(chunked)
-        if array.type == pa.string():
-            array = pc.dictionary_encode(array)
-        arrays.append(_first_use_dictionary(array) if pa.types.is_dictionary(array.type) else array)
-    return pa.table(arrays, schema=encoded_strings(table.schema))
+    """``table`` in the canonical form of ``CanonicalTable.rows`` (all its rows)."""
+    return CanonicalTable.of(table).rows(0, table.num_rows)
 
 
 def decoded(table: pa.Table) -> pa.Table:
@@ -166,9 +220,9 @@ def parquet_bytes(table: pa.Table, kind: ArtifactKind, target_rows: int | None =
         sink, encoded_strings(table.schema), compression="zstd", write_statistics=stats, use_dictionary=dictionary,
         column_encoding=split or None, store_schema=False, write_batch_size=WRITE_BATCH_ROWS,
     ) as writer:  # fmt: skip
-        offset = 0
+        prepared, offset = CanonicalTable.of(table), 0
         for length in row_groups(_group_runs(table[group_column]), target_rows or ROW_GROUP_TARGET_ROWS):
-            writer.write_table(canonical(table.slice(offset, length)), row_group_size=length)
+            writer.write_table(prepared.rows(offset, length), row_group_size=length)
             offset += length
         if table.num_rows == 0:
             writer.write_table(canonical(table))

@@ -18,8 +18,9 @@ LEADS, MEMBERS = 5, 3
 ROWS_PER_POINT = LEADS * MEMBERS
 
 
-def _plain_points() -> pa.Table:
+def _plain_points(names: list[str] | None = None) -> pa.Table:
     """A points table, plain strings, rows in contract order; point p-11 has a null value."""
+    names = names or [f"Name {i}" for i in IDS]
     rows = len(IDS) * ROWS_PER_POINT
     ids = np.repeat(IDS, ROWS_PER_POINT).tolist()
     values = np.linspace(-5.0, 5.0, rows).astype(np.float32)
@@ -29,7 +30,7 @@ def _plain_points() -> pa.Table:
             "source_id": strings(["gefs"] * rows),
             "variable_id": strings(["temperature_2m"] * rows),
             "point_id": strings(ids),
-            "point_name": strings([f"Name {i}" for i in ids]),
+            "point_name": strings(np.repeat(names, ROWS_PER_POINT).tolist()),
             "init_time": column(np.full(rows, 1_790_000_000_000_000, dtype=np.int64), pa.timestamp("us", "UTC")),
             "valid_time": column(
                 np.tile(np.repeat(np.arange(LEADS) * 3_600_000_000, MEMBERS), len(IDS)) + 1_790_000_000_000_000,
@@ -59,14 +60,30 @@ def _dictionary_form(table: pa.Table, extra: list[str]) -> pa.Table:
     return pa.table(columns, schema=POINTS_TABLE_SCHEMA)
 
 
+def _per_point_form(table: pa.Table) -> pa.Table:
+    """``table`` as the assembly builds it: point id and name as dictionaries of one entry per
+    point (names repeat when places share one), coded by point position."""
+    codes = column(np.repeat(np.arange(len(IDS), dtype=np.int32), ROWS_PER_POINT))
+    names = table["point_name"].to_pylist()[::ROWS_PER_POINT]
+    ids, named = labels(IDS, codes), labels(names, codes)
+    table = table.set_column(2, pa.field("point_id", ids.type, nullable=False), ids)
+    return table.set_column(3, pa.field("point_name", named.type, nullable=False), named)
+
+
+SHARED_NAMES = ["Springfield", "Denver", "Denver", "Springfield"]  # places may share a name
+
+
+@pytest.mark.parametrize("names", [None, SHARED_NAMES])
 @pytest.mark.parametrize("target_rows", [None, ROWS_PER_POINT, 2 * ROWS_PER_POINT + 1])
-def test_plain_dictionary_chunked_and_read_back_tables_encode_alike(target_rows: int | None) -> None:
-    plain = _plain_points()
+def test_plain_dictionary_chunked_and_read_back_tables_encode_alike(
+    target_rows: int | None, names: list[str] | None
+) -> None:
+    plain = _plain_points(names)
     expected = parquet_bytes(plain, "points", target_rows)
     encoded = _dictionary_form(plain, extra=["p-99", "zzz"])
     chunked = pa.concat_tables([encoded.slice(0, 7), encoded.slice(7, 20), encoded.slice(27)])
     read_back = pq.read_table(io.BytesIO(expected))
-    for form in (encoded, chunked, read_back):
+    for form in (encoded, chunked, read_back, _per_point_form(plain)):
         assert parquet_bytes(form, "points", target_rows) == expected
     assert pq.read_table(io.BytesIO(expected)).equals(plain)
 
