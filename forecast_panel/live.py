@@ -69,38 +69,25 @@ def notify_session(subscription: Subscription, value: Any) -> bool:
     return True
 
 
-class RunWatcher:
-    """Checks latest.json once per process and tells subscribed sessions when the run changed."""
+class SessionWatcher:
+    """The subscriber half both watchers share: sessions subscribe and unsubscribe, one daemon
+    thread per watcher (started with the first subscription) runs ``_loop``, and a session
+    whose document is gone is dropped when it is called back."""
 
-    def __init__(
-        self,
-        datastore: DataStore,
-        *,
-        interval: float | None = None,
-        fast_interval: float = 2.0,
-        expect_seconds: float = 600.0,
-    ) -> None:
-        self.datastore = datastore
-        self.interval = datastore.manifest_ttl_seconds if interval is None else interval
-        self.fast_interval = fast_interval
-        self.expect_seconds = expect_seconds
-        self.run_id = datastore.run_id
-        self.checks = 0  # latest.json resolutions (for tests and benchmarks)
+    thread_name = "session-watcher"
+
+    def __init__(self) -> None:
         self.notified = 0  # session callbacks scheduled
         self._subscriptions: list[Subscription] = []
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._expect_until = 0.0
         self._thread: threading.Thread | None = None
 
-    # --- sessions -------------------------------------------------------------------------------
-
-    def subscribe(self, callback: RunCallback, document: Any = None) -> Subscription:
-        """Call ``callback(run_id)`` on ``document``'s next tick whenever a new run is published."""
-        subscription = Subscription(callback, document)
+    def _add(self, subscription: Subscription) -> Subscription:
         with self._lock:
             self._subscriptions.append(subscription)
-        self._ensure_thread()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
+                self._thread.start()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -110,6 +97,44 @@ class RunWatcher:
     @property
     def sessions(self) -> int:
         return len(self._subscriptions)
+
+    def _notify(self, subscription: Subscription, value: Any) -> None:
+        self.notified += 1
+        if not notify_session(subscription, value):
+            self.unsubscribe(subscription)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class RunWatcher(SessionWatcher):
+    """Checks latest.json once per process and tells subscribed sessions when the run changed."""
+
+    thread_name = "run-watcher"
+
+    def __init__(
+        self,
+        datastore: DataStore,
+        *,
+        interval: float | None = None,
+        fast_interval: float = 2.0,
+        expect_seconds: float = 600.0,
+    ) -> None:
+        super().__init__()
+        self.datastore = datastore
+        self.interval = datastore.manifest_ttl_seconds if interval is None else interval
+        self.fast_interval = fast_interval
+        self.expect_seconds = expect_seconds
+        self.run_id = datastore.run_id
+        self.checks = 0  # latest.json resolutions (for tests and benchmarks)
+        self._wake = threading.Event()
+        self._expect_until = 0.0
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def subscribe(self, callback: RunCallback, document: Any = None) -> Subscription:
+        """Call ``callback(run_id)`` on ``document``'s next tick whenever a new run is published."""
+        return self._add(Subscription(callback, document))
 
     def expect_run(self) -> None:
         """A run is on its way (a point was saved): check every ``fast_interval`` for a while."""
@@ -136,17 +161,6 @@ class RunWatcher:
             self._notify(subscription, run_id)
         return True
 
-    def _notify(self, subscription: Subscription, run_id: str | None) -> None:
-        self.notified += 1
-        if not notify_session(subscription, run_id):
-            self.unsubscribe(subscription)
-
-    def _ensure_thread(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
-                self._thread.start()
-
     def _loop(self) -> None:
         while True:
             self._wake.wait(self.fast_interval if self.expecting() else self.interval)
@@ -159,39 +173,24 @@ class RunWatcher:
                 log.warning("could not resolve latest.json; retrying at the next check", exc_info=True)
 
 
-class ValueWatcher:
+class ValueWatcher(SessionWatcher):
     """One daemon thread per process computes a value every ``interval`` seconds (``compute``,
     e.g. the status banner's text, which may wait on the store) and calls each subscribed
     session back with it when it differs from the value that session was last given. Sessions
     keep no timer of their own, and an unchanged value touches no session."""
 
+    thread_name = "value-watcher"
+
     def __init__(self, compute: Callable[[], Any], interval: float) -> None:
+        super().__init__()
         self.compute = compute
         self.interval = interval
         self.checks = 0  # computations (for tests and benchmarks)
-        self.notified = 0  # session callbacks scheduled
-        self._subscriptions: list[Subscription] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
 
     def subscribe(self, callback: Callable[[Any], None], document: Any = None, current: Any = None) -> Subscription:
         """Call ``callback(value)`` on ``document``'s next tick whenever the value differs from
         the last one given, starting from ``current`` (what the session shows now)."""
-        subscription = Subscription(callback, document, current)
-        with self._lock:
-            self._subscriptions.append(subscription)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="value-watcher", daemon=True)
-                self._thread.start()
-        return subscription
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        with self._lock:
-            self._subscriptions = [item for item in self._subscriptions if item is not subscription]
-
-    @property
-    def sessions(self) -> int:
-        return len(self._subscriptions)
+        return self._add(Subscription(callback, document, current))
 
     def check(self) -> int:
         """Compute the value now; call back every session whose last value differs. Returns
@@ -202,9 +201,7 @@ class ValueWatcher:
             changed = [item for item in self._subscriptions if item.value != value]
         for subscription in changed:
             subscription.value = value
-            self.notified += 1
-            if not notify_session(subscription, value):
-                self.unsubscribe(subscription)
+            self._notify(subscription, value)
         return len(changed)
 
     def _loop(self) -> None:
@@ -218,17 +215,22 @@ class ValueWatcher:
                 log.warning("could not compute the watched value; retrying at the next check", exc_info=True)
 
 
-def follow_value(watcher: ValueWatcher, callback: Callable[[Any], None], current: Any) -> None:
-    """Subscribe the current Panel session's ``callback`` to ``watcher`` (``current``: the value
-    it shows now); unsubscribed when the session is destroyed. Outside a server session (a
-    notebook) nothing is subscribed."""
+def _follow_in_session(subscribe: Callable[[Any], Subscription], watcher: SessionWatcher) -> None:
+    """Subscribe the current Panel session (``subscribe(document)``) until it is destroyed.
+    Outside a server session (a notebook) nothing is subscribed."""
     import panel as pn
 
     document = pn.state.curdoc
     if document is None or document.session_context is None:
         return
-    subscription = watcher.subscribe(callback, document, current)
+    subscription = subscribe(document)
     pn.state.on_session_destroyed(lambda _context: watcher.unsubscribe(subscription))
+
+
+def follow_value(watcher: ValueWatcher, callback: Callable[[Any], None], current: Any) -> None:
+    """Subscribe the current Panel session's ``callback`` to ``watcher`` (``current``: the value
+    it shows now); unsubscribed when the session is destroyed."""
+    _follow_in_session(lambda document: watcher.subscribe(callback, document, current), watcher)
 
 
 _WATCHERS: dict[int, RunWatcher] = {}
@@ -249,14 +251,8 @@ def watcher_for(datastore: DataStore) -> RunWatcher:
 def follow_runs(datastore: DataStore, callback: RunCallback) -> RunWatcher:
     """Subscribe the current Panel session's ``callback`` to new runs; unsubscribed when the
     session is destroyed. Outside a server session (a notebook) nothing is subscribed."""
-    import panel as pn
-
     watcher = watcher_for(datastore)
-    document = pn.state.curdoc
-    if document is None or document.session_context is None:
-        return watcher
-    subscription = watcher.subscribe(callback, document)
-    pn.state.on_session_destroyed(lambda _context: watcher.unsubscribe(subscription))
+    _follow_in_session(lambda document: watcher.subscribe(callback, document), watcher)
     return watcher
 
 
