@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +70,7 @@ def notify_session(subscription: Subscription, value: Any) -> bool:
     return True
 
 
-class SessionWatcher:
+class SessionWatcher(ABC):
     """The subscriber half both watchers share: sessions subscribe and unsubscribe, one daemon
     thread per watcher (started with the first subscription) runs ``_loop``, and a session
     whose document is gone is dropped when it is called back."""
@@ -103,8 +104,9 @@ class SessionWatcher:
         if not notify_session(subscription, value):
             self.unsubscribe(subscription)
 
+    @abstractmethod
     def _loop(self) -> None:
-        raise NotImplementedError
+        """The watcher's thread: check every so often and call back the sessions concerned."""
 
 
 class RunWatcher(SessionWatcher):

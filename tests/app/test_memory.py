@@ -33,16 +33,27 @@ class ManualClock:
         return self.now
 
 
-def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release() -> None:
-    clock = ManualClock(100.0)
+Scheduled = list[tuple[float, Callable[[], None]]]
+
+
+def _throttle(clock: ManualClock, **options: object) -> tuple[memory.ReleaseThrottle, list[float], Scheduled]:
+    """A throttle over ``clock`` releasing every 10 s at most, with the times it released at and
+    the (delay, action) pairs it scheduled instead of starting timers."""
     runs: list[float] = []
-    scheduled: list[tuple[float, Callable[[], None]]] = []
+    scheduled: Scheduled = []
     throttle = memory.ReleaseThrottle(
         lambda: runs.append(clock.now),
         interval=10.0,
         clock=clock,
         schedule=lambda delay, action: scheduled.append((delay, action)),
+        **options,  # type: ignore[arg-type]
     )
+    return throttle, runs, scheduled
+
+
+def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release() -> None:
+    clock = ManualClock(100.0)
+    throttle, runs, scheduled = _throttle(clock)
     assert throttle(force=True) is True and runs == [100.0]
     clock.now = 103.0
     assert [throttle() for _ in range(5)] == [False] * 5  # a burst of closing sessions
@@ -62,17 +73,7 @@ def test_release_is_throttled_and_a_burst_ends_with_one_deferred_release() -> No
 def test_a_release_waits_for_quiet_sessions_and_at_most_max_wait() -> None:
     clock = ManualClock(100.0)
     active = ManualClock(99.5)  # the last session activity
-    runs: list[float] = []
-    scheduled: list[tuple[float, Callable[[], None]]] = []
-    throttle = memory.ReleaseThrottle(
-        lambda: runs.append(clock.now),
-        interval=10.0,
-        clock=clock,
-        schedule=lambda delay, action: scheduled.append((delay, action)),
-        quiet=2.0,
-        max_wait=30.0,
-        last_activity=active,
-    )
+    throttle, runs, scheduled = _throttle(clock, quiet=2.0, max_wait=30.0, last_activity=active)
     assert throttle() is False and runs == []  # a session was active 0.5 s ago
     assert [delay for delay, _ in scheduled] == [1.5], "checked again when it may be quiet"
     assert throttle() is False and len(scheduled) == 1  # one release pending, not two
