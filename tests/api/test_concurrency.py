@@ -8,8 +8,12 @@ verify-and-rebuild step necessary.
 moto evaluates neither kind of condition atomically under concurrent requests: its
 ``TransactWriteItems`` has no lock (and a cancelled transaction restores a deep copy of the whole
 table, undoing other writers' items), and its ``PutObject`` checks ``IfMatch`` and writes without
-a lock. These tests therefore serialise exactly those two calls — the atomicity real DynamoDB and
-S3 give — and let everything else (scans, reads, retries, backoff) race.
+a lock. moto also lets a read (scan, get) see a transaction half applied — items of a
+transaction that is then cancelled — which DynamoDB's reads never do: a rebuild whose scan saw
+such an item wrote a name twice into the points file (seen once in a full-suite run). These
+tests therefore serialise those calls — the atomicity and read isolation real DynamoDB and S3
+give: each DynamoDB read and transaction, and each S3 put — and let everything else (S3 reads,
+retries, backoff) race. (A read seeing a half-applied transaction has its own test below.)
 """
 
 from __future__ import annotations
@@ -55,9 +59,11 @@ def _atomic(call: Callable[..., object], lock: threading.Lock) -> Callable[..., 
 
 
 def _writer(api_table: str, store_url: str, endpoint: str) -> DynamoRepository:
-    """A repository like one Lambda container; its conditional writes made atomic (see above)."""
+    """A repository like one Lambda container; its conditional writes made atomic and its table
+    reads isolated from transactions in progress (see above)."""
     repository = DynamoRepository(api_table, store_url, 0.5, endpoint)
-    repository.client.transact_write_items = _atomic(repository.client.transact_write_items, _TRANSACTIONS)
+    for call in ("transact_write_items", "scan", "get_item", "transact_get_items"):
+        setattr(repository.client, call, _atomic(getattr(repository.client, call), _TRANSACTIONS))
     repository.s3.put_object = _atomic(repository.s3.put_object, _CONDITIONAL_PUTS)
     return repository
 
