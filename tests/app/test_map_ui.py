@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from forecast_panel.places import gazetteer
+from forecast_panel.views.place_finder import RESULTS, result_label
 from tests.app.conftest import ROOT, Server, serve_app
 from tests.ports import reserved_port
 
@@ -92,9 +94,28 @@ def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
 
 
 def search(page: Any, text: str) -> None:
+    """Type ``text`` key by key, then wait until the results on screen are those of the whole
+    text: each key re-labels the result buttons, and a click on a button being re-labelled
+    picks whatever it shows at that moment."""
     box = page.get_by_placeholder(SEARCH)
     box.fill("")
     box.press_sequentially(text, delay=30)
+    expected = [result_label(match.place) for match in gazetteer().search(text.strip(), limit=RESULTS)]
+
+    def shown() -> list[str]:
+        buttons = page.locator(".fp-result button")
+        return [buttons.nth(i).inner_text().strip() for i in range(buttons.count()) if buttons.nth(i).is_visible()]
+
+    seen: list[list[str]] = [[]]
+
+    def settled() -> bool:
+        seen[0] = shown()
+        return seen[0] == expected
+
+    try:
+        wait_until(settled, message=f"the results of {text!r}: {expected}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; on screen: {seen[0]}") from None
 
 
 def preview_text(page: Any) -> str:
